@@ -1,0 +1,50 @@
+"""The check contract and registry.
+
+A check decides pass / fail / abstain / error for one generation and names a fixed snake_case reason
+(``math_mismatch``, ``no_final_answer``, ``language_mixed``, ``truncated``, ``code_timeout`` ...).
+It declares a ``version``; changing it makes the verify stage recompute just that check.
+
+Checks are registered by name (lazily, as ``"module:Class"``), so a recipe lists them by name and
+only the ones it uses are imported. ``params`` come from the recipe entry; a check validates them in
+``__init__`` and raises ``UsageError`` naming the bad key.
+
+``check_batch`` is what the verify stage calls; the default loops over ``check``. Checks with
+expensive or hang-prone work (math-verify/sympy, sandboxed code) override it to use worker
+processes with hard timeouts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from distill.registry import Registry
+from distill.types import Generation, Problem, Verdict
+
+
+class Check:
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    domains: ClassVar[tuple[str, ...] | None] = None  # None: applies to every domain
+
+    def __init__(self, **params: Any):
+        if params:
+            from distill.errors import UsageError
+
+            raise UsageError(f"check {self.name!r}: unknown parameter(s): {', '.join(sorted(params))}")
+
+    def verdict(self, generation: Generation, status: str, reason: str, score: float | None = None,
+                **details: Any) -> Verdict:
+        return Verdict(generation.generation_id, self.name, self.version, status, reason, score, details)
+
+    def check(self, problem: Problem, generation: Generation) -> Verdict:
+        raise NotImplementedError
+
+    def check_batch(self, items: Sequence[tuple[Problem, Generation]]) -> list[Verdict]:
+        return [self.check(p, g) for p, g in items]
+
+    def close(self) -> None:
+        """Release worker pools or other resources."""
+
+
+CHECKS: Registry[type[Check]] = Registry("check")

@@ -1,0 +1,57 @@
+"""The one place that turns failures into one-line messages and exit codes.
+
+Known failures (``DistillError``) print ``error: <message>`` and exit with their code (2 for bad
+input). Ctrl-C exits 130 after the stage has kept what it finished. Anything else is a bug: one line
+that says so and how to get the traceback (``--debug``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+
+from distill.errors import DistillError
+from distill.progress import stderr_console
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    stderr_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def guarded(fn: F) -> F:
+    """Wrap a command; it must take a ``debug`` parameter (``DebugOpt``)."""
+    params = inspect.signature(fn).parameters
+    if "debug" not in params:
+        raise TypeError(f"{fn.__name__} needs a debug parameter to be guarded")
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(kwargs.get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except DistillError as exc:
+            if debug:
+                raise
+            raise _fail(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            raise _fail("interrupted; everything finished before the interrupt is stored, rerun to "
+                        "continue", 130) from None
+        except Exception as exc:
+            if debug:
+                raise
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise _fail(f"unexpected {type(exc).__name__}: {first} (this is a bug; rerun with --debug "
+                        f"for the traceback)", 1) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,18 @@
+"""Options shared by several commands, defined once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+RecipeArg = Annotated[Path, typer.Argument(help="Recipe YAML file (see README: Recipes).", show_default=False)]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option("--store", help="DuckDB file to use instead of the recipe's (default runs/<name>.duckdb).",
+                 show_default=False),
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Redo work the store marks as done (adds no duplicates).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]

@@ -1,0 +1,24 @@
+"""`distill run RECIPE`: every stage the recipe configures, in order, skipping work already done."""
+
+from __future__ import annotations
+
+import typer
+
+from distill.cli.common import open_recipe_store
+from distill.cli.errors import guarded
+from distill.cli.options import DebugOpt, ForceOpt, RecipeArg, StoreOpt
+
+
+@guarded
+def run_command(recipe: RecipeArg, store: StoreOpt = None, force: ForceOpt = False,
+                debug: DebugOpt = False) -> None:
+    """Run ingest and every later stage the recipe configures, then print the status."""
+    from distill.pipeline import run_pipeline
+    from distill.report import render_status, status_report
+
+    loaded, db = open_recipe_store(recipe, store)
+    with db:
+        for line in run_pipeline(loaded, db, force=force):
+            typer.echo(line)
+        report = status_report(db)
+    render_status(report, loaded.config.name)

@@ -1,0 +1,34 @@
+"""`distill run`: the stages a recipe configures, in order. Each stage skips work already done, so a
+rerun after a crash or a finished run only does what is missing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from distill.recipe import LoadedRecipe
+from distill.store import Store
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    configured: Callable[[LoadedRecipe], bool]
+    run: Callable[[LoadedRecipe, Store, bool], str]  # returns the stage's one-line summary
+
+
+def _ingest(recipe: LoadedRecipe, store: Store, force: bool) -> str:
+    from distill.ingest import ingest
+
+    return ingest(recipe, store, force=force).line(store.path)
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("ingest", lambda r: True, _ingest),
+)
+
+
+def run_pipeline(recipe: LoadedRecipe, store: Store, *, force: bool = False) -> Iterator[str]:
+    for stage in STAGES:
+        if stage.configured(recipe):
+            yield stage.run(recipe, store, force)

@@ -1,0 +1,315 @@
+"""YAML recipes -> validated, frozen config objects, and a stable recipe hash.
+
+A recipe names everything a run needs: sources, teacher, prompt, checks, select, export, train and
+eval. Unknown keys are errors, types are strict (``split: 3`` is rejected, not turned into ``"3"``),
+and every error names the file and the key path, e.g.
+``pipelines/x.yaml: sources[1].split: expected a string, got 3``.
+
+Paths inside a recipe are relative to the recipe file's directory. Secrets never appear in a recipe:
+it names the environment variable that holds them (``api_key_env: DEEPSEEK_API_KEY``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from distill.errors import RecipeError
+from distill.types import stable_hash
+
+FORMATS = ("jsonl", "json", "parquet", "csv", "arrow")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class SourceConfig(_Section):
+    """Where problems come from: exactly one of ``path`` (local file or ``save_to_disk`` folder) or
+    ``hub`` (a Hugging Face dataset id, with ``config``/``split``/``revision``)."""
+
+    adapter: str
+    name: str | None = None
+    path: str | None = None
+    hub: str | None = None
+    config: str | None = None
+    split: str = "train"
+    revision: str | None = None
+    format: Literal["jsonl", "json", "parquet", "csv", "arrow"] | None = None
+    # For the generic adapters: which input field holds what, e.g. {prompt: question, answer: target}.
+    fields: dict[str, str] = Field(default_factory=dict)
+    domain: Literal["math", "code", "choice", "text"] | None = None
+    language: str | None = None  # force the problem language instead of detecting it
+    limit: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_location(self) -> SourceConfig:
+        if (self.path is None) == (self.hub is None):
+            raise ValueError("give exactly one of 'path' or 'hub'")
+        return self
+
+    @property
+    def display_name(self) -> str:
+        if self.name:
+            return self.name
+        if self.path:
+            stem = Path(self.path).name
+            for suffix in (".jsonl", ".json", ".parquet", ".csv"):
+                stem = stem.removesuffix(suffix)
+            return stem
+        return f"{self.hub}:{self.config or 'default'}:{self.split}"
+
+
+class TeacherConfig(_Section):
+    backend: Literal["openai", "transformers", "vllm"] = "openai"
+    model: str
+    base_urls: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8000/v1"], min_length=1)
+    api_key_env: str | None = None
+    n: int = Field(default=1, ge=1)
+    temperature: float = Field(default=0.7, ge=0)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    max_tokens: int = Field(default=4096, ge=1)
+    seed: int | None = None
+    stop: list[str] = Field(default_factory=list)
+    use_n: Literal["auto", "always", "never"] = "auto"
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    max_concurrency: int = Field(default=32, ge=1)
+    timeout_s: float = Field(default=600.0, gt=0)
+    max_retries: int = Field(default=5, ge=0)
+    price_input_per_mtok: float = Field(default=0.0, ge=0)
+    price_output_per_mtok: float = Field(default=0.0, ge=0)
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    limit: int | None = Field(default=None, ge=1)
+    batch_size: int = Field(default=8, ge=1)  # transformers/vllm backends
+    device: str | None = None
+
+
+class PromptConfig(_Section):
+    system: str | None = None
+    user_template: str | None = None  # "{problem}" and other problem fields; default per domain
+
+
+class CheckConfig(BaseModel):
+    """One check by registered name; other keys are that check's parameters, validated by it."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+    name: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class DedupConfig(_Section):
+    problems: bool = True
+    responses: bool = True
+    near_duplicate_threshold: float = Field(default=0.85, gt=0, le=1)
+    num_perm: int = Field(default=128, ge=16)
+
+
+class DecontaminationConfig(_Section):
+    enabled: bool = True
+    ngram: int = Field(default=8, ge=1)
+    benchmarks: dict[str, str] = Field(
+        default_factory=lambda: {
+            "math500": "HuggingFaceH4/MATH-500",
+            "aime24": "HuggingFaceH4/aime_2024",
+            "amc23": "math-ai/amc23",
+            "gsm8k": "openai/gsm8k",
+        }
+    )
+
+
+class SelectConfig(_Section):
+    policy: Literal["all", "first", "shortest", "k_per_problem"] = "all"
+    k: int = Field(default=1, ge=1)
+    min_pass_rate: float = Field(default=0.0, ge=0, le=1)
+    max_pass_rate: float = Field(default=1.0, ge=0, le=1)
+    per_source_cap: dict[str, int] = Field(default_factory=dict)
+    weights: dict[str, float] = Field(default_factory=dict)
+    seed: int = 0
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    decontaminate: DecontaminationConfig = Field(default_factory=DecontaminationConfig)
+
+
+class ExportConfig(_Section):
+    name: str | None = None
+    out_dir: str = "exports"
+    formats: list[Literal["disk", "parquet", "jsonl"]] = Field(default_factory=lambda: ["disk", "parquet", "jsonl"])
+    hub_repo: str | None = None
+    token_env: str = "HF_TOKEN"
+    private: bool = True
+    license: str = "apache-2.0"
+    test_size: float = Field(default=0.0, ge=0, lt=1)
+    system_prompt: str | None = None
+    conversations: bool = True
+
+
+class TrainConfig(_Section):
+    base_model: str
+    method: Literal["lora", "qlora", "full"] = "lora"
+    output_dir: str = "checkpoints"
+    learning_rate: float = Field(default=1e-4, gt=0)
+    epochs: float = Field(default=3.0, gt=0)
+    per_device_batch_size: int = Field(default=1, ge=1)
+    gradient_accumulation_steps: int = Field(default=8, ge=1)
+    max_seq_length: int = Field(default=4096, ge=16)
+    packing: bool = True
+    lora_r: int = Field(default=16, ge=1)
+    lora_alpha: int = Field(default=32, ge=1)
+    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    seed: int = 0
+
+
+class EvalConfig(_Section):
+    benchmarks: dict[str, str] = Field(default_factory=dict)
+    n: int = Field(default=1, ge=1)
+    temperature: float = Field(default=0.0, ge=0)
+    max_tokens: int = Field(default=4096, ge=1)
+    limit: int | None = Field(default=None, ge=1)
+
+
+class Recipe(_Section):
+    name: str
+    description: str | None = None
+    store: str | None = None  # default: runs/<name>.duckdb under the current directory
+    sources: list[SourceConfig] = Field(min_length=1)
+    teacher: TeacherConfig | None = None
+    prompt: PromptConfig = Field(default_factory=PromptConfig)
+    checks: list[CheckConfig] = Field(default_factory=list)
+    select: SelectConfig = Field(default_factory=SelectConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+    train: TrainConfig | None = None
+    eval: EvalConfig | None = None
+
+
+_SECRET_KEYS = {"api_key", "token", "hf_token", "password", "secret"}
+
+
+class LoadedRecipe:
+    """A validated recipe plus where it came from and its hash."""
+
+    def __init__(self, config: Recipe, path: Path, raw: dict[str, Any]):
+        self.config = config
+        self.path = path
+        self.raw = raw
+        self.hash = stable_hash(config.model_dump(mode="json"))
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        """A recipe path made absolute against the recipe's directory (``~`` expanded)."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    @property
+    def store_path(self) -> Path:
+        if self.config.store:
+            return self.resolve(self.config.store)
+        return (Path.cwd() / "runs" / f"{self.config.name}.duckdb").resolve()
+
+    @property
+    def yaml_text(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "a mapping", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+_EXPECTED = {
+    "string_type": "expected a string",
+    "int_type": "expected an integer",
+    "int_from_float": "expected an integer",
+    "float_type": "expected a number",
+    "bool_type": "expected true or false",
+    "dict_type": "expected a mapping",
+    "list_type": "expected a list",
+    "tuple_type": "expected a list",
+    "model_type": "expected a mapping",
+    "model_attributes_type": "expected a mapping",
+}
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).startswith("function-") or part in ("literal", "str", "int", "none"):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _describe(err: dict[str, Any], model_fields: dict[tuple, list[str]]) -> str:
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind in _EXPECTED:
+        return f"{_EXPECTED[kind]}, got {json.dumps(value, default=str)}"
+    if kind == "literal_error":
+        return f"expected {err['ctx']['expected']}, got {json.dumps(value, default=str)}"
+    if kind == "value_error":
+        return str(err["msg"]).removeprefix("Value error, ")
+    return f"{err['msg'].lower()}, got {json.dumps(value, default=str)}"
+
+
+def parse_recipe(data: Any, path: Path) -> LoadedRecipe:
+    """Validate already-parsed YAML; raise ``RecipeError`` naming the first bad key."""
+    where = str(path)
+    if not isinstance(data, dict):
+        raise RecipeError(f"{where}: expected a mapping at the top level, got {_type_name(data)}")
+    _reject_secrets(data, where, "")
+    try:
+        config = Recipe.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        # A union (e.g. ``str | None``) reports one error per member; show the first, meaningful one.
+        first = errors[0]
+        raise RecipeError(f"{where}: {_loc(first['loc'])}: {_describe(first, {})}") from None
+    return LoadedRecipe(config, path, data)
+
+
+def _reject_secrets(node: Any, where: str, prefix: str) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            key_path = f"{prefix}.{key}" if prefix else str(key)
+            if str(key).lower() in _SECRET_KEYS and isinstance(value, str):
+                raise RecipeError(
+                    f"{where}: {key_path}: secrets do not belong in a recipe; put the value in an "
+                    f"environment variable and name it (e.g. api_key_env: MY_API_KEY)"
+                )
+            _reject_secrets(value, where, key_path)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _reject_secrets(value, where, f"{prefix}[{i}]")
+
+
+def load_recipe(path: str | Path) -> LoadedRecipe:
+    """Read and validate a recipe file."""
+    p = Path(path)
+    if not p.is_file():
+        raise RecipeError(f"{p}: recipe file not found")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RecipeError(f"{p}: {line}invalid YAML: {problem}") from None
+    except UnicodeDecodeError:
+        raise RecipeError(f"{p}: not UTF-8 text") from None
+    return parse_recipe(data, p)

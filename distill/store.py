@@ -1,0 +1,340 @@
+"""The DuckDB store: schema, forward migrations, keyed idempotent writes, and the queries stages need.
+
+Guarantees:
+- This is the only module that writes SQL.
+- Every write is keyed (problems by ``problem_id``; ingest errors by (source, locator); generations by
+  (problem_id, teacher_hash, sample_index); verdicts by (generation_id, check_name, check_version)),
+  so repeating a write is a no-op and a rerun never duplicates rows.
+- Each ``add_*`` call commits before returning: what a caller handed over survives a crash.
+- One process writes a store at a time. DuckDB's own file lock enforces it; a second writer gets
+  ``StoreLockedError`` with a one-line message naming the file and the holder's PID.
+- A store written by a newer schema is refused rather than misread.
+
+Not guaranteed: concurrent readers while a writer runs (DuckDB locks the whole file), and
+cross-process write queues; the stage process owns the connection and others hand results to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from distill import __version__
+from distill.errors import StoreError, StoreLockedError
+from distill.types import CodeTests, IngestError, Problem
+
+# Each migration moves the schema from version i-1 to i. Never edit a released one; append.
+MIGRATIONS: list[list[str]] = [
+    # v1: the whole pipeline's tables.
+    [
+        """CREATE TABLE runs (
+            run_id VARCHAR PRIMARY KEY, stage VARCHAR NOT NULL, recipe_name VARCHAR,
+            recipe_hash VARCHAR, recipe_path VARCHAR, distill_version VARCHAR, pid INTEGER,
+            status VARCHAR NOT NULL, summary JSON,
+            started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ)""",
+        """CREATE TABLE problems (
+            problem_id VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, locator VARCHAR NOT NULL,
+            domain VARCHAR NOT NULL, prompt VARCHAR NOT NULL, answer VARCHAR, tests JSON, choices JSON,
+            language VARCHAR NOT NULL, metadata JSON,
+            recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMPTZ NOT NULL)""",
+        """CREATE TABLE ingest_errors (
+            source VARCHAR NOT NULL, locator VARCHAR NOT NULL, reason VARCHAR NOT NULL,
+            detail VARCHAR, raw VARCHAR, recipe_hash VARCHAR, run_id VARCHAR,
+            created_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (source, locator))""",
+        """CREATE TABLE ingested_sources (
+            source VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, rows_read INTEGER,
+            problems INTEGER, errors INTEGER, recipe_hash VARCHAR, run_id VARCHAR,
+            finished_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (source, fingerprint))""",
+        """CREATE TABLE teachers (
+            teacher_hash VARCHAR PRIMARY KEY, backend VARCHAR NOT NULL, model VARCHAR NOT NULL,
+            config JSON, created_at TIMESTAMPTZ NOT NULL)""",
+        """CREATE TABLE generations (
+            generation_id VARCHAR PRIMARY KEY, problem_id VARCHAR NOT NULL,
+            teacher_hash VARCHAR NOT NULL, sample_index INTEGER NOT NULL, origin VARCHAR NOT NULL,
+            status VARCHAR NOT NULL, messages JSON, content VARCHAR, reasoning VARCHAR,
+            final_answer VARCHAR, finish_reason VARCHAR, prompt_tokens INTEGER,
+            completion_tokens INTEGER, latency_s DOUBLE, cost_usd DOUBLE, attempts INTEGER,
+            error VARCHAR, error_detail VARCHAR, model VARCHAR,
+            recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMPTZ NOT NULL,
+            UNIQUE (problem_id, teacher_hash, sample_index))""",
+        """CREATE TABLE verdicts (
+            generation_id VARCHAR NOT NULL, check_name VARCHAR NOT NULL, check_version VARCHAR NOT NULL,
+            status VARCHAR NOT NULL, reason VARCHAR NOT NULL, score DOUBLE, details JSON,
+            recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (generation_id, check_name, check_version))""",
+        """CREATE TABLE datasets (
+            dataset_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, selection JSON, row_count INTEGER,
+            formats JSON, location VARCHAR, card_path VARCHAR, hub_repo VARCHAR,
+            recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMPTZ NOT NULL)""",
+        """CREATE TABLE dataset_rows (
+            dataset_id VARCHAR NOT NULL, generation_id VARCHAR NOT NULL, problem_id VARCHAR NOT NULL,
+            split VARCHAR NOT NULL, row_index INTEGER NOT NULL,
+            PRIMARY KEY (dataset_id, generation_id))""",
+        """CREATE TABLE train_runs (
+            train_run_id VARCHAR PRIMARY KEY, dataset_id VARCHAR, base_model VARCHAR NOT NULL,
+            method VARCHAR NOT NULL, config JSON, output_dir VARCHAR, status VARCHAR NOT NULL,
+            metrics JSON, recipe_hash VARCHAR, run_id VARCHAR,
+            started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ)""",
+        """CREATE TABLE evals (
+            eval_id VARCHAR PRIMARY KEY, model VARCHAR NOT NULL, benchmark VARCHAR NOT NULL,
+            metric VARCHAR NOT NULL, value DOUBLE, n_problems INTEGER, n_samples INTEGER,
+            details JSON, recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMPTZ NOT NULL)""",
+    ],
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+TABLES = ("problems", "ingest_errors", "ingested_sources", "runs", "teachers", "generations", "verdicts", "datasets",
+          "dataset_rows", "train_runs", "evals")
+
+_LOCK_PID = re.compile(r"PID (\d+)")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def new_run_id(stage: str) -> str:
+    return f"{stage}-{_now().strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Provenance stamped on every row a stage writes."""
+
+    run_id: str
+    recipe_hash: str | None
+
+
+class Store:
+    """One DuckDB file. Open with ``Store.open(path)``; use as a context manager."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool):
+        self.con = con
+        self.path = path
+        self.read_only = read_only
+
+    # ---- opening -------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, read_only: bool = False) -> Store:
+        p = Path(path)
+        if read_only and not p.exists():
+            raise StoreError(f"{p}: no store here yet; run `distill ingest` first")
+        if not read_only:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(p), read_only=read_only)
+        except duckdb.IOException as exc:
+            msg = str(exc)
+            if "lock" in msg.lower():
+                pid = _LOCK_PID.search(msg)
+                holder = f" (PID {pid.group(1)})" if pid else ""
+                raise StoreLockedError(
+                    f"{p}: the store is in use by another process{holder}; wait for it to finish "
+                    f"or point this command at another store"
+                ) from None
+            raise StoreError(f"{p}: cannot open the store: {msg.splitlines()[0]}") from None
+        except duckdb.Error as exc:
+            raise StoreError(f"{p}: not a usable DuckDB store: {str(exc).splitlines()[0]}") from None
+        store = cls(con, p, read_only)
+        store._migrate()
+        return store
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def schema_version(self) -> int:
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        ).fetchone()[0]
+        if not exists:
+            return 0
+        return int(self.con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: written by a newer distill (schema v{current}; this one knows "
+                f"v{SCHEMA_VERSION}); upgrade distill"
+            )
+        if current == SCHEMA_VERSION:
+            return
+        if self.read_only:
+            raise StoreError(f"{self.path}: store needs a schema upgrade; run any writing command first")
+        self.con.begin()
+        try:
+            self.con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                "applied_at TIMESTAMPTZ NOT NULL, distill_version VARCHAR)"
+            )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version - 1]:
+                    self.con.execute(statement)
+                self.con.execute("INSERT INTO schema_version VALUES (?, ?, ?)", [version, _now(), __version__])
+            self.con.commit()
+        except Exception:
+            self.con.rollback()
+            raise
+
+    # ---- generic keyed insert ------------------------------------------------------------------
+    def _insert_ignore(self, table: str, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert rows whose key is new; return how many were inserted. One transaction."""
+        if not rows:
+            return 0
+        batch = pa.Table.from_pylist(list(rows))
+        self.con.begin()
+        try:
+            self.con.register("_distill_batch", batch)
+            inserted = self.con.execute(
+                f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM _distill_batch"
+            ).fetchone()[0]
+            self.con.unregister("_distill_batch")
+            self.con.commit()
+        except Exception:
+            self.con.rollback()
+            raise
+        return int(inserted)
+
+    # ---- runs ----------------------------------------------------------------------------------
+    def start_run(self, stage: str, recipe_name: str | None, recipe_hash: str | None,
+                  recipe_path: str | None) -> RunContext:
+        run_id = new_run_id(stage)
+        self.con.execute(
+            "INSERT INTO runs (run_id, stage, recipe_name, recipe_hash, recipe_path, distill_version, pid, "
+            "status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+            [run_id, stage, recipe_name, recipe_hash, recipe_path, __version__, os.getpid(), _now()],
+        )
+        return RunContext(run_id, recipe_hash)
+
+    def finish_run(self, run: RunContext, status: str, summary: dict[str, Any]) -> None:
+        self.con.execute(
+            "UPDATE runs SET status = ?, summary = ?, finished_at = ? WHERE run_id = ?",
+            [status, _json(summary), _now(), run.run_id],
+        )
+
+    # ---- problems and ingest errors -------------------------------------------------------------
+    def add_problems(self, problems: Iterable[Problem], run: RunContext) -> int:
+        now = _now()
+        rows = [
+            {
+                "problem_id": p.problem_id, "source": p.source, "locator": p.locator, "domain": p.domain,
+                "prompt": p.prompt, "answer": p.answer,
+                "tests": _json(p.tests.to_json()) if p.tests else None,
+                "choices": _json(list(p.choices)) if p.choices else None,
+                "language": p.language, "metadata": _json(p.metadata or None),
+                "recipe_hash": run.recipe_hash, "run_id": run.run_id, "created_at": now,
+            }
+            for p in problems
+        ]
+        return self._insert_ignore("problems", rows)
+
+    def add_ingest_errors(self, errors: Iterable[IngestError], run: RunContext) -> int:
+        now = _now()
+        rows = [
+            {"source": e.source, "locator": e.locator, "reason": e.reason, "detail": e.detail,
+             "raw": e.raw, "recipe_hash": run.recipe_hash, "run_id": run.run_id, "created_at": now}
+            for e in errors
+        ]
+        return self._insert_ignore("ingest_errors", rows)
+
+    def source_ingested(self, source: str, fingerprint: str) -> tuple[Any, ...] | None:
+        """The record of a completed ingest of this exact source content, if any."""
+        return self.con.execute(
+            "SELECT run_id, problems, errors, finished_at FROM ingested_sources "
+            "WHERE source = ? AND fingerprint = ?", [source, fingerprint]).fetchone()
+
+    def mark_source_ingested(self, source: str, fingerprint: str, rows_read: int, problems: int,
+                             errors: int, run: RunContext) -> None:
+        self._insert_ignore("ingested_sources", [{
+            "source": source, "fingerprint": fingerprint, "rows_read": rows_read, "problems": problems,
+            "errors": errors, "recipe_hash": run.recipe_hash, "run_id": run.run_id, "finished_at": _now()}])
+
+    def count(self, table: str, where: str = "", params: Sequence[Any] = ()) -> int:
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        sql = f"SELECT count(*) FROM {table}" + (f" WHERE {where}" if where else "")
+        return int(self.con.execute(sql, list(params)).fetchone()[0])
+
+    def iter_problems(self, sources: Sequence[str] | None = None, limit: int | None = None) -> Iterator[Problem]:
+        sql = ("SELECT problem_id, source, locator, domain, prompt, answer, tests, choices, language, metadata "
+               "FROM problems")
+        params: list[Any] = []
+        if sources is not None:
+            sql += " WHERE source IN (SELECT unnest(?))"
+            params.append(list(sources))
+        sql += " ORDER BY source, created_at, locator"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        for row in self.con.execute(sql, params).fetchall():
+            yield _problem_from_row(row)
+
+    def get_problem(self, problem_id: str) -> Problem | None:
+        row = self.con.execute(
+            "SELECT problem_id, source, locator, domain, prompt, answer, tests, choices, language, metadata "
+            "FROM problems WHERE problem_id = ?", [problem_id]).fetchone()
+        return _problem_from_row(row) if row else None
+
+    def ingest_errors(self, source: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT source, locator, reason, detail FROM ingest_errors"
+        params: list[Any] = []
+        if source is not None:
+            sql += " WHERE source = ?"
+            params.append(source)
+        sql += " ORDER BY source, locator"
+        cols = ("source", "locator", "reason", "detail")
+        return [dict(zip(cols, r)) for r in self.con.execute(sql, params).fetchall()]
+
+    # ---- summaries for `distill status` ---------------------------------------------------------
+    def problem_summary(self) -> list[dict[str, Any]]:
+        rows = self.con.execute(
+            "SELECT source, domain, count(*) AS problems, "
+            "string_agg(DISTINCT language, ',' ORDER BY language) AS languages "
+            "FROM problems GROUP BY source, domain ORDER BY source, domain").fetchall()
+        errs = dict(self.con.execute(
+            "SELECT source, count(*) FROM ingest_errors GROUP BY source").fetchall())
+        out = [{"source": s, "domain": d, "problems": n, "languages": langs,
+                "ingest_errors": errs.pop(s, 0)} for s, d, n, langs in rows]
+        out += [{"source": s, "domain": "-", "problems": 0, "languages": "", "ingest_errors": n}
+                for s, n in sorted(errs.items())]
+        return out
+
+    def ingest_error_summary(self) -> list[tuple[str, str, int]]:
+        return self.con.execute(
+            "SELECT source, reason, count(*) FROM ingest_errors GROUP BY ALL ORDER BY ALL").fetchall()
+
+    def table_counts(self) -> dict[str, int]:
+        return {t: self.count(t) for t in TABLES}
+
+    def recent_runs(self, limit: int = 5) -> list[tuple[Any, ...]]:
+        return self.con.execute(
+            "SELECT run_id, stage, status, started_at, finished_at FROM runs "
+            "ORDER BY started_at DESC LIMIT ?", [limit]).fetchall()
+
+
+def _problem_from_row(row: Sequence[Any]) -> Problem:
+    pid, source, locator, domain, prompt, answer, tests, choices, language, metadata = row
+    return Problem(
+        problem_id=pid, source=source, locator=locator, domain=domain, prompt=prompt, answer=answer,
+        tests=CodeTests.from_json(json.loads(tests)) if tests else None,
+        choices=tuple(json.loads(choices)) if choices else None,
+        language=language, metadata=json.loads(metadata) if metadata else {},
+    )

@@ -1,0 +1,116 @@
+"""The DuckDB store: schema and migrations, keyed idempotent writes, and the one-writer lock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from distill.errors import StoreError, StoreLockedError
+from distill.store import SCHEMA_VERSION, TABLES, Store
+from distill.types import CodeTests, IngestError, Problem
+
+
+def problem(i: int, **kw) -> Problem:
+    fields = {"domain": "math", "prompt": f"What is {i} + {i}?", "answer": str(2 * i)} | kw
+    pid = Problem.make_id("src", fields["domain"], fields["prompt"], fields["answer"], None, None)
+    return Problem(problem_id=pid, source="src", locator=f"f.jsonl:line {i + 1}", language="en", **fields)
+
+
+def test_fresh_store_has_every_table_and_the_schema_version(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.duckdb") as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        for table in ("problems", "ingest_errors", "runs", "generations", "verdicts", "datasets",
+                      "dataset_rows", "train_runs", "evals"):
+            assert table in TABLES
+            assert store.count(table) == 0
+    # Reopening does not migrate again.
+    with Store.open(tmp_path / "s.duckdb") as store:
+        assert store.con.execute("SELECT count(*) FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_writes_are_keyed_and_idempotent(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.duckdb") as store:
+        run = store.start_run("ingest", "demo", "abc", "demo.yaml")
+        problems = [problem(i) for i in range(50)]
+        assert store.add_problems(problems, run) == 50
+        assert store.add_problems(problems, run) == 0
+        assert store.add_problems(problems[:10] + [problem(99)], run) == 1
+        assert store.count("problems") == 51
+        err = IngestError("src", "f.jsonl:line 7", "missing_field", "no 'answer' field", '{"q": 1}')
+        assert store.add_ingest_errors([err, err], run) == 1
+        assert store.add_ingest_errors([err], run) == 0
+        row = store.con.execute(
+            "SELECT source, recipe_hash, run_id, created_at IS NOT NULL FROM problems LIMIT 1").fetchone()
+        assert row == ("src", "abc", run.run_id, True)
+
+
+def test_problem_round_trip_keeps_every_field(tmp_path: Path) -> None:
+    code = Problem(problem_id="p1", source="apps", locator="a.jsonl:line 1", domain="code", prompt="Echo.",
+                   tests=CodeTests(("1\n",), ("1\n",), None), language="en", metadata={"difficulty": "intro"})
+    choice = Problem(problem_id="p2", source="mcq", locator="m.jsonl:line 1", domain="choice", prompt="Pick",
+                     answer="B", choices=("x", "y"), language="en")
+    with Store.open(tmp_path / "s.duckdb") as store:
+        run = store.start_run("ingest", None, None, None)
+        store.add_problems([code, choice], run)
+        assert store.get_problem("p1") == code
+        assert store.get_problem("p2") == choice
+        assert [p.problem_id for p in store.iter_problems(sources=["mcq"])] == ["p2"]
+
+
+def test_runs_record_status_and_summary(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.duckdb") as store:
+        run = store.start_run("ingest", "demo", "h", "r.yaml")
+        store.finish_run(run, "ok", {"new_problems": 3})
+        status, summary = store.con.execute(
+            "SELECT status, summary->>'new_problems' FROM runs WHERE run_id = ?", [run.run_id]).fetchone()
+        assert (status, summary) == ("ok", "3")
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from distill.store import Store
+    store = Store.open(sys.argv[1])
+    print("ready", flush=True)
+    sys.stdin.readline()
+""")
+
+
+@pytest.fixture
+def held_store(tmp_path: Path):
+    path = tmp_path / "held.duckdb"
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    yield path, proc
+    proc.stdin.close()
+    proc.wait(timeout=30)
+
+
+def test_second_writer_gets_a_one_line_error_naming_the_file(held_store) -> None:
+    path, proc = held_store
+    with pytest.raises(StoreLockedError) as info:
+        Store.open(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert f"PID {proc.pid}" in message
+    assert "\n" not in message
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    Store.open(path).close()
+    con = duckdb.connect(str(path))
+    con.execute("INSERT INTO schema_version VALUES (?, now(), 'future')", [SCHEMA_VERSION + 1])
+    con.close()
+    with pytest.raises(StoreError, match="newer distill"):
+        Store.open(path)
+
+
+def test_read_only_open_of_a_missing_store_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="run `distill ingest` first"):
+        Store.open(tmp_path / "none.duckdb", read_only=True)
