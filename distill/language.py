@@ -32,10 +32,18 @@ def _identifier():
     return py3langid
 
 
-def detect_language(text: str, min_letters: int = 3) -> str:
-    """The most likely language of ``text``, or ``"und"`` when too little language is left."""
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def detect_language(text: str, min_words: int = 4) -> str:
+    """The most likely language of ``text``, or ``"und"`` when too little language is left.
+
+    Fewer than ``min_words`` words ("Compute", "Solve for") cannot be identified reliably (langid
+    calls them Malay or Danish), so they are "und"; CJK text is judged by characters, not words.
+    """
     cleaned = strip_non_language(text)
-    if sum(ch.isalpha() for ch in cleaned) < min_letters:
+    words = len(re.findall(r"[^\W\d_]{2,}", cleaned))
+    if len(_CJK.findall(cleaned)) < 2 and words < min_words:
         return "und"
     lang, _score = _identifier().classify(cleaned)
     return lang

@@ -75,6 +75,7 @@ def stage_progress(description: str, total: int | None, unit: str = "items") -> 
         _ExtrasColumn(),
         console=stderr_console,
         transient=False,
+        disable=not stderr_console.is_terminal,
     )
     with progress:
         task_id = progress.add_task(description, total=total, extras="")

@@ -22,7 +22,7 @@ import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from distill import __version__
 from distill.errors import StoreError, StoreLockedError
-from distill.types import CodeTests, IngestError, Problem
+from distill.types import CodeTests, Generation, IngestError, Problem, Verdict
 
 # Each migration moves the schema from version i-1 to i. Never edit a released one; append.
 MIGRATIONS: list[list[str]] = [
@@ -41,41 +41,41 @@ MIGRATIONS: list[list[str]] = [
             run_id VARCHAR PRIMARY KEY, stage VARCHAR NOT NULL, recipe_name VARCHAR,
             recipe_hash VARCHAR, recipe_path VARCHAR, distill_version VARCHAR, pid INTEGER,
             status VARCHAR NOT NULL, summary JSON,
-            started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ)""",
+            started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP)""",
         """CREATE TABLE problems (
             problem_id VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, locator VARCHAR NOT NULL,
             domain VARCHAR NOT NULL, prompt VARCHAR NOT NULL, answer VARCHAR, tests JSON, choices JSON,
             language VARCHAR NOT NULL, metadata JSON,
-            recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMPTZ NOT NULL)""",
+            recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMP NOT NULL)""",
         """CREATE TABLE ingest_errors (
             source VARCHAR NOT NULL, locator VARCHAR NOT NULL, reason VARCHAR NOT NULL,
             detail VARCHAR, raw VARCHAR, recipe_hash VARCHAR, run_id VARCHAR,
-            created_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (source, locator))""",
+            created_at TIMESTAMP NOT NULL, PRIMARY KEY (source, locator))""",
         """CREATE TABLE ingested_sources (
             source VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, rows_read INTEGER,
             problems INTEGER, errors INTEGER, recipe_hash VARCHAR, run_id VARCHAR,
-            finished_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (source, fingerprint))""",
+            finished_at TIMESTAMP NOT NULL, PRIMARY KEY (source, fingerprint))""",
         """CREATE TABLE teachers (
             teacher_hash VARCHAR PRIMARY KEY, backend VARCHAR NOT NULL, model VARCHAR NOT NULL,
-            config JSON, created_at TIMESTAMPTZ NOT NULL)""",
+            config JSON, created_at TIMESTAMP NOT NULL)""",
         """CREATE TABLE generations (
             generation_id VARCHAR PRIMARY KEY, problem_id VARCHAR NOT NULL,
             teacher_hash VARCHAR NOT NULL, sample_index INTEGER NOT NULL, origin VARCHAR NOT NULL,
             status VARCHAR NOT NULL, messages JSON, content VARCHAR, reasoning VARCHAR,
-            final_answer VARCHAR, finish_reason VARCHAR, prompt_tokens INTEGER,
+            answer_text VARCHAR, final_answer VARCHAR, finish_reason VARCHAR, prompt_tokens INTEGER,
             completion_tokens INTEGER, latency_s DOUBLE, cost_usd DOUBLE, attempts INTEGER,
             error VARCHAR, error_detail VARCHAR, model VARCHAR,
-            recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMPTZ NOT NULL,
+            recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMP NOT NULL,
             UNIQUE (problem_id, teacher_hash, sample_index))""",
         """CREATE TABLE verdicts (
             generation_id VARCHAR NOT NULL, check_name VARCHAR NOT NULL, check_version VARCHAR NOT NULL,
             status VARCHAR NOT NULL, reason VARCHAR NOT NULL, score DOUBLE, details JSON,
-            recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMPTZ NOT NULL,
+            recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMP NOT NULL,
             PRIMARY KEY (generation_id, check_name, check_version))""",
         """CREATE TABLE datasets (
             dataset_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, selection JSON, row_count INTEGER,
             formats JSON, location VARCHAR, card_path VARCHAR, hub_repo VARCHAR,
-            recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMPTZ NOT NULL)""",
+            recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMP NOT NULL)""",
         """CREATE TABLE dataset_rows (
             dataset_id VARCHAR NOT NULL, generation_id VARCHAR NOT NULL, problem_id VARCHAR NOT NULL,
             split VARCHAR NOT NULL, row_index INTEGER NOT NULL,
@@ -84,11 +84,11 @@ MIGRATIONS: list[list[str]] = [
             train_run_id VARCHAR PRIMARY KEY, dataset_id VARCHAR, base_model VARCHAR NOT NULL,
             method VARCHAR NOT NULL, config JSON, output_dir VARCHAR, status VARCHAR NOT NULL,
             metrics JSON, recipe_hash VARCHAR, run_id VARCHAR,
-            started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ)""",
+            started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP)""",
         """CREATE TABLE evals (
             eval_id VARCHAR PRIMARY KEY, model VARCHAR NOT NULL, benchmark VARCHAR NOT NULL,
             metric VARCHAR NOT NULL, value DOUBLE, n_problems INTEGER, n_samples INTEGER,
-            details JSON, recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMPTZ NOT NULL)""",
+            details JSON, recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMP NOT NULL)""",
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -99,7 +99,7 @@ _LOCK_PID = re.compile(r"PID (\d+)")
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC).replace(tzinfo=None)  # stored as UTC TIMESTAMP
 
 
 def _json(value: Any) -> str | None:
@@ -184,7 +184,7 @@ class Store:
         try:
             self.con.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
-                "applied_at TIMESTAMPTZ NOT NULL, distill_version VARCHAR)"
+                "applied_at TIMESTAMP NOT NULL, distill_version VARCHAR)"
             )
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[version - 1]:
@@ -268,6 +268,102 @@ class Store:
             "source": source, "fingerprint": fingerprint, "rows_read": rows_read, "problems": problems,
             "errors": errors, "recipe_hash": run.recipe_hash, "run_id": run.run_id, "finished_at": _now()}])
 
+    # ---- teachers and generations ---------------------------------------------------------------
+    def register_teacher(self, teacher_hash: str, backend: str, model: str, config: dict[str, Any]) -> None:
+        self._insert_ignore("teachers", [{"teacher_hash": teacher_hash, "backend": backend, "model": model,
+                                          "config": _json(config), "created_at": _now()}])
+
+    def samples_done(self, teacher_hash: str) -> set[tuple[str, int]]:
+        """(problem_id, sample_index) pairs that already have a successful generation."""
+        rows = self.con.execute(
+            "SELECT problem_id, sample_index FROM generations WHERE teacher_hash = ? AND status = 'ok'",
+            [teacher_hash]).fetchall()
+        return {(p, i) for p, i in rows}
+
+    def teacher_spend(self, teacher_hash: str) -> tuple[float, int]:
+        """Cost in USD and completion tokens spent so far on this teacher configuration (all rows)."""
+        cost, tokens = self.con.execute(
+            "SELECT coalesce(sum(cost_usd), 0), coalesce(sum(completion_tokens), 0) FROM generations "
+            "WHERE teacher_hash = ?", [teacher_hash]).fetchone()
+        return float(cost), int(tokens)
+
+    def add_generations(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Store generation rows (dicts with the ``generations`` columns except ``created_at``).
+
+        A successful row is never overwritten. An error row is replaced by whatever arrives next for
+        the same (problem, teacher, sample): a retry's success, or a newer error with its reason.
+        """
+        if not rows:
+            return 0
+        now = _now()
+        batch = pa.Table.from_pylist([dict(r, created_at=now) for r in rows])
+        self.con.begin()
+        try:
+            self.con.register("_distill_batch", batch)
+            self.con.execute("DELETE FROM generations WHERE status = 'error' AND generation_id IN "
+                             "(SELECT generation_id FROM _distill_batch)")
+            inserted = self.con.execute(
+                "INSERT OR IGNORE INTO generations BY NAME SELECT * FROM _distill_batch").fetchone()[0]
+            self.con.unregister("_distill_batch")
+            self.con.commit()
+        except Exception:
+            self.con.rollback()
+            raise
+        return int(inserted)
+
+    def generation_summary(self) -> list[dict[str, Any]]:
+        rows = self.con.execute(
+            "SELECT t.model, g.teacher_hash, count(*) FILTER (WHERE g.status = 'ok'), "
+            "count(*) FILTER (WHERE g.status = 'error'), count(DISTINCT g.problem_id), "
+            "coalesce(sum(g.prompt_tokens), 0), coalesce(sum(g.completion_tokens), 0), "
+            "coalesce(sum(g.cost_usd), 0) FROM generations g LEFT JOIN teachers t USING (teacher_hash) "
+            "GROUP BY ALL ORDER BY 1, 2").fetchall()
+        cols = ("model", "teacher_hash", "ok", "errors", "problems", "prompt_tokens", "completion_tokens",
+                "cost_usd")
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    def generation_error_summary(self) -> list[tuple[str, str, int]]:
+        return self.con.execute(
+            "SELECT teacher_hash, error, count(*) FROM generations WHERE status = 'error' "
+            "GROUP BY ALL ORDER BY ALL").fetchall()
+
+    # ---- verdicts -------------------------------------------------------------------------------
+    def generations_missing_verdict(self, check_name: str, check_version: str, sources: Sequence[str],
+                                    domains: Sequence[str] | None) -> Iterator[tuple[Problem, Generation]]:
+        """Successful generations of these sources' problems with no verdict for this check version."""
+        sql = (f"SELECT {_PROBLEM_COLS_P}, g.generation_id, g.teacher_hash, g.sample_index, g.content, "
+               "g.reasoning, g.final_answer, g.finish_reason, g.prompt_tokens, g.completion_tokens, g.status, "
+               "g.answer_text FROM generations g JOIN problems p USING (problem_id) "
+               "WHERE g.status = 'ok' AND p.source IN (SELECT unnest(?)) "
+               "AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.generation_id = g.generation_id "
+               "AND v.check_name = ? AND v.check_version = ?)")
+        params: list[Any] = [list(sources), check_name, check_version]
+        if domains is not None:
+            sql += " AND p.domain IN (SELECT unnest(?))"
+            params.append(list(domains))
+        sql += " ORDER BY g.rowid"
+        cursor = self.con.execute(sql, params)
+        while rows := cursor.fetchmany(2048):
+            for row in rows:
+                yield _problem_from_row(row[:10]), Generation(row[10], row[0], *row[11:])
+
+    def add_verdicts(self, verdicts: Iterable[Verdict], run: RunContext) -> int:
+        now = _now()
+        rows = [
+            {"generation_id": v.generation_id, "check_name": v.check, "check_version": v.check_version,
+             "status": v.status, "reason": v.reason, "score": v.score, "details": _json(v.details),
+             "recipe_hash": run.recipe_hash, "run_id": run.run_id, "created_at": now}
+            for v in verdicts
+        ]
+        return self._insert_ignore("verdicts", rows)
+
+    def verdict_funnel(self) -> list[tuple[str, str, str, int]]:
+        """(check, status, reason, count) over the latest version of each check."""
+        return self.con.execute(
+            "WITH latest AS (SELECT check_name, max(check_version) AS v FROM verdicts GROUP BY 1) "
+            "SELECT check_name, status, reason, count(*) FROM verdicts JOIN latest USING (check_name) "
+            "WHERE check_version = latest.v GROUP BY ALL ORDER BY 1, 2, 4 DESC").fetchall()
+
     def count(self, table: str, where: str = "", params: Sequence[Any] = ()) -> int:
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}")
@@ -281,7 +377,7 @@ class Store:
         if sources is not None:
             sql += " WHERE source IN (SELECT unnest(?))"
             params.append(list(sources))
-        sql += " ORDER BY source, created_at, locator"
+        sql += " ORDER BY rowid"  # insertion order: the order of the recipe's sources and their rows
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         for row in self.con.execute(sql, params).fetchall():
@@ -301,7 +397,7 @@ class Store:
             params.append(source)
         sql += " ORDER BY source, locator"
         cols = ("source", "locator", "reason", "detail")
-        return [dict(zip(cols, r)) for r in self.con.execute(sql, params).fetchall()]
+        return [dict(zip(cols, r, strict=True)) for r in self.con.execute(sql, params).fetchall()]
 
     # ---- summaries for `distill status` ---------------------------------------------------------
     def problem_summary(self) -> list[dict[str, Any]]:
@@ -328,6 +424,10 @@ class Store:
         return self.con.execute(
             "SELECT run_id, stage, status, started_at, finished_at FROM runs "
             "ORDER BY started_at DESC LIMIT ?", [limit]).fetchall()
+
+
+_PROBLEM_COLS_P = ("p.problem_id, p.source, p.locator, p.domain, p.prompt, p.answer, p.tests, p.choices, "
+                   "p.language, p.metadata")
 
 
 def _problem_from_row(row: Sequence[Any]) -> Problem:

@@ -124,7 +124,12 @@ class Completion:
 
 @dataclass(frozen=True)
 class Generation:
-    """A stored completion, as the checks see it."""
+    """A stored completion, as the checks see it.
+
+    ``content`` is the text exactly as the teacher returned it; ``reasoning`` the reasoning part (from
+    the API's reasoning field or split out of ``content``); ``answer_text`` the rest; ``final_answer``
+    what was extracted from ``answer_text`` (last ``\\boxed{}``, "the answer is", ``#### n``).
+    """
 
     generation_id: str
     problem_id: str
@@ -137,6 +142,7 @@ class Generation:
     prompt_tokens: int | None
     completion_tokens: int | None
     status: str = "ok"
+    answer_text: str | None = None  # the response without its reasoning part
 
     @staticmethod
     def make_id(problem_id: str, teacher_hash: str, sample_index: int) -> str:

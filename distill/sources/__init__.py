@@ -1,0 +1,64 @@
+"""Problem sources: read a recipe source and yield problems or recorded bad rows.
+
+``read_source`` is the whole interface. It raises ``SourceError`` (exit code 2) only for a source
+that cannot be read at all: a missing file, an unknown adapter, an unreadable container. Every
+problem inside a readable source becomes either a ``Problem`` or an ``IngestError`` with a reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from distill.errors import SourceError, UsageError
+from distill.language import detect_language
+from distill.recipe import SourceConfig
+from distill.sources.adapters import ADAPTERS, RowError
+from distill.sources.readers import raw_text, read_rows
+from distill.types import IngestError, Problem
+
+
+def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]) -> Iterator[Problem | IngestError]:
+    try:
+        adapter = ADAPTERS.get(cfg.adapter)
+    except UsageError as exc:
+        raise SourceError(f"source '{cfg.display_name}': {exc}") from None
+    name = cfg.display_name
+    seen: dict[str, str] = {}
+    # Problems too short to identify ("Compute $x$.") take their source's dominant language at the end.
+    short: list[Problem] = []
+    languages: Counter[str] = Counter()
+    yielded = 0
+    for item in read_rows(cfg, resolve):
+        if isinstance(item, IngestError):
+            yield item
+            continue
+        locator, row = item
+        try:
+            fields = adapter(row, cfg)
+        except RowError as exc:
+            yield IngestError(name, locator, exc.reason, exc.detail, raw_text(row))
+            continue
+        tests_json = fields.tests.to_json() if fields.tests else None
+        problem_id = Problem.make_id(name, fields.domain, fields.prompt, fields.answer, tests_json, fields.choices)
+        if problem_id in seen:
+            yield IngestError(name, locator, "duplicate_problem", f"same problem as {seen[problem_id]}",
+                              raw_text(row))
+            continue
+        seen[problem_id] = locator
+        problem = Problem(problem_id=problem_id, source=name, locator=locator, domain=fields.domain,
+                          prompt=fields.prompt, answer=fields.answer, tests=fields.tests, choices=fields.choices,
+                          language=cfg.language or detect_language(fields.prompt), metadata=fields.metadata)
+        if problem.language == "und":
+            short.append(problem)
+        else:
+            languages[problem.language] += 1
+            yield problem
+        yielded += 1
+        if cfg.limit is not None and yielded >= cfg.limit:
+            break
+    dominant = languages.most_common(1)[0][0] if languages else "und"
+    for problem in short:
+        yield replace(problem, language=dominant)

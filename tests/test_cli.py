@@ -1,0 +1,109 @@
+"""The CLI as a user runs it: exit codes, one-line errors, fast --help, the sample recipe."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from distill.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    """A copy of the shipped sample recipe whose store lives in tmp_path."""
+    shutil.copytree(ROOT / "pipelines" / "data", tmp_path / "data")
+    text = (ROOT / "pipelines" / "sample.yaml").read_text()
+    path = tmp_path / "sample.yaml"
+    path.write_text(text + f"store: {tmp_path / 'sample.duckdb'}\n")
+    return path
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    code = ("import sys; import distill.cli; "
+            "print(sorted(m for m in ('torch', 'transformers', 'duckdb', 'pydantic', 'datasets') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_run_sample_ingests_and_records_bad_rows(sample: Path) -> None:
+    result = runner.invoke(app, ["run", str(sample)])
+    assert result.exit_code == 0, result.output
+    assert "ingest: 12 new problems, 0 already stored, 2 bad rows recorded" in result.output
+
+    status = runner.invoke(app, ["status", str(sample), "--json"])
+    assert status.exit_code == 0, status.output
+    report = json.loads(status.stdout)
+    assert report["tables"]["problems"] == 12
+    assert {(e["source"], e["reason"], e["count"]) for e in report["ingest_errors"]} == {
+        ("sample_gsm8k", "empty_prompt", 1), ("sample_gsm8k", "unparsable_reference", 1)}
+    langs = {p["source"]: p["languages"] for p in report["problems"]}
+    assert set(langs["sample_gsm8k"].split(",")) == {"en", "es", "zh"}
+
+    again = runner.invoke(app, ["ingest", str(sample)])
+    assert again.exit_code == 0
+    assert "ingest: 0 new problems, 12 already stored, 0 bad rows" in again.output
+
+
+def test_missing_source_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"name: r\nstore: {tmp_path / 'r.duckdb'}\nsources:\n  - {{adapter: gsm8k, path: nope.jsonl}}\n")
+    result = runner.invoke(app, ["ingest", str(recipe)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ")
+    assert "nope.jsonl" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_adapter_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text('{"question": "q", "answer": "#### 1"}\n')
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"name: r\nstore: {tmp_path / 'r.duckdb'}\nsources:\n  - {{adapter: gsm9k, path: a.jsonl}}\n")
+    result = runner.invoke(app, ["ingest", str(recipe)])
+    assert result.exit_code == 2
+    assert "Unknown adapter 'gsm9k'. Available:" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_recipe_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: r\nsources:\n  - {adapter: gsm8k, path: a.jsonl, split: 3}\n")
+    result = runner.invoke(app, ["status", str(recipe)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {recipe}: sources[0].split: expected a string, got 3"
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: r\nsources: []\n")
+    result = runner.invoke(app, ["ingest", str(recipe), "--debug"])
+    assert result.exit_code != 0
+    assert type(result.exception).__name__ == "RecipeError"
+
+
+def test_second_writer_through_the_cli(sample: Path) -> None:
+    store = sample.parent / "sample.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from distill.store import Store; s = Store.open(sys.argv[1]); "
+         "print('ready', flush=True); sys.stdin.readline()", str(store)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        result = subprocess.run([sys.executable, "-m", "distill.cli", "ingest", str(sample)],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 3
+        assert result.stderr.strip() == (f"error: {store}: the store is in use by another process (PID "
+                                         f"{holder.pid}); wait for it to finish or point this command at "
+                                         f"another store")
+        assert "Traceback" not in result.stderr
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
