@@ -23,8 +23,15 @@ def _ingest(recipe: LoadedRecipe, store: Store, force: bool) -> str:
     return ingest(recipe, store, force=force).line(store.path)
 
 
+def _generate(recipe: LoadedRecipe, store: Store, force: bool) -> str:
+    from distill.generate import generate
+
+    return generate(recipe, store).line()
+
+
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", lambda r: True, _ingest),
+    Stage("generate", lambda r: r.config.teacher is not None, _generate),
 )
 
 

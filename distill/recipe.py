@@ -80,6 +80,7 @@ class TeacherConfig(_Section):
     max_concurrency: int = Field(default=32, ge=1)
     timeout_s: float = Field(default=600.0, gt=0)
     max_retries: int = Field(default=5, ge=0)
+    retry_backoff_s: float = Field(default=1.0, ge=0)  # first backoff; doubles per retry, full jitter, cap 60 s
     price_input_per_mtok: float = Field(default=0.0, ge=0)
     price_output_per_mtok: float = Field(default=0.0, ge=0)
     max_cost_usd: float | None = Field(default=None, ge=0)

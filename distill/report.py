@@ -19,6 +19,10 @@ def status_report(store: Store) -> dict[str, Any]:
         "tables": store.table_counts(),
         "problems": store.problem_summary(),
         "ingest_errors": [{"source": s, "reason": r, "count": n} for s, r, n in store.ingest_error_summary()],
+        "generations": store.generation_summary(),
+        "generation_errors": [{"teacher_hash": t, "error": e, "count": n}
+                              for t, e, n in store.generation_error_summary()],
+        "funnel": [{"check": c, "status": st, "reason": r, "count": n} for c, st, r, n in store.verdict_funnel()],
         "runs": [{"run_id": r[0], "stage": r[1], "status": r[2], "started_at": r[3], "finished_at": r[4]}
                  for r in store.recent_runs()],
     }
@@ -45,6 +49,16 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
     if report["ingest_errors"]:
         console.print(_table("Bad rows by reason (table ingest_errors)", ["source", "reason", "rows"],
                              [[e["source"], e["reason"], e["count"]] for e in report["ingest_errors"]]))
+    if report["generations"]:
+        console.print(_table(
+            "Generations", ["teacher", "hash", "problems", "ok", "errors", "prompt tok", "completion tok", "cost $"],
+            [[g["model"], g["teacher_hash"], g["problems"], g["ok"], g["errors"], g["prompt_tokens"],
+              g["completion_tokens"], f"{g['cost_usd']:.4f}"] for g in report["generations"]]))
+    if report["generation_errors"]:
+        console.print(_table("Generation errors by reason", ["hash", "reason", "rows"],
+                             [[e["teacher_hash"], e["error"], e["count"]] for e in report["generation_errors"]]))
+    if report["funnel"]:
+        _render_funnel_rows(report["funnel"], console)
     counts = report["tables"]
     console.print(_table("Tables", ["table", "rows"], [[t, n] for t, n in counts.items()]))
     if report["runs"]:
@@ -55,3 +69,14 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
 
 def _ts(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+
+
+def _render_funnel_rows(funnel: list[dict[str, Any]], console: Console) -> None:
+    console.print(_table("Verdicts by check, status and reason", ["check", "status", "reason", "generations"],
+                         [[f["check"], f["status"], f["reason"], f["count"]] for f in funnel]))
+
+
+def render_funnel(store: Store, console: Console = stdout_console) -> None:
+    funnel = [{"check": c, "status": st, "reason": r, "count": n} for c, st, r, n in store.verdict_funnel()]
+    if funnel:
+        _render_funnel_rows(funnel, console)

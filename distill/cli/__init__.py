@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from distill import __version__
+from distill.cli.generate import generate_command
 from distill.cli.ingest import ingest_command
 from distill.cli.run import run_command
 from distill.cli.status import status_command
@@ -32,6 +33,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 app.command("ingest")(ingest_command)
+app.command("generate")(generate_command)
 app.command("status")(status_command)
 app.command("run")(run_command)
 

@@ -1,0 +1,225 @@
+"""The generate stage: send every ingested problem to the recipe's teacher, n samples each, and store
+every completion.
+
+Guarantees:
+- Each completion is committed to the store within about ``FLUSH_INTERVAL_S`` of arriving; a crash
+  or SIGKILL loses only requests still in flight, which the next run sends again.
+- A rerun sends only the (problem, sample) pairs without a successful generation for this teacher
+  configuration (error rows are retried and replaced). Nothing is ever stored twice.
+- A request that fails after the teacher's retries is stored as an error row with its reason.
+- Budgets (``max_cost_usd``, ``max_completion_tokens`` for the whole teacher configuration across runs,
+  and the problem ``limit``) stop the stage cleanly: no new requests go out, the ones in flight are
+  awaited and stored, and the summary says which budget stopped it. Raising the cap continues.
+- Ctrl-C stops sending, keeps everything received, and exits 130.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from distill.progress import stage_progress
+from distill.prompts import PromptBuilder
+from distill.recipe import LoadedRecipe, TeacherConfig
+from distill.response import extract_final_answer, split_response
+from distill.store import RunContext, Store
+from distill.teachers import make_teacher, teacher_hash
+from distill.types import ChatRequest, Completion, Generation, SamplingParams
+
+FLUSH_INTERVAL_S = 0.2
+FLUSH_ROWS = 1000
+
+
+@dataclass
+class GenerateSummary:
+    run_id: str
+    teacher_hash: str
+    model: str
+    planned: int = 0            # requests this run intended to send
+    already_done: int = 0       # samples that existed before this run
+    received: int = 0
+    errors: int = 0
+    errors_by_reason: dict[str, int] = field(default_factory=dict)
+    cost_usd: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    stopped_by: str | None = None  # which budget stopped the stage early
+    elapsed_s: float = 0.0
+
+    def line(self) -> str:
+        rate = self.received / self.elapsed_s if self.elapsed_s else 0.0
+        errs = ", ".join(f"{k} {v}" for k, v in sorted(self.errors_by_reason.items()))
+        stop = f"; stopped: {self.stopped_by}" if self.stopped_by else ""
+        return (f"generate: {self.received} completions stored ({self.errors} errors{': ' + errs if errs else ''}),"
+                f" {self.already_done} already done, {self.completion_tokens:,} completion tokens, "
+                f"${self.cost_usd:.4f}, {rate:.1f}/s, teacher {self.model} [{self.teacher_hash}]{stop}")
+
+
+def cost_of(cfg: TeacherConfig, prompt_tokens: int | None, completion_tokens: int | None) -> float:
+    spent = (prompt_tokens or 0) * cfg.price_input_per_mtok + (completion_tokens or 0) * cfg.price_output_per_mtok
+    return spent / 1e6
+
+
+def sampling_params(cfg: TeacherConfig) -> SamplingParams:
+    return SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens,
+                          seed=cfg.seed, stop=tuple(cfg.stop), extra=dict(cfg.extra_body))
+
+
+def generation_row(completion: Completion, cfg: TeacherConfig, t_hash: str, run: RunContext) -> dict[str, Any]:
+    req = completion.request
+    ok = completion.error is None
+    split = split_response(completion.content, completion.reasoning) if ok else None
+    return {
+        "generation_id": Generation.make_id(req.problem_id, t_hash, req.sample_index),
+        "problem_id": req.problem_id, "teacher_hash": t_hash, "sample_index": req.sample_index,
+        "origin": "teacher", "status": "ok" if ok else "error",
+        "messages": _messages_json(req.messages),
+        "content": completion.content,
+        "reasoning": split.reasoning if split else completion.reasoning,
+        "answer_text": split.answer_text if split else None,
+        "final_answer": extract_final_answer(split.answer_text) if split else None,
+        "finish_reason": completion.finish_reason,
+        "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
+        "latency_s": completion.latency_s,
+        "cost_usd": cost_of(cfg, completion.prompt_tokens, completion.completion_tokens),
+        "attempts": completion.attempts, "error": completion.error, "error_detail": completion.error_detail,
+        "model": completion.model or cfg.model, "recipe_hash": run.recipe_hash, "run_id": run.run_id,
+    }
+
+
+def _messages_json(messages: tuple[dict[str, str], ...]) -> str:
+    import json
+
+    return json.dumps(list(messages), ensure_ascii=False)
+
+
+def plan_requests(recipe: LoadedRecipe, store: Store, cfg: TeacherConfig, t_hash: str,
+                  prompts: PromptBuilder) -> tuple[list[ChatRequest], int]:
+    """Requests still missing for this teacher configuration, and how many samples already exist."""
+    sources = [s.display_name for s in recipe.config.sources]
+    done = store.samples_done(t_hash)
+    params = sampling_params(cfg)
+    requests: list[ChatRequest] = []
+    already = 0
+    for problem in store.iter_problems(sources=sources, limit=cfg.limit):
+        messages = prompts.messages(problem)
+        for index in range(cfg.n):
+            if (problem.problem_id, index) in done:
+                already += 1
+            else:
+                requests.append(ChatRequest(problem.problem_id, index, messages, params))
+    return requests, already
+
+
+class _Budget:
+    def __init__(self, cfg: TeacherConfig, spent_usd: float, spent_tokens: int):
+        self.cfg = cfg
+        self.spent_usd = spent_usd
+        self.spent_tokens = spent_tokens
+        self.stopped_by: str | None = None
+
+    def add(self, cost: float, tokens: int | None) -> None:
+        self.spent_usd += cost
+        self.spent_tokens += tokens or 0
+
+    def exhausted(self) -> bool:
+        cfg = self.cfg
+        if cfg.max_cost_usd is not None and self.spent_usd >= cfg.max_cost_usd:
+            self.stopped_by = f"max_cost_usd {cfg.max_cost_usd} reached (${self.spent_usd:.4f} spent)"
+        elif cfg.max_completion_tokens is not None and self.spent_tokens >= cfg.max_completion_tokens:
+            self.stopped_by = (f"max_completion_tokens {cfg.max_completion_tokens:,} reached "
+                               f"({self.spent_tokens:,} spent)")
+        return self.stopped_by is not None
+
+
+def generate(recipe: LoadedRecipe, store: Store) -> GenerateSummary:
+    cfg = recipe.config.teacher
+    if cfg is None:
+        from distill.errors import RecipeError
+
+        raise RecipeError(f"{recipe.path}: teacher: the recipe has no teacher section; add one to generate")
+    prompts = PromptBuilder.from_config(recipe.config.prompt)
+    t_hash = teacher_hash(cfg, prompts.fingerprint)
+    store.register_teacher(t_hash, cfg.backend, cfg.model, _teacher_config_json(cfg, prompts))
+    run = store.start_run("generate", recipe.config.name, recipe.hash, str(recipe.path))
+    summary = GenerateSummary(run.run_id, t_hash, cfg.model)
+    requests, summary.already_done = plan_requests(recipe, store, cfg, t_hash, prompts)
+    summary.planned = len(requests)
+    budget = _Budget(cfg, *store.teacher_spend(t_hash))
+    status = "failed"
+    started = time.monotonic()
+    try:
+        if requests and not budget.exhausted():
+            asyncio.run(_generate_async(requests, recipe, cfg, t_hash, store, run, summary, budget))
+        summary.stopped_by = budget.stopped_by
+        status = "ok" if not summary.stopped_by else "stopped"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        summary.elapsed_s = time.monotonic() - started
+        store.finish_run(run, status, {k: v for k, v in summary.__dict__.items() if k != "run_id"})
+    return summary
+
+
+def _teacher_config_json(cfg: TeacherConfig, prompts: PromptBuilder) -> dict[str, Any]:
+    data = cfg.model_dump(mode="json", exclude={"api_key_env"})
+    data["prompt"] = {"system": prompts.system, "user_template": prompts.user_template,
+                      "fingerprint": prompts.fingerprint}
+    return data
+
+
+async def _generate_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg: TeacherConfig, t_hash: str,
+                          store: Store, run: RunContext, summary: GenerateSummary, budget: _Budget) -> None:
+    teacher = make_teacher(cfg, recipe.resolve)
+    buffer: list[dict[str, Any]] = []
+    last_flush = time.monotonic()
+
+    def flush() -> None:
+        nonlocal last_flush
+        if buffer:
+            store.add_generations(buffer)
+            buffer.clear()
+        last_flush = time.monotonic()
+
+    def feed() -> Iterator[ChatRequest]:
+        # Lazily consumed by the teacher: once a budget is spent, no further request goes out.
+        for request in requests:
+            if budget.exhausted():
+                return
+            yield request
+
+    async def flusher() -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL_S)
+            if time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
+                flush()
+
+    flush_task = asyncio.create_task(flusher())
+    started = time.monotonic()
+    try:
+        with stage_progress(f"generate {cfg.model}", total=len(requests), unit="req") as bar:
+            async for completion in teacher.complete(feed()):
+                row = generation_row(completion, cfg, t_hash, run)
+                buffer.append(row)
+                summary.received += 1
+                summary.cost_usd += row["cost_usd"]
+                summary.prompt_tokens += completion.prompt_tokens or 0
+                summary.completion_tokens += completion.completion_tokens or 0
+                budget.add(row["cost_usd"], completion.completion_tokens)
+                if completion.error:
+                    summary.errors += 1
+                    summary.errors_by_reason[completion.error] = summary.errors_by_reason.get(completion.error, 0) + 1
+                if len(buffer) >= FLUSH_ROWS:
+                    flush()
+                bar.advance()
+                elapsed = max(time.monotonic() - started, 1e-9)
+                bar.set_extras(**{"tok/s": f"{summary.completion_tokens / elapsed:,.0f}",
+                                  "cost": f"${summary.cost_usd:.4f}", "errors": str(summary.errors)})
+    finally:
+        flush_task.cancel()
+        flush()
+        await teacher.aclose()

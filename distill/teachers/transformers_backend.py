@@ -1,0 +1,92 @@
+"""The ``transformers`` backend: the teacher model in this process, on CPU or GPU.
+
+Requests are taken ``batch_size`` at a time from the (lazy) request iterable, rendered with the
+model's chat template, left-padded, and generated in one ``generate`` call on a worker thread so the
+event loop (and the store's flushes) keep running. Sampling follows the recipe (``temperature`` 0 means
+greedy); with a ``seed`` each batch is seeded with ``seed + first sample index`` for reproducibility.
+A row whose generation ends without the EOS token is ``finish_reason: length``. Special tokens such
+as ``<think>`` are kept in the text; padding and EOS are not. ``model`` is a local folder (relative to
+the recipe) or a Hugging Face hub id (``from_pretrained``'s own download code).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from distill.errors import UsageError
+from distill.recipe import TeacherConfig
+from distill.types import ChatRequest, Completion
+
+
+class TransformersTeacher:
+    name = "transformers"
+
+    def __init__(self, cfg: TeacherConfig, resolve: Callable[[str], Path] | None = None):
+        self.cfg = cfg
+        local = resolve(cfg.model) if resolve is not None else Path(cfg.model)
+        self.model_ref = str(local) if local.exists() else cfg.model
+        self._model: Any = None
+        self._tokenizer: Any = None
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_ref)
+            device = self.cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+            self._model = AutoModelForCausalLM.from_pretrained(self.model_ref, dtype=dtype).to(device).eval()
+        except OSError as exc:
+            raise UsageError(f"teacher.model: cannot load '{self.model_ref}': {str(exc).splitlines()[0]}") from None
+        self._tokenizer.padding_side = "left"
+        if self._tokenizer.pad_token is None:
+            self._tokenizer.pad_token = self._tokenizer.eos_token
+
+    async def aclose(self) -> None:
+        self._model = None
+
+    async def complete(self, requests: Iterable[ChatRequest]) -> AsyncIterator[Completion]:
+        iterator = iter(requests)
+        await asyncio.to_thread(self._load)
+        while batch := list(islice(iterator, self.cfg.batch_size)):
+            for completion in await asyncio.to_thread(self._generate, batch):
+                yield completion
+
+    def _generate(self, batch: list[ChatRequest]) -> list[Completion]:
+        import torch
+
+        tok, model = self._tokenizer, self._model
+        params = batch[0].params
+        texts = [tok.apply_chat_template(list(r.messages), tokenize=False, add_generation_prompt=True) for r in batch]
+        inputs = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        if params.seed is not None:
+            torch.manual_seed(params.seed + batch[0].sample_index)
+        sampling = params.temperature > 0
+        started = time.monotonic()
+        with torch.inference_mode():
+            output = model.generate(
+                **inputs, max_new_tokens=params.max_tokens, do_sample=sampling,
+                temperature=params.temperature if sampling else None, top_p=params.top_p if sampling else None,
+                pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        latency = time.monotonic() - started
+        prompt_len = inputs["input_ids"].shape[1]
+        prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
+        drop = {tok.pad_token_id, tok.eos_token_id}
+        results = []
+        for i, request in enumerate(batch):
+            new = output[i, prompt_len:].tolist()
+            stopped = tok.eos_token_id in new
+            if stopped:
+                new = new[: new.index(tok.eos_token_id) + 1]
+            text = tok.decode([t for t in new if t not in drop], skip_special_tokens=False)
+            results.append(Completion(request, text, None, "stop" if stopped else "length", int(prompt_tokens[i]),
+                                      len(new), latency, model=self.cfg.model))
+        return results

@@ -1,0 +1,98 @@
+"""SIGKILL `distill generate` mid-run, rerun, and check that nothing was lost or duplicated."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from distill.store import Store
+
+PROBLEMS, N = 40, 2
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def served_ok(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as response:
+        return json.loads(response.read())["stats"].get("ok", 0)
+
+
+@pytest.fixture
+def slow_server():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "distill.testing.fault_server", "--port", str(port),
+                             "--latency", "0.25"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("fault server on")
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            served_ok(port)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_sigkill_mid_run_loses_nothing_committed_and_duplicates_nothing(tmp_path: Path, slow_server: int) -> None:
+    data = tmp_path / "problems.jsonl"
+    data.write_text("".join(json.dumps({"question": f"Problem number {i}: what is {i} plus {i} in total?",
+                                        "answer": f"#### {2 * i}"}) + "\n" for i in range(PROBLEMS)))
+    recipe = tmp_path / "crash.yaml"
+    recipe.write_text(json.dumps({
+        "name": "crash", "store": str(tmp_path / "crash.duckdb"),
+        "sources": [{"adapter": "gsm8k", "path": str(data)}],
+        "teacher": {"model": "slow", "base_urls": [f"http://127.0.0.1:{slow_server}/v1"], "n": N,
+                    "use_n": "never", "max_concurrency": 4, "timeout_s": 10}}))
+    cmd = [sys.executable, "-m", "distill.cli"]
+    assert subprocess.run([*cmd, "ingest", str(recipe)], capture_output=True, timeout=120).returncode == 0
+
+    victim = subprocess.Popen([*cmd, "generate", str(recipe)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while served_ok(slow_server) < 20:
+        assert victim.poll() is None, "generate finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.6)  # a few flush intervals: what arrived by now must be committed
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=10)
+    assert victim.returncode == -signal.SIGKILL
+
+    with Store.open(tmp_path / "crash.duckdb") as store:
+        before = {r[0]: r for r in store.con.execute(
+            "SELECT generation_id, problem_id, sample_index, status, content, run_id, created_at FROM generations"
+        ).fetchall()}
+        (interrupted,) = store.con.execute("SELECT status FROM runs WHERE stage = 'generate'").fetchone()
+    assert 20 <= len(before) < PROBLEMS * N
+    assert interrupted == "running"  # the killed run never finished; its rows are kept all the same
+
+    rerun = subprocess.run([*cmd, "generate", str(recipe)], capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{PROBLEMS * N - len(before)} completions stored" in rerun.stdout
+    assert f"{len(before)} already done" in rerun.stdout
+
+    with Store.open(tmp_path / "crash.duckdb") as store:
+        after = {r[0]: r for r in store.con.execute(
+            "SELECT generation_id, problem_id, sample_index, status, content, run_id, created_at FROM generations"
+        ).fetchall()}
+        pairs = store.con.execute(
+            "SELECT count(*), count(DISTINCT (problem_id, sample_index)) FROM generations").fetchone()
+    assert pairs == (PROBLEMS * N, PROBLEMS * N)
+    assert all(row[3] == "ok" for row in after.values())
+    assert all(after[key] == row for key, row in before.items())  # committed rows unchanged
