@@ -29,9 +29,16 @@ def _generate(recipe: LoadedRecipe, store: Store, force: bool) -> str:
     return generate(recipe, store).line()
 
 
+def _verify(recipe: LoadedRecipe, store: Store, force: bool) -> str:
+    from distill.verify import verify
+
+    return verify(recipe, store).line()
+
+
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", lambda r: True, _ingest),
     Stage("generate", lambda r: r.config.teacher is not None, _generate),
+    Stage("verify", lambda r: bool(r.config.checks), _verify),
 )
 
 

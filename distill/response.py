@@ -10,7 +10,7 @@ Formats recognised, in order:
 
 The final answer is taken from the answer part only (a ``\\boxed{}`` in the reasoning never counts):
 the last ``\\boxed{}``/``\\fbox{}``, then "the answer is ...", then ``#### n``, then the fallback
-(``last_number`` by default, or ``none``).
+(``none`` by default: no stated answer, no answer; or ``last_number``).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def split_response(content: str | None, reasoning_field: str | None = None) -> S
     return SplitResponse(None, text.strip(), True, "none")
 
 
-def extract_final_answer(answer_text: str | None, fallback: str = "last_number") -> str | None:
+def extract_final_answer(answer_text: str | None, fallback: str = "none") -> str | None:
     if not answer_text:
         return None
     boxed = last_boxed(answer_text)

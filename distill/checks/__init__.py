@@ -1,5 +1,12 @@
-"""Checks: each turns (problem, generation) into a Verdict. See ``base.py`` for the contract."""
+"""Checks: each turns (problem, generation) into a Verdict. See ``base.py`` for the contract.
+
+Registered lazily by name, so a recipe's ``checks`` list imports only what it uses.
+"""
 
 from distill.checks.base import CHECKS, Check
+
+CHECKS.add("math", "distill.checks.math:MathCheck")
+CHECKS.add("choice", "distill.checks.choice:ChoiceCheck")
+CHECKS.add("format", "distill.checks.format:FormatCheck")
 
 __all__ = ["CHECKS", "Check"]

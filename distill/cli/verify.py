@@ -1,0 +1,22 @@
+"""`distill verify RECIPE`: run the recipe's checks on generations that lack a verdict."""
+
+from __future__ import annotations
+
+import typer
+
+from distill.cli.common import open_recipe_store
+from distill.cli.errors import guarded
+from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
+
+
+@guarded
+def verify_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = False) -> None:
+    """Store one verdict per generation and check; print the funnel."""
+    from distill.report import render_funnel
+    from distill.verify import verify
+
+    loaded, db = open_recipe_store(recipe, store)
+    with db:
+        summary = verify(loaded, db)
+        typer.echo(summary.line())
+        render_funnel(db)

@@ -1,0 +1,82 @@
+"""The verify stage: run the recipe's checks on every generation that lacks a verdict.
+
+Guarantees: only missing (generation, check, check version) triples are computed, so a rerun does no
+work, a new check computes just that check, and a changed check version re-verifies just that check.
+Verdicts are committed in batches as they are computed; an interrupted run keeps them. Each check
+decides its own parallelism in ``check_batch`` (worker processes with hard timeouts where work can
+hang). Error generations (transport failures) get no verdicts: the funnel counts them separately.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from distill.checks import CHECKS, Check
+from distill.errors import RecipeError, UsageError
+from distill.progress import stage_progress
+from distill.recipe import LoadedRecipe
+from distill.store import Store
+
+BATCH = 512
+
+
+@dataclass
+class VerifySummary:
+    run_id: str
+    computed: dict[str, int] = field(default_factory=dict)
+    by_status: dict[str, dict[str, int]] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+    def line(self) -> str:
+        if not self.computed:
+            return "verify: no checks configured"
+        parts = []
+        for name, n in self.computed.items():
+            statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.by_status.get(name, {}).items()))
+            parts.append(f"{name} {n}" + (f" ({statuses})" if statuses else ""))
+        return f"verify: {sum(self.computed.values())} new verdicts: " + "; ".join(parts)
+
+
+def build_checks(recipe: LoadedRecipe) -> list[Check]:
+    """The recipe's checks, constructed; a bad name or parameter names the recipe key."""
+    checks: list[Check] = []
+    for i, entry in enumerate(recipe.config.checks):
+        try:
+            checks.append(CHECKS.get(entry.name)(**entry.params))
+        except UsageError as exc:
+            raise RecipeError(f"{recipe.path}: checks[{i}]: {exc}") from None
+    return checks
+
+
+def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
+    checks = build_checks(recipe)
+    run = store.start_run("verify", recipe.config.name, recipe.hash, str(recipe.path))
+    summary = VerifySummary(run.run_id)
+    sources = [s.display_name for s in recipe.config.sources]
+    started = time.monotonic()
+    status = "failed"
+    try:
+        for check in checks:
+            try:
+                pending = list(store.generations_missing_verdict(check.name, check.version, sources, check.domains))
+                summary.computed[check.name] = 0
+                counts = summary.by_status.setdefault(check.name, {})
+                with stage_progress(f"verify {check.name}", total=len(pending), unit="verdicts") as bar:
+                    for start in range(0, len(pending), BATCH):
+                        verdicts = check.check_batch(pending[start:start + BATCH])
+                        store.add_verdicts(verdicts, run)
+                        for v in verdicts:
+                            counts[v.status] = counts.get(v.status, 0) + 1
+                        summary.computed[check.name] += len(verdicts)
+                        bar.advance(len(verdicts))
+            finally:
+                check.close()
+        status = "ok"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        summary.elapsed_s = time.monotonic() - started
+        store.finish_run(run, status, {"computed": summary.computed, "by_status": summary.by_status})
+    return summary
