@@ -106,6 +106,14 @@ CURATOR_SCRIPT = r"""
 import os, sys, time, tempfile
 os.environ["CURATOR_DISABLE_CACHE"] = "true"
 os.environ["HOSTED_CURATOR_VIEWER"] = "0"
+# Offline: curator counts tokens with tiktoken, whose encodings download on first use. Count words
+# instead; it only feeds curator's rate limiter, which is set far above what this server can serve.
+import tiktoken
+class _Words:
+    def encode(self, text, *args, **kwargs):
+        return text.split()
+tiktoken.get_encoding = lambda name: _Words()
+tiktoken.encoding_for_model = lambda name: _Words()
 from bespokelabs import curator
 base_url, count, concurrency = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 prompts = [f"Problem {i}: a farmer has {i} cows and buys {i % 7} more. How many cows now?" for i in range(count)]

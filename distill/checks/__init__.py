@@ -8,5 +8,6 @@ from distill.checks.base import CHECKS, Check
 CHECKS.add("math", "distill.checks.math:MathCheck")
 CHECKS.add("choice", "distill.checks.choice:ChoiceCheck")
 CHECKS.add("format", "distill.checks.format:FormatCheck")
+CHECKS.add("language", "distill.checks.language:LanguageCheck")
 
 __all__ = ["CHECKS", "Check"]

@@ -1,0 +1,103 @@
+"""Language consistency: the reasoning and the answer are written in the problem's language.
+
+The expected language is the problem's (detected at ingest) unless the recipe fixes ``language``.
+Each part (reasoning, answer) is split into sentences and lines and each segment labelled by
+``distill.language`` (scripts first, then function words, with py3langid to confirm a foreign Latin
+segment). Segments with fewer than ``min_segment_chars`` letters (a CJK character counts as two) say
+nothing: names, loanwords, Greek letters, code and formulas never decide.
+
+For each part, ``target_word_share`` is the share of words (CJK: characters) in labelled segments that
+are in the expected language, DeepSeek-R1's language-consistency measure. A part fails when its
+foreign share exceeds ``max_foreign_share`` (default 0: any meaningful foreign segment).
+
+Reasons: ``language_consistent`` (pass); ``language_mixed`` (fail: some segments in another
+language); ``wrong_language`` (fail: every labelled segment is in another language);
+``language_unknown`` (abstain: no expected language, or no segment long enough to tell);
+``language_error`` (error: the analysis failed or overran its 60 s limit).
+Details: ``expected``, per part ``target_word_share`` and up to five ``offending`` segments.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from distill.checks.base import Check
+from distill.checks.workers import WorkerPool
+from distill.errors import UsageError
+from distill.language import analyse_part
+from distill.response import split_response
+from distill.types import Generation, Problem, Verdict
+
+MAX_OFFENDING = 5
+PARALLEL_MIN_BATCH = 64
+
+
+class LanguageCheck(Check):
+    name = "language"
+    version = "1"
+
+    def __init__(self, language: str | None = None, min_segment_chars: int = 20, max_foreign_share: float = 0.0,
+                 check_reasoning: bool = True, check_answer: bool = True, processes: int | None = None,
+                 **extra: Any):
+        super().__init__(**extra)
+        if not 0 <= max_foreign_share < 1:
+            raise UsageError(f"check 'language': max_foreign_share must be in [0, 1), got {max_foreign_share!r}")
+        if not (check_reasoning or check_answer):
+            raise UsageError("check 'language': check_reasoning and check_answer cannot both be false")
+        self.language = language
+        self.min_segment_chars = min_segment_chars
+        self.max_foreign_share = max_foreign_share
+        self.parts = tuple(p for p, on in (("reasoning", check_reasoning), ("answer", check_answer)) if on)
+        self.processes = processes or os.cpu_count() or 1
+        self._pool: WorkerPool | None = None
+
+    def check_batch(self, items: Sequence[tuple[Problem, Generation]]) -> list[Verdict]:
+        """Large batches go to worker processes (the work is pure Python, so threads would not help)."""
+        if self.processes < 2 or len(items) < PARALLEL_MIN_BATCH:
+            return [self.check(p, g) for p, g in items]
+        if self._pool is None:
+            self._pool = WorkerPool(lambda item: self.check(*item), processes=self.processes, timeout_s=60,
+                                    chunk_size=32, on_timeout=lambda item: self._failed(item, "timeout"),
+                                    on_error=lambda item, message: self._failed(item, message))
+        return self._pool.map(list(items))
+
+    def _failed(self, item: tuple[Problem, Generation], message: str) -> Verdict:
+        return self.verdict(item[1], "error", "language_error", message=message)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def check(self, problem: Problem, generation: Generation) -> Verdict:
+        expected = self.language or problem.language
+        if not expected or expected == "und":
+            return self.verdict(generation, "abstain", "language_unknown", expected=None)
+        split = split_response(generation.content, generation.reasoning)
+        texts = {"reasoning": split.reasoning or "", "answer": split.answer_text}
+        report: dict[str, Any] = {}
+        failing: list[str] = []
+        target_total = foreign_total = 0
+        for part in self.parts:
+            result = analyse_part(texts[part], expected, self.min_segment_chars)
+            target, foreign, foreign_segments = result.target, result.foreign, result.offending
+            target_total += target
+            foreign_total += foreign
+            if target + foreign == 0:
+                continue
+            share = target / (target + foreign)
+            report[part] = {
+                "target_word_share": round(share, 4),
+                "offending": [{"language": s.language, "text": s.text[:160]} for s in foreign_segments[:MAX_OFFENDING]],
+            }
+            if 1 - share > self.max_foreign_share:
+                failing.append(part)
+        if target_total + foreign_total == 0:
+            return self.verdict(generation, "abstain", "language_unknown", expected=expected)
+        score = target_total / (target_total + foreign_total)
+        if not failing:
+            return self.verdict(generation, "pass", "language_consistent", score, expected=expected, parts=report)
+        reason = "wrong_language" if target_total == 0 else "language_mixed"
+        return self.verdict(generation, "fail", reason, score, expected=expected, failing_parts=failing, parts=report)
