@@ -7,6 +7,7 @@ from distill.checks.base import CHECKS, Check
 
 CHECKS.add("math", "distill.checks.math:MathCheck")
 CHECKS.add("choice", "distill.checks.choice:ChoiceCheck")
+CHECKS.add("code", "distill.checks.code:CodeCheck")
 CHECKS.add("format", "distill.checks.format:FormatCheck")
 CHECKS.add("language", "distill.checks.language:LanguageCheck")
 

@@ -1,0 +1,211 @@
+"""Running untrusted Python (a model's solution) with limits.
+
+What it protects against, with the ``bwrap`` backend (bubblewrap; the default when installed and we
+are root):
+- network: a fresh network namespace, so nothing outside can be reached (the host's listeners
+  included);
+- the filesystem: ``/`` is mounted read-only; the program writes only to a throw-away working
+  directory and a private ``/tmp``, both deleted afterwards;
+- other processes: its own PID namespace (it cannot see or signal anything else) and an unprivileged
+  uid unique to the run (so ``kill(-1)`` and ``/proc/*/environ`` reach nothing of ours);
+- secrets: the environment is cleared; files readable only by root (``/root``) are out of reach;
+- resources: RLIMIT_CPU (CPU seconds), RLIMIT_AS (address space), RLIMIT_NPROC (processes of its
+  uid: fork bombs), RLIMIT_FSIZE (file and output size), no core dumps, a wall-clock limit after
+  which the whole session is killed, and a sweep that kills any process left with the run's uid.
+
+The ``rlimit`` fallback (no bubblewrap): the same limits, the unique uid (when root), a new session,
+a scrubbed environment and a throw-away directory, plus a new network namespace when ``unshare`` is
+permitted. It does NOT hide the filesystem: the program can read world-readable files and write to
+world-writable places such as ``/tmp``; without root it also runs as the calling user, so it could
+signal that user's processes — never run hostile code that way.
+
+Not protected in either: kernel exploits, CPU time stolen from other work within the limits, and
+timing side channels. This is a containment layer for model-written code, not a security boundary
+for adversaries.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+OUTPUT_CAP = 1 << 20  # bytes of stdout/stderr read back
+_UID_BASE = 200_000
+_uids = itertools.count(os.getpid() % 50_000)
+CLONE_NEWNET = 0x40000000
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    cpu_s: int = 4
+    wall_s: float = 10.0
+    memory_mb: int = 1024
+    max_processes: int = 32
+    file_size_mb: int = 16
+    open_files: int = 64
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    exit_code: int | None          # None when killed by a signal
+    signal: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool                # wall clock or CPU limit
+    memory_exceeded: bool
+    output_exceeded: bool
+    wall_s: float
+    backend: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not (self.timed_out or self.memory_exceeded or self.output_exceeded)
+
+
+def interpreter() -> str:
+    """A Python an unprivileged uid can execute: the system one, else ours."""
+    return "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+
+
+@lru_cache(maxsize=1)
+def available_backend() -> str:
+    if os.geteuid() == 0 and shutil.which("bwrap"):
+        probe = run_python("print(6 * 7)", limits=SandboxLimits(wall_s=20), backend="bwrap")
+        if probe.stdout.strip() == "42":
+            return "bwrap"
+    return "rlimit"
+
+
+def _limits_preexec(limits: SandboxLimits, uid: int | None, new_net: bool) -> None:
+    if new_net:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.unshare(CLONE_NEWNET)  # best effort: the backend reports whether it is required
+    # CPU: SIGXCPU at the soft limit (reported as a timeout), SIGKILL a second later if it is ignored.
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
+    for name, value in ((resource.RLIMIT_AS, limits.memory_mb << 20),
+                        (resource.RLIMIT_FSIZE, limits.file_size_mb << 20), (resource.RLIMIT_CORE, 0),
+                        (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_NPROC, limits.max_processes)):
+        resource.setrlimit(name, (value, value))
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@lru_cache(maxsize=1)
+def _become_subreaper() -> None:
+    """Orphans of sandboxed programs reparent to us, not to PID 1, so we can reap them (some inits,
+    like this machine's, never do and would leave zombies behind)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def sandbox_processes(uid: int | None = None) -> list[int]:
+    """PIDs running (or dead but unreaped) as ``uid``, or as any sandbox uid."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                owner = os.stat(f"/proc/{entry}").st_uid
+            except FileNotFoundError:
+                continue
+            if owner == uid or (uid is None and _UID_BASE <= owner < _UID_BASE + 100_000):
+                found.append(int(entry))
+    return found
+
+
+def _kill_uid(uid: int) -> None:
+    """SIGKILL and reap every process still running as ``uid`` (escaped daemons, detached children)."""
+    for _ in range(50):
+        pids = sandbox_processes(uid)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                os.waitpid(pid, os.WNOHANG)  # ours as subreaper; not ours: ChildProcessError
+            except ChildProcessError:
+                pass
+        time.sleep(0.01)
+
+
+def run_python(code: str, stdin: str = "", limits: SandboxLimits = SandboxLimits(), backend: str = "auto",
+               files: dict[str, str] | None = None, argv: list[str] | None = None) -> SandboxResult:
+    """Run ``code`` as ``main.py`` in a fresh sandbox; ``files`` are written beside it."""
+    if backend == "auto":
+        backend = available_backend()
+    root = os.geteuid() == 0
+    uid = _UID_BASE + next(_uids) % 100_000 if root else None
+    _become_subreaper()
+    work = Path(tempfile.mkdtemp(prefix="distill-sandbox-"))
+    outputs = Path(tempfile.mkdtemp(prefix="distill-sandbox-out-"))  # not visible inside
+    try:
+        (work / "main.py").write_text(code, encoding="utf-8")
+        for name, text in (files or {}).items():
+            (work / name).write_text(text, encoding="utf-8")
+        if uid is not None:
+            os.chown(work, uid, uid)
+            os.chmod(work, 0o700)
+        python = [interpreter(), "-I", "-S", "main.py", *(argv or [])]
+        if backend == "bwrap":
+            cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+                   "--bind", str(work), "/tmp/sandbox", "--chdir", "/tmp/sandbox", "--unshare-all", "--die-with-parent",
+                   "--new-session", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
+                   "--setenv", "HOME", "/tmp/sandbox", "--", *python]
+            new_net = False
+        else:
+            cmd = python
+            new_net = root
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp/sandbox" if backend == "bwrap" else str(work), "LANG": "C.UTF-8"}
+        stdout_path, stderr_path = outputs / "stdout", outputs / "stderr"
+        started = time.monotonic()
+        timed_out = False
+        with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=err, cwd=work, env=env,
+                                    start_new_session=True,
+                                    preexec_fn=lambda: _limits_preexec(limits, uid, new_net))
+            try:
+                proc.communicate(stdin.encode("utf-8"), timeout=limits.wall_s)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+            except BrokenPipeError:  # the program exited without reading its input
+                proc.wait()
+        wall = time.monotonic() - started
+        if uid is not None:
+            _kill_uid(uid)
+        stdout = stdout_path.read_bytes()[:OUTPUT_CAP].decode("utf-8", "replace")
+        stderr = stderr_path.read_bytes()[:OUTPUT_CAP].decode("utf-8", "replace")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(outputs, ignore_errors=True)
+    code_, sig = proc.returncode, None
+    if code_ is not None and code_ < 0:
+        code_, sig = None, -code_
+    elif backend == "bwrap" and code_ is not None and code_ > 128:  # bwrap reports a signalled child as 128+n
+        code_, sig = None, code_ - 128
+    return SandboxResult(
+        exit_code=code_, signal=sig, stdout=stdout, stderr=stderr[-4000:],
+        timed_out=timed_out or sig == signal.SIGXCPU,
+        memory_exceeded="MemoryError" in stderr[-4000:] or "Cannot allocate memory" in stderr[-4000:],
+        output_exceeded=sig == signal.SIGXFSZ or "File too large" in stderr[-4000:], wall_s=wall, backend=backend)
