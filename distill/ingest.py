@@ -14,9 +14,10 @@ from pathlib import Path
 
 from distill.progress import stage_progress
 from distill.recipe import LoadedRecipe, SourceConfig
+from distill.response import extract_final_answer, split_response
 from distill.sources import read_source
 from distill.store import RunContext, Store
-from distill.types import IngestError, Problem, stable_hash
+from distill.types import Generation, ImportedResponse, IngestError, Problem, stable_hash
 
 BATCH = 2000
 
@@ -28,6 +29,7 @@ class SourceSummary:
     new_problems: int = 0
     existing_problems: int = 0
     errors: int = 0
+    imported: int = 0
     skipped: bool = False
 
 
@@ -48,9 +50,14 @@ class IngestSummary:
     def errors(self) -> int:
         return sum(s.errors for s in self.sources)
 
+    @property
+    def imported(self) -> int:
+        return sum(s.imported for s in self.sources)
+
     def line(self, store_path: Path) -> str:
         skipped = sum(s.skipped for s in self.sources)
         skipped_note = f", {skipped} unchanged source(s) skipped" if skipped else ""
+        skipped_note += f", {self.imported} imported responses" if self.imported else ""
         return (f"ingest: {self.new_problems} new problems, {self.existing_problems} already stored, "
                 f"{self.errors} bad rows recorded in ingest_errors, from {len(self.sources)} source(s)"
                 f"{skipped_note} -> {store_path}")
@@ -67,6 +74,21 @@ def source_fingerprint(cfg: SourceConfig, recipe: LoadedRecipe) -> str:
     return stable_hash(*parts)
 
 
+def imported_row(response: ImportedResponse, run: RunContext) -> dict[str, object]:
+    """A generation row for an imported response: split and answer-extracted like a teacher's."""
+    split = split_response(response.content, response.reasoning)
+    return {
+        "generation_id": Generation.make_id(response.problem_id, response.teacher_hash, response.sample_index),
+        "problem_id": response.problem_id, "teacher_hash": response.teacher_hash,
+        "sample_index": response.sample_index, "origin": "imported", "status": "ok", "messages": None,
+        "content": response.content, "reasoning": split.reasoning, "answer_text": split.answer_text,
+        "final_answer": extract_final_answer(split.answer_text), "finish_reason": None, "prompt_tokens": None,
+        "completion_tokens": None, "latency_s": None, "cost_usd": 0.0, "attempts": 0, "error": None,
+        "error_detail": None, "model": response.model, "recipe_hash": run.recipe_hash,
+        "run_id": run.run_id,
+    }
+
+
 def ingest(recipe: LoadedRecipe, store: Store, *, force: bool = False) -> IngestSummary:
     run = store.start_run("ingest", recipe.config.name, recipe.hash, str(recipe.path))
     summary = IngestSummary(run.run_id)
@@ -78,7 +100,7 @@ def ingest(recipe: LoadedRecipe, store: Store, *, force: bool = False) -> Ingest
         raise
     store.finish_run(run, "ok", {
         "new_problems": summary.new_problems, "existing_problems": summary.existing_problems,
-        "errors": summary.errors, "sources": [s.__dict__ for s in summary.sources]})
+        "errors": summary.errors, "imported": summary.imported, "sources": [s.__dict__ for s in summary.sources]})
     return summary
 
 
@@ -93,6 +115,8 @@ def _ingest_source(cfg: SourceConfig, recipe: LoadedRecipe, store: Store, run: R
         return result
     problems: list[Problem] = []
     errors: list[IngestError] = []
+    responses: list[ImportedResponse] = []
+    teachers: set[tuple[str, str]] = set()
 
     def flush() -> None:
         inserted = store.add_problems(problems, run)
@@ -100,14 +124,24 @@ def _ingest_source(cfg: SourceConfig, recipe: LoadedRecipe, store: Store, run: R
         result.existing_problems += len(problems) - inserted
         store.add_ingest_errors(errors, run)
         result.errors += len(errors)
+        for response in responses:
+            if (response.teacher_hash, response.model) not in teachers:
+                store.register_teacher(response.teacher_hash, "imported", response.model,
+                                       {"source": response.source})
+                teachers.add((response.teacher_hash, response.model))
+        result.imported += store.add_generations([imported_row(r, run) for r in responses])
         problems.clear()
         errors.clear()
+        responses.clear()
 
     with stage_progress(f"ingest {name}", total=cfg.limit, unit="rows") as bar:
         for item in read_source(cfg, recipe.resolve):
             result.rows_read += 1
+            if isinstance(item, ImportedResponse):
+                responses.append(item)
+                continue
             (problems if isinstance(item, Problem) else errors).append(item)
-            if len(problems) + len(errors) >= BATCH:
+            if len(problems) + len(errors) + len(responses) >= BATCH:
                 flush()
             bar.advance()
         flush()

@@ -82,6 +82,24 @@ class IngestError:
 
 
 @dataclass(frozen=True)
+class ImportedResponse:
+    """A response that already exists (a public trace dataset), stored as a generation of the
+    "imported" teacher named ``model`` so the checks can re-filter it."""
+
+    problem_id: str
+    source: str
+    locator: str
+    sample_index: int
+    content: str
+    reasoning: str | None
+    model: str
+
+    @property
+    def teacher_hash(self) -> str:
+        return stable_hash("imported", self.source, self.model)
+
+
+@dataclass(frozen=True)
 class SamplingParams:
     temperature: float = 0.7
     top_p: float = 1.0

@@ -1,4 +1,5 @@
-"""Problem sources: read a recipe source and yield problems or recorded bad rows.
+"""Problem sources: read a recipe source and yield problems, recorded bad rows, and (for the
+``traces`` adapter) imported responses.
 
 ``read_source`` is the whole interface. It raises ``SourceError`` (exit code 2) only for a source
 that cannot be read at all: a missing file, an unknown adapter, an unreadable container. Every
@@ -17,16 +18,18 @@ from distill.language import detect_language
 from distill.recipe import SourceConfig
 from distill.sources.adapters import ADAPTERS, RowError
 from distill.sources.readers import raw_text, read_rows
-from distill.types import IngestError, Problem
+from distill.types import ImportedResponse, IngestError, Problem
 
 
-def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]) -> Iterator[Problem | IngestError]:
+def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]
+                ) -> Iterator[Problem | IngestError | ImportedResponse]:
     try:
         adapter = ADAPTERS.get(cfg.adapter)
     except UsageError as exc:
         raise SourceError(f"source '{cfg.display_name}': {exc}") from None
     name = cfg.display_name
     seen: dict[str, str] = {}
+    samples: Counter[str] = Counter()  # imported responses per problem, for their sample indices
     # Problems too short to identify ("Compute $x$.") take their source's dominant language at the end.
     short: list[Problem] = []
     languages: Counter[str] = Counter()
@@ -43,6 +46,12 @@ def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]) -> Iterator[P
             continue
         tests_json = fields.tests.to_json() if fields.tests else None
         problem_id = Problem.make_id(name, fields.domain, fields.prompt, fields.answer, tests_json, fields.choices)
+        for content, reasoning in fields.responses:
+            yield ImportedResponse(problem_id, name, locator, samples[problem_id], content, reasoning,
+                                   fields.model or name)
+            samples[problem_id] += 1
+        if problem_id in seen and fields.responses:
+            continue  # another row of responses for a problem already yielded
         if problem_id in seen:
             yield IngestError(name, locator, "duplicate_problem", f"same problem as {seen[problem_id]}",
                               raw_text(row))

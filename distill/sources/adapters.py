@@ -15,7 +15,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from distill.recipe import SourceConfig
@@ -39,6 +39,8 @@ class ProblemFields:
     tests: CodeTests | None = None
     choices: tuple[str, ...] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    responses: tuple[tuple[str, str | None], ...] = ()  # (content, reasoning) of imported traces
+    model: str | None = None                             # who wrote the imported traces
 
 
 Adapter = Callable[[dict[str, Any], SourceConfig], ProblemFields]
@@ -231,10 +233,42 @@ def generic(row: dict[str, Any], cfg: SourceConfig) -> ProblemFields:
         return _code(row, cfg)
     if cfg.domain == "choice":
         return mcq(row, cfg)
-    prompt = _prompt(row, cfg, "prompt")
+    prompt = _prompt(row, cfg, "prompt", "problem", "question")
     answer = _field(row, cfg, "answer", "answer")
     if isinstance(answer, int | float) and not isinstance(answer, bool):
         answer = _numeric_answer(answer, integer_only=False)
     if not isinstance(answer, str) or not answer.strip():
         raise RowError("unparsable_reference", "the answer is empty or not text")
     return ProblemFields(cfg.domain, prompt, answer.strip(), metadata=_metadata(row))
+
+
+def _response_texts(value: Any) -> list[str]:
+    """A response column: a string, a list of strings, or chat messages (the last assistant turn)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        turns = [m.get("content") for m in value if m.get("role") == "assistant"]
+        return [turns[-1]] if turns and isinstance(turns[-1], str) else []
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+@ADAPTERS.register("traces")
+def traces(row: dict[str, Any], cfg: SourceConfig) -> ProblemFields:
+    """Existing traces: a problem (read as ``domain``, default math) plus one or more responses.
+
+    ``fields`` maps ``prompt``, ``answer`` (or ``tests``), ``response`` (a string, a list of strings,
+    or a messages list), optionally ``reasoning`` and ``model``. Rows repeating a problem add samples.
+    """
+    problem = generic(row, cfg if cfg.domain else cfg.model_copy(update={"domain": "math"}))
+    texts = _response_texts(_field(row, cfg, "response", "response", "generation", "generations", "completion",
+                                   "messages"))
+    texts = [t for t in texts if t.strip()]
+    if not texts:
+        raise RowError("missing_field", "the response is empty or not text")
+    reasoning = _field(row, cfg, "reasoning", "reasoning", "reasoning_content", required=False)
+    reasoning = reasoning if isinstance(reasoning, str) and reasoning.strip() and len(texts) == 1 else None
+    model = _field(row, cfg, "model", "model", required=False)
+    return replace(problem, responses=tuple((t, reasoning) for t in texts),
+                   model=str(model) if model else cfg.display_name)
