@@ -244,17 +244,22 @@ def analyse_part(text: str, expected: str, min_chars: int = 20) -> PartReport:
     other = sum(n for script, n in counts.items() if script not in (own_script, "latin", "greek")
                 and not (own_script == "kana" and script == "han"))
     cjk_other = other * _CJK_WEIGHT if own_script == "latin" else other
-    votes, exclusive, words = _votes(Counter(_LATIN_WORD.findall(body.lower())),
-                                     _OWN_WORDS.get(expected, frozenset()))
-    if own_script == "latin":
+    word_list = _LATIN_WORD.findall(body.lower())
+    foreign_only = _FOREIGN_ONLY.get(expected, _ALL_FUNCTION_WORDS)
+    hits = foreign_only.intersection(word_list)  # in C: usually empty for a consistent trace
+    foreign_votes = 0
+    if hits:
+        _, exclusive, _ = _votes(Counter(w for w in word_list if w in hits), _OWN_WORDS.get(expected, frozenset()))
         foreign_votes = max((n for lang, n in exclusive.items() if lang != expected), default=0)
-    else:
-        foreign_votes = sum(votes.values())
+        if own_script != "latin":
+            foreign_votes = sum(exclusive.values())
     if cjk_other < min_chars and foreign_votes < MIN_VOTES:
-        weight = words if own_script == "latin" else own
-        enough = (counts["latin"] >= min_chars and sum(votes.values()) >= MIN_VOTES) if own_script == "latin" \
-            else own * _CJK_WEIGHT >= min_chars or (own_script not in ("han", "kana", "hangul") and own >= min_chars)
-        return PartReport(weight if enough else 0, 0, ())
+        if own_script == "latin":
+            own_hits = len(_OWN_WORDS.get(expected, frozenset()).intersection(word_list))
+            enough = counts["latin"] >= min_chars and own_hits >= 2
+            return PartReport(len(word_list) if enough else 0, 0, ())
+        enough = own * _CJK_WEIGHT >= min_chars or (own_script not in ("han", "kana", "hangul") and own >= min_chars)
+        return PartReport(own if enough else 0, 0, ())
     # Slow path: label only the segments that show foreign evidence; the rest are target (or too short).
     # Consecutive segments in another script are labelled as one run: a Chinese paragraph inside an
     # English trace is one offending passage, and one labelling instead of one per sentence.

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from distill.checks.base import Check
@@ -82,15 +83,15 @@ def _inequality_to_interval(s: str) -> str:
     return s
 
 
-def choice_letter(text: str) -> str | None:
+def choice_letter(text: str, normalised: str | None = None) -> str | None:
     """The option letter if the answer is just a letter in some wrapping: ``(C)``, ``C.``, ``\\textbf{C}``."""
-    match = _LETTER.match(normalise(text).replace(" ", ""))
+    match = _LETTER.match((normalise(text) if normalised is None else normalised).replace(" ", ""))
     return (match.group(1) or match.group(2)).upper() if match else None
 
 
-def base_digits(text: str) -> tuple[str, int] | None:
+def base_digits(text: str, normalised: str | None = None) -> tuple[str, int] | None:
     """``1011_2`` -> ("1011", 2) when every digit is valid in that base (so ``x_1`` is not one)."""
-    match = _BASE.match(normalise(text).replace(" ", ""))
+    match = _BASE.match((normalise(text) if normalised is None else normalised).replace(" ", ""))
     if not match:
         return None
     digits, base = match.group(1), int(match.group(2))
@@ -128,27 +129,60 @@ def _is_decimal(text: str) -> bool:
     return bool(re.fullmatch(r"-?\d*\.\d+", text.strip()))
 
 
+_PLAIN_NUMBER = re.compile(r"^(-?)(?:(\d+(?:\.\d+)?)|\\[dt]?frac\{(\d+)\}\{(\d+)\}|(\d+)/(\d+))$")
+
+
+def plain_number(text: str) -> Fraction | None:
+    """An integer, decimal or simple fraction written plainly, as an exact value; else None."""
+    match = _PLAIN_NUMBER.match(text.replace(" ", ""))
+    if not match:
+        return None
+    sign, decimal, num, den, num2, den2 = match.groups()
+    if decimal is not None:
+        value = Fraction(decimal)
+    elif (den or den2) and int(den or den2) == 0:
+        return None
+    else:
+        value = Fraction(int(num or num2), int(den or den2))
+    return -value if sign else value
+
+
+@lru_cache(maxsize=4096)
+def _parse_gold(text: str) -> list[Any]:
+    from math_verify import parse
+
+    return parse(f"${text}$", parsing_timeout=None)
+
+
+@lru_cache(maxsize=16384)
 def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
-    """Compare one (gold, prediction) pair; runs inside a worker process."""
+    """Compare one (gold, prediction) pair; runs inside a worker process. Cached: the n samples of a
+    problem often give the same answer, and the gold is parsed once per problem."""
     from math_verify import parse, verify
 
     gold_text, pred_text = item
     gold_norm, pred_norm = normalise(gold_text), normalise(pred_text)
     out: dict[str, Any] = {"gold_normalised": gold_norm, "prediction_normalised": pred_norm}
-    gold_letter, pred_letter = choice_letter(gold_text), choice_letter(pred_text)
+    gold_letter, pred_letter = choice_letter(gold_text, gold_norm), choice_letter(pred_text, pred_norm)
     if gold_letter is not None:
         out.update(method="choice_letter", match=pred_letter == gold_letter, parsed_gold=gold_letter,
                    parsed_prediction=pred_letter)
         return out
-    gold_base = base_digits(gold_text)
+    gold_base = base_digits(gold_text, gold_norm)
     if gold_base is not None:
-        pred_base = base_digits(pred_text)
+        pred_base = base_digits(pred_text, pred_norm)
         pred_digits = pred_base[0] if pred_base else pred_norm.replace(" ", "").upper()
         same_base = pred_base is None or pred_base[1] == gold_base[1]
         out.update(method="base_digits", match=same_base and pred_digits == gold_base[0],
                    parsed_gold=f"{gold_base[0]}_{gold_base[1]}", parsed_prediction=pred_digits)
         return out
-    gold = parse(f"${gold_norm}$", parsing_timeout=None)
+    g_plain, p_plain = plain_number(gold_norm), plain_number(pred_norm)
+    if g_plain is not None and p_plain is not None and (_terminates(g_plain) or not _is_decimal(pred_norm)):
+        # Plain numbers on both sides (GSM8K, AIME, AMC): exact, and no sympy needed.
+        out.update(method="exact_rational", match=g_plain == p_plain, parsed_gold=str(g_plain),
+                   parsed_prediction=str(p_plain))
+        return out
+    gold = _parse_gold(gold_norm)
     if not gold or all(isinstance(g, str) for g in gold):  # only the raw-string fallback: nothing parsed
         out.update(method="unparsable_gold", match=None, parsed_gold=None, parsed_prediction=None)
         return out
@@ -166,7 +200,12 @@ def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
 
 
 def _warm_up() -> None:
-    verify_pair(("\\frac{1}{2}", "0.5"))  # import and JIT-less warm caches once per worker
+    """Once per worker: import math-verify and sympy, and silence the warning math-verify logs on every
+    call when its own timeouts are off (ours are enforced by the pool)."""
+    import logging
+
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    verify_pair(("\\frac{1}{2}", "0.5"))
 
 
 # ---- the check ---------------------------------------------------------------------------------
