@@ -50,7 +50,7 @@ def slow_server():
     proc.wait(timeout=10)
 
 
-def test_sigkill_mid_run_loses_nothing_committed_and_duplicates_nothing(tmp_path: Path, slow_server: int) -> None:
+def write_recipe(tmp_path: Path, port: int) -> Path:
     data = tmp_path / "problems.jsonl"
     data.write_text("".join(json.dumps({"question": f"Problem number {i}: what is {i} plus {i} in total?",
                                         "answer": f"#### {2 * i}"}) + "\n" for i in range(PROBLEMS)))
@@ -58,11 +58,16 @@ def test_sigkill_mid_run_loses_nothing_committed_and_duplicates_nothing(tmp_path
     recipe.write_text(json.dumps({
         "name": "crash", "store": str(tmp_path / "crash.duckdb"),
         "sources": [{"adapter": "gsm8k", "path": str(data)}],
-        "teacher": {"model": "slow", "base_urls": [f"http://127.0.0.1:{slow_server}/v1"], "n": N,
+        "teacher": {"model": "slow", "base_urls": [f"http://127.0.0.1:{port}/v1"], "n": N,
                     "use_n": "never", "max_concurrency": 4, "timeout_s": 10}}))
     cmd = [sys.executable, "-m", "distill.cli"]
     assert subprocess.run([*cmd, "ingest", str(recipe)], capture_output=True, timeout=120).returncode == 0
+    return recipe
 
+
+def test_sigkill_mid_run_loses_nothing_committed_and_duplicates_nothing(tmp_path: Path, slow_server: int) -> None:
+    recipe = write_recipe(tmp_path, slow_server)
+    cmd = [sys.executable, "-m", "distill.cli"]
     victim = subprocess.Popen([*cmd, "generate", str(recipe)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while served_ok(slow_server) < 20:
@@ -96,3 +101,29 @@ def test_sigkill_mid_run_loses_nothing_committed_and_duplicates_nothing(tmp_path
     assert pairs == (PROBLEMS * N, PROBLEMS * N)
     assert all(row[3] == "ok" for row in after.values())
     assert all(after[key] == row for key, row in before.items())  # committed rows unchanged
+
+
+def test_ctrl_c_stops_cleanly_keeps_what_arrived_and_says_so(tmp_path: Path, slow_server: int) -> None:
+    recipe = write_recipe(tmp_path, slow_server)
+    cmd = [sys.executable, "-m", "distill.cli"]
+    victim = subprocess.Popen([*cmd, "generate", str(recipe)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    deadline = time.monotonic() + 60
+    while served_ok(slow_server) < 12:
+        assert victim.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGINT)
+    _, stderr = victim.communicate(timeout=30)
+    assert victim.returncode == 130
+    assert stderr.strip().splitlines()[-1] == ("error: interrupted; everything finished before the interrupt is "
+                                               "stored, rerun to continue")
+    assert "Traceback" not in stderr
+    with Store.open(tmp_path / "crash.duckdb") as store:
+        kept = store.count("generations")
+        (status,) = store.con.execute("SELECT status FROM runs WHERE stage = 'generate'").fetchone()
+    assert kept >= 12 and status == "interrupted"
+    rerun = subprocess.run([*cmd, "generate", str(recipe)], capture_output=True, text=True, timeout=120)
+    assert f"{kept} already done" in rerun.stdout
+    with Store.open(tmp_path / "crash.duckdb") as store:
+        assert store.con.execute("SELECT count(*), count(DISTINCT generation_id) FROM generations").fetchone() == \
+            (PROBLEMS * N, PROBLEMS * N)

@@ -98,6 +98,8 @@ GUARDS = [
     ("1011_2", "1011", True),                         # base subscripts
     ("1011_2", "11", False),                          # the value in base ten is not the base-2 numeral
     ("1011_2", "1011_3", False),
+    ("52_8", "x = 52_8", True),                       # a stated assignment gives the value
+    ("x = 3", "3", True),
     (r"\text{(C)}", "C", True),                       # multiple-choice letters in any wrapping
     ("C", r"\textbf{(C)}", True),
     ("(C)", "C.", True),

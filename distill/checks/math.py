@@ -41,6 +41,7 @@ _UNIT_AFTER_NUMBER = re.compile(r"(?<=\d)\s*\\(?:text|mbox|mathrm)\s*\{\s*[a-zA-
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°")
 _MIXED = re.compile(r"^(-?)(\d+)\s*\\[dt]?frac\s*\{(\d+)\}\s*\{(\d+)\}$")
 _BASE = re.compile(r"^([0-9A-Z]+)_\{?(\d+)\}?$")
+_ASSIGNMENT = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _LETTER = re.compile(r"^\(?([A-E])\)?[.:)]?$|^\(([a-e])\)$")
 _INEQ_ONE = re.compile(r"^([a-z])\s*(<|>|\\leq|\\le|\\geq|\\ge|≤|≥)\s*([^<>=]+)$")
@@ -57,6 +58,9 @@ def normalise(text: str) -> str:
     s = _UNIT_AFTER_NUMBER.sub("", s)
     s = _TEXT_WRAP.sub(r"\1", s).strip()
     s = s.rstrip(".").strip()
+    assignment = _ASSIGNMENT.match(s)
+    if assignment and "=" not in s[assignment.end():]:
+        s = s[assignment.end():].strip()  # "x = 5" states the value 5
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
     mixed = _MIXED.match(s)
