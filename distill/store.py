@@ -196,14 +196,17 @@ class Store:
             raise
 
     # ---- generic keyed insert ------------------------------------------------------------------
-    def _insert_ignore(self, table: str, rows: Sequence[dict[str, Any]]) -> int:
-        """Insert rows whose key is new; return how many were inserted. One transaction."""
+    def _insert_ignore(self, table: str, rows: Sequence[dict[str, Any]], before: str | None = None) -> int:
+        """Insert rows whose key is new; return how many were inserted. One transaction, in which
+        ``before`` (SQL that may read the rows as ``_distill_batch``) runs first."""
         if not rows:
             return 0
         batch = pa.Table.from_pylist(list(rows))
         self.con.begin()
         try:
             self.con.register("_distill_batch", batch)
+            if before:
+                self.con.execute(before)
             inserted = self.con.execute(
                 f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM _distill_batch"
             ).fetchone()[0]
@@ -293,23 +296,11 @@ class Store:
         A successful row is never overwritten. An error row is replaced by whatever arrives next for
         the same (problem, teacher, sample): a retry's success, or a newer error with its reason.
         """
-        if not rows:
-            return 0
         now = _now()
-        batch = pa.Table.from_pylist([dict(r, created_at=now) for r in rows])
-        self.con.begin()
-        try:
-            self.con.register("_distill_batch", batch)
-            self.con.execute("DELETE FROM generations WHERE status = 'error' AND generation_id IN "
-                             "(SELECT generation_id FROM _distill_batch)")
-            inserted = self.con.execute(
-                "INSERT OR IGNORE INTO generations BY NAME SELECT * FROM _distill_batch").fetchone()[0]
-            self.con.unregister("_distill_batch")
-            self.con.commit()
-        except Exception:
-            self.con.rollback()
-            raise
-        return int(inserted)
+        return self._insert_ignore(
+            "generations", [dict(r, created_at=now) for r in rows],
+            before="DELETE FROM generations WHERE status = 'error' AND generation_id IN "
+                   "(SELECT generation_id FROM _distill_batch)")
 
     def generation_summary(self) -> list[dict[str, Any]]:
         rows = self.con.execute(
