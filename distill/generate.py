@@ -16,11 +16,13 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from distill.errors import RecipeError
 from distill.progress import stage_progress
 from distill.prompts import PromptBuilder
 from distill.recipe import LoadedRecipe, TeacherConfig
@@ -91,8 +93,6 @@ def generation_row(completion: Completion, cfg: TeacherConfig, t_hash: str, run:
 
 
 def _messages_json(messages: tuple[dict[str, str], ...]) -> str:
-    import json
-
     return json.dumps(list(messages), ensure_ascii=False)
 
 
@@ -138,8 +138,6 @@ class _Budget:
 def generate(recipe: LoadedRecipe, store: Store) -> GenerateSummary:
     cfg = recipe.config.teacher
     if cfg is None:
-        from distill.errors import RecipeError
-
         raise RecipeError(f"{recipe.path}: teacher: the recipe has no teacher section; add one to generate")
     prompts = PromptBuilder.from_config(recipe.config.prompt)
     t_hash = teacher_hash(cfg, prompts.fingerprint)

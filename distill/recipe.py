@@ -252,7 +252,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _describe(err: dict[str, Any], model_fields: dict[tuple, list[str]]) -> str:
+def _describe(err: dict[str, Any]) -> str:
     kind = err["type"]
     value = err.get("input")
     if kind == "missing":
@@ -265,6 +265,8 @@ def _describe(err: dict[str, Any], model_fields: dict[tuple, list[str]]) -> str:
         return f"expected {err['ctx']['expected']}, got {json.dumps(value, default=str)}"
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
+    if kind == "too_short":
+        return f"expected at least {err['ctx']['min_length']} item(s), got {json.dumps(value, default=str)}"
     return f"{err['msg'].lower()}, got {json.dumps(value, default=str)}"
 
 
@@ -277,10 +279,8 @@ def parse_recipe(data: Any, path: Path) -> LoadedRecipe:
     try:
         config = Recipe.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        # A union (e.g. ``str | None``) reports one error per member; show the first, meaningful one.
-        first = errors[0]
-        raise RecipeError(f"{where}: {_loc(first['loc'])}: {_describe(first, {})}") from None
+        first = exc.errors(include_url=False)[0]  # the first problem, named by its key path
+        raise RecipeError(f"{where}: {_loc(first['loc'])}: {_describe(first)}") from None
     return LoadedRecipe(config, path, data)
 
 

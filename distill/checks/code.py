@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import secrets
 from collections.abc import Sequence
@@ -117,6 +118,10 @@ class CodeCheck(Check):
         self.max_tests = max_tests
         self.workers = workers
         self.backend = available_backend() if backend == "auto" else backend
+        if backend == "auto" and self.backend == "rlimit" and os.geteuid() != 0:
+            raise UsageError("check 'code': no bubblewrap here, and without root the fallback sandbox would run "
+                             "model code as you; install bubblewrap (apt-get install bubblewrap), or set "
+                             "backend: rlimit to accept that")
 
     def check_batch(self, items: Sequence[tuple[Problem, Generation]]) -> list[Verdict]:
         # The work happens in sandboxed subprocesses, so threads are enough to keep both cores busy.

@@ -1,7 +1,7 @@
 """Running untrusted Python (a model's solution) with limits.
 
-What it protects against, with the ``bwrap`` backend (bubblewrap; the default when installed and we
-are root):
+What it protects against, with the ``bwrap`` backend (bubblewrap; the default when installed; as an
+ordinary user it works through unprivileged user namespaces, without the unique uid):
 - network: a fresh network namespace, so nothing outside can be reached (the host's listeners
   included);
 - the filesystem: ``/`` is mounted read-only; the program writes only to a throw-away working
@@ -80,14 +80,28 @@ def interpreter() -> str:
 
 @lru_cache(maxsize=1)
 def available_backend() -> str:
-    if os.geteuid() == 0 and shutil.which("bwrap"):
+    """``bwrap`` when bubblewrap works here (as root, or through unprivileged user namespaces), else
+    ``rlimit``."""
+    if shutil.which("bwrap"):
         probe = run_python("print(6 * 7)", limits=SandboxLimits(wall_s=20), backend="bwrap")
         if probe.stdout.strip() == "42":
             return "bwrap"
     return "rlimit"
 
 
-def _limits_preexec(limits: SandboxLimits, uid: int | None, new_net: bool) -> None:
+def _own_processes() -> int:
+    uid = os.getuid()
+    return sum(1 for entry in os.listdir("/proc") if entry.isdigit() and _owner(entry) == uid)
+
+
+def _owner(pid: str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except FileNotFoundError:
+        return None
+
+
+def _limits_preexec(limits: SandboxLimits, uid: int | None, new_net: bool, nproc: int) -> None:
     if new_net:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.unshare(CLONE_NEWNET)  # best effort: the backend reports whether it is required
@@ -95,7 +109,7 @@ def _limits_preexec(limits: SandboxLimits, uid: int | None, new_net: bool) -> No
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
     for name, value in ((resource.RLIMIT_AS, limits.memory_mb << 20),
                         (resource.RLIMIT_FSIZE, limits.file_size_mb << 20), (resource.RLIMIT_CORE, 0),
-                        (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_NPROC, limits.max_processes)):
+                        (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_NPROC, nproc)):
         resource.setrlimit(name, (value, value))
     if uid is not None:
         os.setgroups([])
@@ -117,13 +131,9 @@ def sandbox_processes(uid: int | None = None) -> list[int]:
     """PIDs running (or dead but unreaped) as ``uid``, or as any sandbox uid."""
     found = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                owner = os.stat(f"/proc/{entry}").st_uid
-            except FileNotFoundError:
-                continue
-            if owner == uid or (uid is None and _UID_BASE <= owner < _UID_BASE + 100_000):
-                found.append(int(entry))
+        owner = _owner(entry) if entry.isdigit() else None
+        if owner is not None and (owner == uid or (uid is None and _UID_BASE <= owner < _UID_BASE + 100_000)):
+            found.append(int(entry))
     return found
 
 
@@ -173,13 +183,16 @@ def run_python(code: str, stdin: str = "", limits: SandboxLimits = SandboxLimits
             cmd = python
             new_net = root
         env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp/sandbox" if backend == "bwrap" else str(work), "LANG": "C.UTF-8"}
+        # RLIMIT_NPROC counts every process of the uid: with our own unique uid that is the sandbox alone;
+        # as an ordinary user it also counts the user's other processes, so those are added.
+        nproc = limits.max_processes if uid is not None else _own_processes() + limits.max_processes
         stdout_path, stderr_path = outputs / "stdout", outputs / "stderr"
         started = time.monotonic()
         timed_out = False
         with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=err, cwd=work, env=env,
                                     start_new_session=True,
-                                    preexec_fn=lambda: _limits_preexec(limits, uid, new_net))
+                                    preexec_fn=lambda: _limits_preexec(limits, uid, new_net, nproc))
             try:
                 proc.communicate(stdin.encode("utf-8"), timeout=limits.wall_s)
             except subprocess.TimeoutExpired:
