@@ -35,10 +35,28 @@ def _verify(recipe: LoadedRecipe, store: Store, force: bool) -> str:
     return verify(recipe, store).line()
 
 
+def _select(recipe: LoadedRecipe, store: Store, force: bool) -> str:
+    from distill.select import select
+
+    return select(recipe, store).line()
+
+
+def _export(recipe: LoadedRecipe, store: Store, force: bool) -> str:
+    from distill.export import export
+
+    return export(recipe, store).line()
+
+
+def _wants_dataset(recipe: LoadedRecipe) -> bool:
+    return "select" in recipe.raw or "export" in recipe.raw
+
+
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", lambda r: True, _ingest),
     Stage("generate", lambda r: r.config.teacher is not None, _generate),
     Stage("verify", lambda r: bool(r.config.checks), _verify),
+    Stage("select", _wants_dataset, _select),
+    Stage("export", _wants_dataset, _export),
 )
 
 

@@ -23,6 +23,7 @@ def status_report(store: Store) -> dict[str, Any]:
         "generation_errors": [{"teacher_hash": t, "error": e, "count": n}
                               for t, e, n in store.generation_error_summary()],
         "funnel": [{"check": c, "status": st, "reason": r, "count": n} for c, st, r, n in store.verdict_funnel()],
+        "datasets": store.dataset_summary(),
         "runs": [{"run_id": r[0], "stage": r[1], "status": r[2], "started_at": r[3], "finished_at": r[4]}
                  for r in store.recent_runs()],
     }
@@ -59,6 +60,10 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
                              [[e["teacher_hash"], e["error"], e["count"]] for e in report["generation_errors"]]))
     if report["funnel"]:
         _render_funnel_rows(report["funnel"], console)
+    if report["datasets"]:
+        console.print(_table("Datasets (select / export)", ["name", "id", "rows", "exported to", "created"],
+                             [[d["name"], d["dataset_id"], d["row_count"], d["location"] or "-", _ts(d["created_at"])]
+                              for d in report["datasets"]]))
     counts = report["tables"]
     console.print(_table("Tables", ["table", "rows"], [[t, n] for t, n in counts.items()]))
     if report["runs"]:

@@ -91,6 +91,12 @@ MIGRATIONS: list[list[str]] = [
             details JSON, recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMP NOT NULL)""",
     ],
 ]
+# v2: selection keeps its exclusions, with reasons, beside the kept rows.
+MIGRATIONS.append([
+    "ALTER TABLE dataset_rows ADD COLUMN status VARCHAR DEFAULT 'kept'",
+    "ALTER TABLE dataset_rows ADD COLUMN reason VARCHAR",
+    "ALTER TABLE datasets ADD COLUMN stats JSON",
+])
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("problems", "ingest_errors", "ingested_sources", "runs", "teachers", "generations", "verdicts", "datasets",
           "dataset_rows", "train_runs", "evals")
@@ -354,6 +360,64 @@ class Store:
             "WITH latest AS (SELECT check_name, max(check_version) AS v FROM verdicts GROUP BY 1) "
             "SELECT check_name, status, reason, count(*) FROM verdicts JOIN latest USING (check_name) "
             "WHERE check_version = latest.v GROUP BY ALL ORDER BY 1, 2, 4 DESC").fetchall()
+
+    # ---- selection and export -------------------------------------------------------------------
+    def selection_candidates(self, sources: Sequence[str]) -> list[dict[str, Any]]:
+        """Successful generations of these sources' problems, in a stable order."""
+        cursor = self.con.execute(
+            "SELECT g.generation_id, g.problem_id, p.source, p.domain, p.prompt, p.answer, p.language, "
+            "g.teacher_hash, g.sample_index, g.origin, g.model, g.messages, g.content, g.reasoning, g.answer_text, "
+            "g.final_answer, g.prompt_tokens, g.completion_tokens, g.cost_usd "
+            "FROM generations g JOIN problems p USING (problem_id) "
+            "WHERE g.status = 'ok' AND p.source IN (SELECT unnest(?)) ORDER BY p.rowid, g.teacher_hash, "
+            "g.sample_index", [list(sources)])
+        cols = [d[0] for d in cursor.description]
+        return [dict(zip(cols, row, strict=True)) for row in cursor.fetchall()]
+
+    def verdict_map(self, checks: Sequence[tuple[str, str]]) -> dict[str, dict[str, tuple[str, str]]]:
+        """generation_id -> {check: (status, reason)} for these (check, version) pairs."""
+        out: dict[str, dict[str, tuple[str, str]]] = {}
+        for name, version in checks:
+            rows = self.con.execute("SELECT generation_id, status, reason FROM verdicts WHERE check_name = ? "
+                                    "AND check_version = ?", [name, version]).fetchall()
+            for gid, status, reason in rows:
+                out.setdefault(gid, {})[name] = (status, reason)
+        return out
+
+    def add_dataset(self, row: dict[str, Any], rows: Sequence[dict[str, Any]], run: RunContext) -> bool:
+        """Record a selection; False when this exact selection exists already."""
+        if self.count("datasets", "dataset_id = ?", [row["dataset_id"]]):
+            return False
+        self._insert_ignore("datasets", [dict(row, selection=_json(row["selection"]), stats=_json(row["stats"]),
+                                              recipe_hash=run.recipe_hash, run_id=run.run_id, created_at=_now())])
+        self._insert_ignore("dataset_rows", rows)
+        return True
+
+    def latest_dataset(self, name: str) -> dict[str, Any] | None:
+        cursor = self.con.execute("SELECT * FROM datasets WHERE name = ? ORDER BY created_at DESC LIMIT 1", [name])
+        row = cursor.fetchone()
+        return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
+
+    def dataset_rows(self, dataset_id: str, status: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM dataset_rows WHERE dataset_id = ?"
+        params: list[Any] = [dataset_id]
+        if status is not None:
+            sql += " AND status = ?"
+            params.append(status)
+        cursor = self.con.execute(sql + " ORDER BY status, row_index", params)
+        cols = [d[0] for d in cursor.description]
+        return [dict(zip(cols, r, strict=True)) for r in cursor.fetchall()]
+
+    def record_export(self, dataset_id: str, formats: Sequence[str], location: str, card_path: str,
+                      hub_repo: str | None) -> None:
+        self.con.execute("UPDATE datasets SET formats = ?, location = ?, card_path = ?, hub_repo = ? "
+                         "WHERE dataset_id = ?", [_json(list(formats)), location, card_path, hub_repo, dataset_id])
+
+    def dataset_summary(self) -> list[dict[str, Any]]:
+        cursor = self.con.execute("SELECT name, dataset_id, row_count, location, hub_repo, created_at FROM datasets "
+                                  "ORDER BY created_at DESC LIMIT 10")
+        cols = [d[0] for d in cursor.description]
+        return [dict(zip(cols, r, strict=True)) for r in cursor.fetchall()]
 
     def count(self, table: str, where: str = "", params: Sequence[Any] = ()) -> int:
         if table not in TABLES:

@@ -8,6 +8,7 @@ from distill import __version__
 from distill.cli.generate import generate_command
 from distill.cli.ingest import ingest_command
 from distill.cli.run import run_command
+from distill.cli.select import export_command, select_command
 from distill.cli.status import status_command
 from distill.cli.verify import verify_command
 
@@ -36,6 +37,8 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 app.command("ingest")(ingest_command)
 app.command("generate")(generate_command)
 app.command("verify")(verify_command)
+app.command("select")(select_command)
+app.command("export")(export_command)
 app.command("status")(status_command)
 app.command("run")(run_command)
 

@@ -1,0 +1,29 @@
+"""`distill select RECIPE` and `distill export RECIPE`: verdicts -> a dataset -> files, Hub and card."""
+
+from __future__ import annotations
+
+import typer
+
+from distill.cli.common import open_recipe_store
+from distill.cli.errors import guarded
+from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
+
+
+@guarded
+def select_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = False) -> None:
+    """Choose the training rows: checks passed, decontaminated, deduplicated, by the recipe's policy."""
+    from distill.select import select
+
+    loaded, db = open_recipe_store(recipe, store)
+    with db:
+        typer.echo(select(loaded, db).line())
+
+
+@guarded
+def export_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = False) -> None:
+    """Write the latest selection as a Hugging Face dataset (disk, Parquet, JSONL, Hub) with its data card."""
+    from distill.export import export
+
+    loaded, db = open_recipe_store(recipe, store)
+    with db:
+        typer.echo(export(loaded, db).line())

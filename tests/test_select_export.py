@@ -1,0 +1,173 @@
+"""Selection policies with exact counts, dedup and decontamination, and an export that round-trips."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from distill.export import export
+from distill.generate import generate
+from distill.ingest import ingest
+from distill.recipe import load_recipe
+from distill.select import select
+from distill.store import Store
+from distill.testing.fault_server import Fault, FaultServer, ServerPlan
+from distill.verify import verify
+
+ROOT = Path(__file__).resolve().parents[1]
+ANSWERS = {
+    "baker": "The answer is \\boxed{15}.",            # 2 of 4 samples truncated: pass rate 0.5
+    "Mia reads": "The answer is \\boxed{72}.",        # 1.0
+    "bike costs": "The answer is \\boxed{\\$180}.",   # 1.0
+    "rows of chairs": "The answer is \\boxed{74}.",   # 0.0 (wrong)
+    "Tom saves": "So it takes 80 weeks, I think.",    # 0.0 (no final answer)
+    "果园": "答案是 \\boxed{72}。",                    # 1.0
+    "Una caja": "La respuesta es \\boxed{42}.",       # 0.0 (wrong)
+}
+NO_DEDUP = {"dedup": {"problems": False, "responses": False}, "decontaminate": {"enabled": False}}
+
+
+def recipe_file(tmp_path: Path, base_url: str, select_cfg: dict, name: str = "sel", **extra) -> Path:
+    if not (tmp_path / "data").exists():
+        shutil.copytree(ROOT / "pipelines" / "data", tmp_path / "data")
+    data = {"name": name, "store": str(tmp_path / "sel.duckdb"),
+            "sources": [{"adapter": "gsm8k", "path": "data/sample_gsm8k.jsonl"}],
+            "teacher": {"model": "t", "base_urls": [base_url], "n": 4, "use_n": "never", "max_concurrency": 1,
+                        "seed": 1},
+            "checks": [{"name": "format"}, {"name": "math"}],
+            "select": select_cfg, **extra}
+    path = tmp_path / f"{name}-{abs(hash(json.dumps(select_cfg, sort_keys=True))) % 10**8}.yaml"
+    path.write_text(json.dumps(data, ensure_ascii=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def verified(tmp_path_factory: pytest.TempPathFactory):
+    tmp_path = tmp_path_factory.mktemp("select")
+    plan = ServerPlan(answers=ANSWERS, faults=[Fault("length", match="baker", times=2)])
+    with FaultServer(plan) as server:
+        path = recipe_file(tmp_path, server.base_url, NO_DEDUP)
+        recipe = load_recipe(path)
+        with Store.open(recipe.store_path) as store:
+            ingest(recipe, store)
+            generate(recipe, store)
+            verify(recipe, store)
+        yield tmp_path, server.base_url
+
+
+def run_select(tmp_path: Path, base_url: str, select_cfg: dict, **extra):
+    recipe = load_recipe(recipe_file(tmp_path, base_url, select_cfg, **extra))
+    with Store.open(recipe.store_path) as store:
+        return select(recipe, store)
+
+
+@pytest.mark.parametrize(("policy", "kept", "excluded"), [
+    ({"policy": "all"}, 14, {"failed:format:truncated": 2, "failed:format:no_final_answer": 4,
+                             "failed:math:math_mismatch": 8}),
+    ({"policy": "first"}, 4, {"policy:first": 10}),
+    ({"policy": "shortest"}, 4, {"policy:shortest": 10}),
+    ({"policy": "k_per_problem", "k": 3}, 2 + 3 + 3 + 3, {"policy:k_per_problem": 3}),
+    ({"policy": "all", "min_pass_rate": 0.25, "max_pass_rate": 0.75}, 2, {"outside_difficulty_band": 12}),
+    ({"policy": "all", "per_source_cap": {"sample_gsm8k": 5}}, 5, {"source_cap": 9}),
+])
+def test_policies_keep_exact_counts(verified, policy: dict, kept: int, excluded: dict) -> None:
+    tmp_path, base_url = verified
+    summary = run_select(tmp_path, base_url, NO_DEDUP | policy)
+    assert summary.kept == kept
+    for reason, count in excluded.items():
+        assert summary.excluded[reason] == count, (reason, summary.excluded)
+    assert sum(summary.excluded.values()) + summary.kept == 28
+    with Store.open(tmp_path / "sel.duckdb") as store:
+        counts = dict(store.con.execute("SELECT status, count(*) FROM dataset_rows WHERE dataset_id = ? GROUP BY 1",
+                                        [summary.dataset_id]).fetchall())
+    assert counts == {"kept": kept, "excluded": 28 - kept}
+
+
+def test_same_selection_twice_records_nothing_new_and_seeds_matter(verified) -> None:
+    tmp_path, base_url = verified
+    cfg = NO_DEDUP | {"policy": "k_per_problem", "k": 1, "seed": 7}
+    first, again = run_select(tmp_path, base_url, cfg), run_select(tmp_path, base_url, cfg)
+    assert first.dataset_id == again.dataset_id and first.new and not again.new
+    other = run_select(tmp_path, base_url, cfg | {"seed": 8})
+    assert other.dataset_id != first.dataset_id and other.kept == first.kept == 4
+
+
+def test_responses_dedup_collapses_identical_samples(verified) -> None:
+    tmp_path, base_url = verified
+    summary = run_select(tmp_path, base_url, {"decontaminate": {"enabled": False}})
+    # The fault server gives every sample of a problem the same text: one copy each is kept.
+    assert summary.kept == 4 and summary.excluded["duplicate_response"] == 10
+
+
+def test_export_round_trips_with_card_and_lineage(verified) -> None:
+    import datasets
+
+    tmp_path, base_url = verified
+    path = recipe_file(tmp_path, base_url, NO_DEDUP | {"policy": "all"}, name="sel",
+                       export={"name": "gsm8k-sample-r1", "out_dir": str(tmp_path / "exports"), "test_size": 0.25,
+                               "system_prompt": "You are a careful reasoner."})
+    recipe = load_recipe(path)
+    with Store.open(recipe.store_path) as store:
+        summary = select(recipe, store)
+        exported = export(recipe, store)
+        dataset = store.latest_dataset("gsm8k-sample-r1")
+    assert exported.rows == {"test": 4, "train": 10} and summary.splits == {"train": 10, "test": 4}
+    out = exported.location
+    disk = datasets.load_from_disk(str(out / "disk"))
+    parquet = datasets.load_dataset("parquet", data_files={s: str(out / "data" / f"{s}.parquet") for s in disk})
+    jsonl = datasets.load_dataset("json", data_files={s: str(out / "jsonl" / f"{s}.jsonl") for s in disk})
+    for split in ("train", "test"):
+        assert disk[split].to_list() == parquet[split].to_list() == jsonl[split].to_list()
+    row = next(r for r in disk["train"] if r["reference"] == "15")
+    assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
+    assert row["messages"][0]["content"] == "You are a careful reasoner."
+    assert row["messages"][1]["content"].startswith("A baker makes 12 loaves")
+    assert row["messages"][2]["content"] == "<think>\nLet me work through this step by step.\n</think>\n\n" \
+                                             "The answer is \\boxed{15}."
+    assert [t["from"] for t in row["conversations"]] == ["system", "human", "gpt"]
+    assert json.loads(row["verdicts"]) == {"format": "pass:complete", "math": "pass:math_match"}
+    assert dataset["location"] == str(out) and json.loads(dataset["formats"]) == ["disk", "parquet", "jsonl"]
+
+    card = (out / "README.md").read_text()
+    assert card == exported.card.read_text()
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["license"] == "apache-2.0" and front["size_categories"] == ["n<1K"]
+    assert set(front["language"]) == {"en", "zh"}
+    assert "| failed:math:math_mismatch | 8 |" in card
+    assert "| math | fail | math_mismatch | 8 |" in card
+    assert f"Dataset id `{dataset['dataset_id']}`" in card
+    assert "```yaml" in card and "gsm8k-sample-r1" in card
+
+
+def test_export_without_a_selection_says_what_to_do(tmp_path: Path) -> None:
+    from distill.errors import UsageError
+
+    path = recipe_file(tmp_path, "http://127.0.0.1:9/v1", NO_DEDUP, name="empty")
+    recipe = load_recipe(path)
+    with Store.open(recipe.store_path) as store, pytest.raises(UsageError, match="run `distill select` first"):
+        export(recipe, store)
+
+
+def test_push_needs_the_token_variable_and_fails_in_one_line(verified, monkeypatch: pytest.MonkeyPatch) -> None:
+    from distill.errors import DistillError, UsageError
+
+    tmp_path, base_url = verified
+    export_cfg = {"name": "pushed", "out_dir": str(tmp_path / "exports"), "hub_repo": "someone/distilled",
+                  "token_env": "DISTILL_TEST_HF_TOKEN"}
+    recipe = load_recipe(recipe_file(tmp_path, base_url, NO_DEDUP, name="sel", export=export_cfg))
+    monkeypatch.delenv("DISTILL_TEST_HF_TOKEN", raising=False)
+    with Store.open(recipe.store_path) as store:
+        select(recipe, store)
+        with pytest.raises(UsageError, match="DISTILL_TEST_HF_TOKEN is not set"):
+            export(recipe, store)
+        monkeypatch.setenv("DISTILL_TEST_HF_TOKEN", "hf_test_not_a_real_token")
+        with pytest.raises(DistillError, match="push to someone/distilled failed") as info:
+            export(recipe, store)  # no Hub here: the real push code fails, in one line
+        assert "\n" not in str(info.value) and "hf_test_not_a_real_token" not in str(info.value)
+        dataset = store.latest_dataset("pushed")
+        assert dataset["location"] and dataset["hub_repo"] is None  # the local export is recorded, the push is not
+        assert store.count("runs", "stage = 'export' AND status = 'failed'") == 1
