@@ -103,10 +103,11 @@ def test_responses_dedup_collapses_identical_samples(verified) -> None:
     assert summary.kept == 4 and summary.excluded["duplicate_response"] == 10
 
 
-def test_export_round_trips_with_card_and_lineage(verified) -> None:
+def test_export_round_trips_with_card_and_lineage(verified, monkeypatch: pytest.MonkeyPatch) -> None:
     import datasets
 
     tmp_path, base_url = verified
+    monkeypatch.chdir(tmp_path)  # data_cards/ is written under the working directory
     path = recipe_file(tmp_path, base_url, NO_DEDUP | {"policy": "all"}, name="sel",
                        export={"name": "gsm8k-sample-r1", "out_dir": str(tmp_path / "exports"), "test_size": 0.25,
                                "system_prompt": "You are a careful reasoner."})
@@ -133,7 +134,7 @@ def test_export_round_trips_with_card_and_lineage(verified) -> None:
     assert dataset["location"] == str(out) and json.loads(dataset["formats"]) == ["disk", "parquet", "jsonl"]
 
     card = (out / "README.md").read_text()
-    assert card == exported.card.read_text()
+    assert card == exported.card.read_text() and exported.card == tmp_path / "data_cards" / "gsm8k-sample-r1.md"
     front = yaml.safe_load(card.split("---")[1])
     assert front["license"] == "apache-2.0" and front["size_categories"] == ["n<1K"]
     assert set(front["language"]) == {"en", "zh"}
@@ -156,6 +157,7 @@ def test_push_needs_the_token_variable_and_fails_in_one_line(verified, monkeypat
     from distill.errors import DistillError, UsageError
 
     tmp_path, base_url = verified
+    monkeypatch.chdir(tmp_path)
     export_cfg = {"name": "pushed", "out_dir": str(tmp_path / "exports"), "hub_repo": "someone/distilled",
                   "token_env": "DISTILL_TEST_HF_TOKEN"}
     recipe = load_recipe(recipe_file(tmp_path, base_url, NO_DEDUP, name="sel", export=export_cfg))
