@@ -44,6 +44,21 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _prompts_section(recipe: LoadedRecipe, imported_only: bool) -> str:
+    if imported_only:
+        return ("The traces were imported from existing data; the prompts that produced them are whatever their "
+                "authors used. The `messages` column holds each problem as the user turn.")
+    prompt = recipe.config.prompt
+    templates = {"all domains": prompt.user_template} if prompt.user_template else DEFAULT_USER_TEMPLATES
+    blocks = [f"System prompt: {'none' if prompt.system is None else ''}"]
+    if prompt.system is not None:
+        blocks.append(f"```text\n{prompt.system}\n```")
+    for domain, template in templates.items():
+        # Shown as sent: str.format's doubled braces are single ones in the text the teacher sees.
+        blocks.append(f"User template ({domain}):\n\n```text\n{template.replace('{{', '{').replace('}}', '}')}\n```")
+    return "\n\n".join(blocks)
+
+
 def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd: Any) -> str:
     cfg = recipe.config
     rows = [r for split in dd.values() for r in split]
@@ -95,9 +110,7 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         _table(["teacher", "backend", "temperature", "top_p", "max_tokens", "n", "seed", "rows"], teacher_rows)
         if teacher_rows else "No teacher rows.",
         "## Prompts",
-        f"System prompt: {cfg.prompt.system!r}.\n\nUser template: "
-        + (f"`{cfg.prompt.user_template}`" if cfg.prompt.user_template else
-           "the per-domain defaults:\n\n" + "\n".join(f"- {d}: `{t}`" for d, t in DEFAULT_USER_TEMPLATES.items())),
+        _prompts_section(recipe, imported_only=bool(teachers) and all(t[1] == "imported" for t in teachers)),
         "## Checks",
         _table(["check", "parameters"], check_rows) if check_rows else "No checks were configured.",
         "## Verification funnel (all candidate generations)",

@@ -85,6 +85,7 @@ def build_records(recipe: LoadedRecipe, store: Store, dataset_id: str) -> dict[s
 def export(recipe: LoadedRecipe, store: Store) -> ExportSummary:
     import datasets
 
+    datasets.disable_progress_bars()  # the stage prints its own one-line summary
     cfg = recipe.config.export
     name = dataset_name(recipe)
     token = hub_token(cfg.token_env, cfg.hub_repo) if cfg.hub_repo else None  # fail before any work

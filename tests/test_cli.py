@@ -107,3 +107,17 @@ def test_second_writer_through_the_cli(sample: Path) -> None:
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+def test_offline_quickstart_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(ROOT / "pipelines", tmp_path / "pipelines")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["run", "pipelines/quickstart.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "10 imported responses" in result.stdout
+    assert "verify: 30 new verdicts" in result.stdout
+    assert "select: 5 rows kept in dataset 'quickstart'" in result.stdout
+    assert (tmp_path / "exports" / "quickstart" / "data" / "train.parquet").is_file()
+    assert (tmp_path / "data_cards" / "quickstart.md").read_text().startswith("---\nlicense: apache-2.0")
+    again = runner.invoke(app, ["run", "pipelines/quickstart.yaml"])
+    assert "verify: 0 new verdicts" in again.stdout and "(unchanged: already recorded)" in again.stdout
