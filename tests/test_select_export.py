@@ -138,6 +138,14 @@ def test_export_round_trips_with_card_and_lineage(verified, monkeypatch: pytest.
     front = yaml.safe_load(card.split("---")[1])
     assert front["license"] == "apache-2.0" and front["size_categories"] == ["n<1K"]
     assert set(front["language"]) == {"en", "zh"}
+    with Store.open(recipe.store_path) as store:
+        by_reason = store.con.execute("SELECT reason, count(*) FROM dataset_rows WHERE dataset_id = ? AND "
+                                      "status = 'excluded' GROUP BY 1", [dataset["dataset_id"]]).fetchall()
+        kept_tokens = store.con.execute(
+            "SELECT max(g.completion_tokens) FROM dataset_rows d JOIN generations g USING (generation_id) "
+            "WHERE d.dataset_id = ? AND d.status = 'kept'", [dataset["dataset_id"]]).fetchone()[0]
+    assert by_reason and all(f"| {reason} | {n} |" in card for reason, n in by_reason)  # card counts = store
+    assert "| completion tokens |" in card and f"| {kept_tokens} |" in card
     assert "| failed:math:math_mismatch | 8 |" in card
     assert "| math | fail | math_mismatch | 8 |" in card
     assert f"Dataset id `{dataset['dataset_id']}`" in card
@@ -173,3 +181,29 @@ def test_push_needs_the_token_variable_and_fails_in_one_line(verified, monkeypat
         dataset = store.latest_dataset("pushed")
         assert dataset["location"] and dataset["hub_repo"] is None  # the local export is recorded, the push is not
         assert store.count("runs", "stage = 'export' AND status = 'failed'") == 1
+
+
+def test_mixture_weights_scale_sources(tmp_path: Path) -> None:
+    rows = {"a": [f"What is {i} plus {i}, written as a single whole number please?" for i in range(4)],
+            "b": [f"What is {i} times three, written as a single whole number please?" for i in range(2)]}
+    answers = {"a": lambda i: 2 * i, "b": lambda i: 3 * i}
+    think = "<think>We compute it carefully, step by step.</think>"
+    for name, prompts in rows.items():
+        lines = [{"problem": p, "answer": str(answers[name](i)), "generation": f"{think}\\boxed{{{answers[name](i)}}}"}
+                 for i, p in enumerate(prompts)]
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    path = tmp_path / "mix.yaml"
+    path.write_text(json.dumps({
+        "name": "mix", "store": str(tmp_path / "mix.duckdb"),
+        "sources": [{"adapter": "traces", "path": "a.jsonl"}, {"adapter": "traces", "path": "b.jsonl"}],
+        "checks": [{"name": "math"}],
+        "select": {"weights": {"a": 1.0, "b": 1.0}, "decontaminate": {"enabled": False}}}))
+    recipe = load_recipe(path)
+    with Store.open(recipe.store_path) as store:
+        ingest(recipe, store)
+        verify(recipe, store)
+        summary = select(recipe, store)
+        kept = dict(store.con.execute(
+            "SELECT p.source, count(*) FROM dataset_rows d JOIN problems p USING (problem_id) "
+            "WHERE d.dataset_id = ? AND d.status = 'kept' GROUP BY 1", [summary.dataset_id]).fetchall())
+    assert kept == {"a": 2, "b": 2} and summary.excluded == {"source_cap": 2}
