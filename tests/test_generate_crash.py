@@ -112,6 +112,7 @@ def test_ctrl_c_stops_cleanly_keeps_what_arrived_and_says_so(tmp_path: Path, slo
     while served_ok(slow_server) < 12:
         assert victim.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
+    time.sleep(0.3)  # let the client take in the answers the server has sent
     victim.send_signal(signal.SIGINT)
     _, stderr = victim.communicate(timeout=30)
     assert victim.returncode == 130
