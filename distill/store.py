@@ -326,11 +326,10 @@ class Store:
 
     # ---- verdicts -------------------------------------------------------------------------------
     def generations_missing_verdict(self, check_name: str, check_version: str, sources: Sequence[str],
-                                    domains: Sequence[str] | None) -> Iterator[tuple[Problem, Generation]]:
-        """Successful generations of these sources' problems with no verdict for this check version."""
-        sql = (f"SELECT {_PROBLEM_COLS_P}, g.generation_id, g.teacher_hash, g.sample_index, g.content, "
-               "g.reasoning, g.final_answer, g.finish_reason, g.prompt_tokens, g.completion_tokens, g.status, "
-               "g.answer_text FROM generations g JOIN problems p USING (problem_id) "
+                                    domains: Sequence[str] | None) -> list[str]:
+        """Ids of successful generations of these sources' problems with no verdict for this check version,
+        in store order. Only ids: the texts are fetched batch by batch (``generations_by_id``)."""
+        sql = ("SELECT g.generation_id FROM generations g JOIN problems p USING (problem_id) "
                "WHERE g.status = 'ok' AND p.source IN (SELECT unnest(?)) "
                "AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.generation_id = g.generation_id "
                "AND v.check_name = ? AND v.check_version = ?)")
@@ -338,11 +337,17 @@ class Store:
         if domains is not None:
             sql += " AND p.domain IN (SELECT unnest(?))"
             params.append(list(domains))
-        sql += " ORDER BY g.rowid"
-        cursor = self.con.execute(sql, params)
-        while rows := cursor.fetchmany(2048):
-            for row in rows:
-                yield _problem_from_row(row[:10]), Generation(row[10], row[0], *row[11:])
+        return [row[0] for row in self.con.execute(sql + " ORDER BY g.rowid", params).fetchall()]
+
+    def generations_by_id(self, generation_ids: Sequence[str]) -> list[tuple[Problem, Generation]]:
+        """(problem, generation) pairs for these ids, in the order given."""
+        rows = self.con.execute(
+            f"SELECT {_PROBLEM_COLS_P}, g.generation_id, g.teacher_hash, g.sample_index, g.content, "
+            "g.reasoning, g.final_answer, g.finish_reason, g.prompt_tokens, g.completion_tokens, g.status, "
+            "g.answer_text FROM generations g JOIN problems p USING (problem_id) "
+            "WHERE g.generation_id IN (SELECT unnest(?))", [list(generation_ids)]).fetchall()
+        by_id = {row[10]: (_problem_from_row(row[:10]), Generation(row[10], row[0], *row[11:])) for row in rows}
+        return [by_id[gid] for gid in generation_ids]
 
     def add_verdicts(self, verdicts: Iterable[Verdict], run: RunContext) -> int:
         now = _now()

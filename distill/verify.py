@@ -59,12 +59,13 @@ def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
     try:
         for check in checks:
             try:
-                pending = list(store.generations_missing_verdict(check.name, check.version, sources, check.domains))
+                # Ids first, texts one batch at a time: a store of long traces need not fit in memory.
+                pending = store.generations_missing_verdict(check.name, check.version, sources, check.domains)
                 summary.computed[check.name] = 0
                 counts = summary.by_status.setdefault(check.name, {})
                 with stage_progress(f"verify {check.name}", total=len(pending), unit="verdicts") as bar:
                     for start in range(0, len(pending), BATCH):
-                        verdicts = check.check_batch(pending[start:start + BATCH])
+                        verdicts = check.check_batch(store.generations_by_id(pending[start:start + BATCH]))
                         store.add_verdicts(verdicts, run)
                         for v in verdicts:
                             counts[v.status] = counts.get(v.status, 0) + 1
