@@ -28,7 +28,7 @@ from distill.recipe import LoadedRecipe, SourceConfig
 from distill.sources.readers import read_rows
 from distill.store import Store
 from distill.types import IngestError, stable_hash
-from distill.verify import build_checks
+from distill.verify import check_classes
 
 TEXT_FIELDS = ("problem", "question", "prompt")
 
@@ -75,9 +75,9 @@ def benchmark_texts(name: str, reference: str, recipe: LoadedRecipe) -> Iterable
 def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
     cfg = recipe.config.select
     rng = random.Random(cfg.seed)
-    checks = build_checks(recipe)
-    for check in checks:
-        check.close()
+    # The check classes say name, version and domains; no need to construct them (and start pools or probe
+    # sandboxes) just to read their verdicts.
+    checks = check_classes(recipe)
     sources = [s.display_name for s in recipe.config.sources]
     candidates = store.selection_candidates(sources)
     verdicts = store.verdict_map([(c.name, c.version) for c in checks])

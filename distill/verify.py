@@ -49,6 +49,17 @@ def build_checks(recipe: LoadedRecipe) -> list[Check]:
     return checks
 
 
+def check_classes(recipe: LoadedRecipe) -> list[type[Check]]:
+    """The recipe's check classes, in order; an unknown name points at the recipe key."""
+    classes = []
+    for i, entry in enumerate(recipe.config.checks):
+        try:
+            classes.append(CHECKS.get(entry.name))
+        except UsageError as exc:
+            raise RecipeError(f"{recipe.path}: checks[{i}]: {exc}") from None
+    return classes
+
+
 def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
     checks = build_checks(recipe)
     run = store.start_run("verify", recipe.config.name, recipe.hash, str(recipe.path))
