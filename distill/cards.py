@@ -73,9 +73,10 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         "size_categories": [size_category(total)],
         "source_datasets": source_datasets,
         "tags": ["reasoning", "chain-of-thought", "distillation", "synthetic", "distill"],
-        "configs": [{"config_name": "default",
-                     "data_files": [{"split": split, "path": f"data/{split}.parquet"} for split in dd]}],
     }
+    if "parquet" in cfg.export.formats:  # lets the Hub viewer and load_dataset(repo) find the splits
+        front["configs"] = [{"config_name": "default",
+                             "data_files": [{"split": split, "path": f"data/{split}.parquet"} for split in dd]}]
     dataset_id = dataset["dataset_id"]
     teachers = store.con.execute(
         "SELECT t.model, t.backend, t.config, count(*) FROM dataset_rows d JOIN generations g USING (generation_id) "
