@@ -73,9 +73,29 @@ class SandboxResult:
         return self.exit_code == 0 and not (self.timed_out or self.memory_exceeded or self.output_exceeded)
 
 
+def _world_executable(path: str) -> bool:
+    """Whether a user with no special rights can reach and run ``path`` (every directory searchable)."""
+    real = Path(os.path.realpath(path))
+    try:
+        if not real.is_file() or not real.stat().st_mode & 0o001:
+            return False
+        return all(parent.stat().st_mode & 0o001 for parent in real.parents)
+    except OSError:
+        return False
+
+
+@lru_cache(maxsize=1)
 def interpreter() -> str:
-    """A Python an unprivileged uid can execute: the system one, else ours."""
-    return "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+    """A Python the sandbox's unprivileged uid can execute (ours often lives under /root)."""
+    if os.geteuid() != 0:
+        return sys.executable
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3", sys.executable):
+        if _world_executable(candidate):
+            return candidate
+    from distill.errors import UsageError
+
+    raise UsageError("check 'code': no Python that an unprivileged user can run (ours is under a private "
+                     "directory); install one system-wide, e.g. apt-get install python3")
 
 
 @lru_cache(maxsize=1)
