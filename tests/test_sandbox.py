@@ -4,49 +4,57 @@ process and the machine unharmed. Run under bubblewrap and under the rlimit fall
 from __future__ import annotations
 
 import os
-import shutil
+import signal
 import socket
+import subprocess
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from distill.checks.code import CodeCheck
-from distill.checks.sandbox import SandboxLimits, run_python, sandbox_processes
+from distill.checks.sandbox import SandboxLimits, available_backend, run_python, sandbox_processes
 from distill.types import CodeTests, Generation, Problem
 
-ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="the fallback drops to an unprivileged uid only as root")
-BACKENDS = [
-    pytest.param("bwrap", marks=pytest.mark.skipif(shutil.which("bwrap") is None or os.geteuid() != 0,
-                                                   reason="bubblewrap not installed (setup.sh installs it as root)")),
-    pytest.param("rlimit", marks=ROOT_ONLY),
-]
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(params=["bwrap", "rlimit"])
+def backend(request: pytest.FixtureRequest) -> str:
+    # As an ordinary user the fallback runs programs as that user, who could then signal the test runner:
+    # hostile programs are fed only to backends that contain them.
+    if os.geteuid() != 0:
+        pytest.skip("these tests run as root; the rlimit fallback contains hostile code only as root")
+    if request.param == "bwrap" and available_backend() != "bwrap":
+        pytest.skip("bubblewrap missing or unusable here (scripts/setup.sh installs it as root)")
+    return request.param
+
+
 LIMITS = SandboxLimits(cpu_s=2, wall_s=4, memory_mb=512, max_processes=32)
 
 
 def solve(code: str, backend: str, tests: CodeTests | None = None) -> tuple[str, str, dict]:
     tests = tests or CodeTests(("3\n",), ("6\n",))
     check = CodeCheck(cpu_s=2, wall_s=4, memory_mb=512, backend=backend)
+    response = f"<think>plan</think>\n```python\n{code}\n```"
     verdict = check.check(Problem("p", "s", "l", "code", "Double it.", tests=tests),
-                          Generation("g", "p", "t", 0, f"<think>plan</think>```python\n{code}\n```", None, None,
-                                     "stop", 1, 1))
+                          Generation("g", "p", "t", 0, response, None, None, "stop", 1, 1))
     return verdict.status, verdict.reason, verdict.details
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_endless_loop_times_out(backend: str) -> None:
     status, reason, details = solve("while True:\n    pass", backend)
     assert (status, reason) == ("fail", "code_timeout")
     assert details["backend"] == backend
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_memory_bombs_hit_the_limit(backend: str) -> None:
     assert solve("x = ' ' * 10**10", backend)[:2] == ("fail", "code_memory_limit")
-    assert solve("x = []\nwhile True:\n    x.append(' ' * 10**6)", backend)[:2] == ("fail", "code_memory_limit")
+    gradual = "x = []\nwhile True:\n    x.append(' ' * 10**6)"
+    assert solve(gradual, backend)[:2] == ("fail", "code_memory_limit")
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_fork_bomb_is_contained(backend: str) -> None:
     code = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
     status, reason, _ = solve(code, backend)
@@ -54,23 +62,22 @@ def test_fork_bomb_is_contained(backend: str) -> None:
     assert sandbox_processes() == []  # every forked process is killed and reaped, no zombies left
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_writes_outside_its_directory_fail(backend: str, tmp_path: Path) -> None:
     canary = tmp_path / "canary.txt"
     canary.write_text("untouched")
     os.chmod(tmp_path, 0o755)
-    code = (f"for path in ['/etc/distill-pwned', {str(canary)!r}, '/root/distill-pwned']:\n"
+    targets = ["/etc/distill-pwned", str(canary), "/root/distill-pwned", str(REPO / "distill-pwned")]
+    code = (f"for path in {targets!r}:\n"
             f"    try:\n        open(path, 'w').write('pwned')\n        print('wrote', path)\n"
             f"    except OSError as exc:\n        print('refused', path)\n"
             f"open('local.txt', 'w').write('fine')\nprint(int(input()) * 2)")
     result = run_python(code, "3\n", LIMITS, backend)
-    assert "wrote" not in result.stdout and result.stdout.count("refused") == 3
-    assert result.stdout.strip().endswith("6")
+    assert "wrote" not in result.stdout and result.stdout.count("refused") == len(targets)
+    assert result.stdout.strip().endswith("6") and result.ok
     assert canary.read_text() == "untouched"
-    assert not Path("/etc/distill-pwned").exists() and not Path("/root/distill-pwned").exists()
+    assert not any(Path(target).exists() for target in targets if target != str(canary))
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_no_network_even_to_loopback(backend: str) -> None:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -99,27 +106,48 @@ def test_no_network_even_to_loopback(backend: str) -> None:
     assert accepted == []
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_parent_environment_secrets_are_invisible(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISTILL_TEST_SECRET", "sk-do-not-leak")
     code = ("import os\nfound = [k for k in os.environ if 'SECRET' in k]\n"
             "for pid in os.listdir('/proc'):\n    try:\n"
-            "        found += ['proc'] if b'sk-do-not-leak' in open(f'/proc/{pid}/environ', 'rb').read() else []\n"
+            "        if b'sk-do-not-leak' in open(f'/proc/{pid}/environ', 'rb').read():\n"
+            "            found.append(pid)\n"
             "    except OSError:\n        pass\nprint(found)")
     result = run_python(code, "", LIMITS, backend)
     assert result.stdout.strip() == "[]" and result.exit_code == 0
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_killing_its_parent_or_everything_fails(backend: str) -> None:
-    code = ("import os, signal\nfor target in (os.getppid(), -1, os.getpgid(0)):\n    try:\n"
-            "        os.kill(target, signal.SIGKILL) if target != os.getpgid(0) else None\n"
-            "    except OSError as exc:\n        print(type(exc).__name__)\nprint(int(input()) * 2)")
-    status, reason, _ = solve(code, backend)
-    # The sandbox process may kill itself (kill(-1) includes it) but nothing outside.
-    assert reason in ("code_pass", "code_wrong_answer", "code_runtime_error")
-    assert status in ("pass", "fail")
-    assert os.getppid() > 1  # this test process (and its parent) are alive
+    # Only under backends that contain kill(-1): a PID namespace (bwrap) or a uid that owns nothing else.
+    bystander = subprocess.Popen(["sleep", "30"])  # a process of ours kill(-1) must not reach
+    try:
+        code = ("import os, signal\nfor target in (os.getppid(), -1):\n    try:\n"
+                "        os.kill(target, signal.SIGKILL)\n        print('sent', target)\n"
+                "    except OSError as exc:\n        print(type(exc).__name__)\n"
+                "print(int(input()) * 2, flush=True)\nos.killpg(0, signal.SIGKILL)")
+        result = run_python(code, "3\n", LIMITS, backend)
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+    assert result.stdout.splitlines()[-1] == "6"
+    # killpg(0) ended its own group, and only that.
+    assert result.killed_by_signal == signal.SIGKILL and result.outcome == "runtime_error"
+    if backend == "rlimit":  # our test runner is root's: out of reach of the unprivileged uid
+        assert result.stdout.splitlines()[0] == "PermissionError"
+    assert os.getppid() > 1
+
+
+def test_a_sandbox_that_cannot_start_is_an_error_not_a_failure() -> None:
+    if available_backend() != "bwrap":
+        pytest.skip("only bubblewrap reports whether it started the program")
+    result = run_python("print(1)", limits=SandboxLimits(memory_mb=1))  # too little for bubblewrap itself
+    assert result.outcome == "sandbox_error" and "did not start" in result.sandbox_error
+    check = CodeCheck()
+    check.limits = replace(check.limits, memory_mb=1)  # below what the parameter check lets a recipe ask for
+    verdict = check.check(Problem("p", "s", "l", "code", "Print 1.", tests=CodeTests(("",), ("1",))),
+                          Generation("g", "p", "t", 0, "```python\nprint(1)\n```", None, None, "stop", 1, 1))
+    assert (verdict.status, verdict.reason) == ("error", "sandbox_error")
 
 
 def test_output_flood_is_capped() -> None:

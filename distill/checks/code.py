@@ -1,14 +1,21 @@
 """Code correctness: the last fenced Python block of the answer, run against APPS/TACO-style tests.
 
-Standard-input problems run the program once per test case with the input on stdin and compare
-stdout; call-based problems (``fn_name``) run a small harness that calls the function (top level, or a
-method of ``class Solution``) on each argument list and reports results behind a random nonce. All of
-it happens in ``checks.sandbox`` (bubblewrap, or the documented rlimit fallback).
+The code is the last closed block tagged ``python``/``py`` in the answer part (code written while
+thinking never counts), else the last untagged block; a block left open (a cut-off response) is ignored.
+
+Standard-input problems run the program in a fresh sandbox per test case (no state carries from one
+input to the next; about 35 ms each with bubblewrap, so 50 tests cost under 2 s) and stop at the first
+failure. Call-based problems (``fn_name``) run all cases in one sandbox: a small harness execs the
+solution, calls the function (top level, or a method of ``class Solution``) on each argument list and
+reports each result on stdout behind a random nonce; the solution's own prints go to stderr. Each call
+gets the per-test wall limit (a ``SIGALRM`` in the harness); the process gets the per-test budgets
+summed, capped at ``CALL_BASED_CAP_S``. All of it happens in ``checks.sandbox`` (bubblewrap, or the
+documented rlimit fallback).
 
 Output comparison, as APPS graders do: trailing whitespace on each line and trailing blank lines are
 ignored; failing that, the whitespace-separated tokens must match, numbers within 1e-6 (absolute or
-relative). Call results match when equal after a JSON round trip (tuples become lists), or when the
-expected value is the result wrapped in a one-element list (APPS's convention).
+relative). Call results match when equal after a JSON round trip (tuples become lists; numbers within
+1e-6), or when the expected value is the result wrapped in a one-element list (APPS's convention).
 
 The harness shares the interpreter with the solution, so a program written to attack it could forge
 call results; the sandbox still contains whatever it does. Standard-input tests cannot be forged.
@@ -28,6 +35,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from distill.checks.base import Check
@@ -36,32 +44,82 @@ from distill.errors import UsageError
 from distill.response import split_response
 from distill.types import Generation, Problem, Verdict
 
-_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.S | re.I)
+_FENCE_OPEN = re.compile(r"^\s*```\s*([\w+.-]*)\s*$")
+_FENCE_CLOSE = re.compile(r"^\s*```\s*$")
+_PYTHON_TAGS = ("python", "python3", "py")
 TRUNCATE = 300
+STDERR_IN_DETAILS = 600
+CALL_BASED_CAP_S = 60.0  # wall-clock cap on one call-based run, whatever the number of tests
+_OUTCOME_REASONS = {"timeout": "code_timeout", "memory_limit": "code_memory_limit",
+                    "output_limit": "code_output_limit", "runtime_error": "code_runtime_error"}
 
-_HARNESS = r'''
-import json, sys
+# Runs inside the sandbox beside solution.py. Reads the nonce and the argument lists from stdin, calls the
+# function on each with a per-call wall-clock alarm, and stops at the first failure.
+_HARNESS = r"""
+import json, signal, sys
 _nonce = sys.stdin.readline().strip()
 _inputs = json.loads(sys.stdin.readline())
+_out = sys.stdout
+sys.stdout = sys.stderr  # the solution's own prints must not interleave with the reports
 _source = open("solution.py", encoding="utf-8").read()
 _namespace = {"__name__": "solution"}
 exec(compile(_source, "solution.py", "exec"), _namespace)
 _fn = _namespace.get(FN_NAME)
 if _fn is None and "Solution" in _namespace:
-    _fn = getattr(_namespace["Solution"](), FN_NAME)
-_out = sys.__stdout__
+    _fn = getattr(_namespace["Solution"](), FN_NAME, None)
+if not callable(_fn):
+    sys.exit("no function named %r (top level or a method of class Solution)" % FN_NAME)
+
+class _CallTimeout(BaseException):  # not an Exception, so the solution's own handlers let it through
+    pass
+
+def _alarm(signum, frame):
+    raise _CallTimeout()
+
+signal.signal(signal.SIGALRM, _alarm)
 for _args in _inputs:
     try:
-        _result = {"ok": True, "value": _fn(*_args)}
+        signal.setitimer(signal.ITIMER_REAL, WALL_S)
+        try:
+            _result = {"ok": True, "value": _fn(*_args)}
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _CallTimeout:
+        _result = {"ok": False, "timeout": True, "error": "timed out"}
     except Exception as _exc:
         _result = {"ok": False, "error": type(_exc).__name__ + ": " + str(_exc)[:300]}
-    _out.write(_nonce + json.dumps(_result, default=repr) + "\n")
+    _out.write("\n" + _nonce + json.dumps(_result, default=repr) + "\n")
     _out.flush()
-'''
+    if not _result["ok"]:
+        break
+"""
 
 
-def last_code_block(text: str) -> str | None:
-    blocks = _FENCE.findall(text or "")
+def last_code_block(text: str | None) -> str | None:
+    """The last closed fenced block tagged python (``python``, ``python3``, ``py``), else the last
+    untagged one; blocks in other languages are ignored, and so is a block left open (truncated)."""
+    python_blocks: list[str] = []
+    plain_blocks: list[str] = []
+    lines = (text or "").splitlines(keepends=True)
+    index = 0
+    while index < len(lines):
+        opening = _FENCE_OPEN.match(lines[index])
+        index += 1
+        if opening is None:
+            continue
+        body_start = index
+        while index < len(lines) and not _FENCE_CLOSE.match(lines[index]):
+            index += 1
+        if index == len(lines):
+            break
+        body = "".join(lines[body_start:index])
+        index += 1
+        tag = opening.group(1).lower()
+        if tag in _PYTHON_TAGS:
+            python_blocks.append(body)
+        elif not tag:
+            plain_blocks.append(body)
+    blocks = python_blocks or plain_blocks
     return blocks[-1] if blocks else None
 
 
@@ -74,6 +132,8 @@ def _numbers_close(a: str, b: str) -> bool:
 
 
 def outputs_match(expected: str, actual: str) -> bool:
+    """Lines equal up to trailing whitespace and trailing blank lines; else tokens equal, numbers within
+    1e-6."""
     exp_lines = [line.rstrip() for line in expected.rstrip().splitlines()]
     act_lines = [line.rstrip() for line in actual.rstrip().splitlines()]
     if exp_lines == act_lines:
@@ -91,10 +151,24 @@ def _normalise(value: Any) -> Any:
     return json.loads(json.dumps(value, default=repr))
 
 
+def _values_match(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return expected is actual
+    if isinstance(expected, int | float) and isinstance(actual, int | float):
+        return math.isclose(expected, actual, rel_tol=1e-6, abs_tol=1e-6)
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(map(_values_match, expected, actual))
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return expected.keys() == actual.keys() and all(_values_match(expected[key], actual[key])
+                                                        for key in expected)
+    return expected == actual
+
+
 def results_match(expected: Any, actual: Any) -> bool:
-    actual = _normalise(actual)
-    return actual == expected or [actual] == expected or (
-        isinstance(expected, list) and len(expected) == 1 and _normalise(expected[0]) == actual)
+    """Equal after a JSON round trip (numbers within 1e-6), or ``expected`` is ``[actual]`` (APPS)."""
+    expected, actual = _normalise(expected), _normalise(actual)
+    return _values_match(expected, actual) or (
+        isinstance(expected, list) and len(expected) == 1 and _values_match(expected[0], actual))
 
 
 def _short(value: Any) -> str:
@@ -102,9 +176,28 @@ def _short(value: Any) -> str:
     return text if len(text) <= TRUNCATE else text[:TRUNCATE] + "..."
 
 
+def _reports(stdout: str, nonce: str) -> list[dict[str, Any] | None]:
+    """The harness's reports; None for one that cannot be read (cut off at the output cap)."""
+    reports: list[dict[str, Any] | None] = []
+    for line in stdout.splitlines():
+        if line.startswith(nonce):
+            try:
+                reports.append(json.loads(line[len(nonce):]))
+            except ValueError:
+                reports.append(None)
+    return reports
+
+
+def answer_part(generation: Generation) -> str:
+    """The response without its reasoning: code written while thinking never counts."""
+    if generation.answer_text is not None:
+        return generation.answer_text
+    return split_response(generation.content, generation.reasoning).answer_text
+
+
 class CodeCheck(Check):
     name = "code"
-    version = "1"
+    version = "2"  # 2: per-call timeouts and float tolerance in call-based tests; stricter fence parsing
     domains = ("code",)
 
     def __init__(self, cpu_s: int = 4, wall_s: float = 10.0, memory_mb: int = 1024, max_tests: int = 50,
@@ -114,14 +207,16 @@ class CodeCheck(Check):
             raise UsageError(f"check 'code': backend must be auto, bwrap or rlimit, got {backend!r}")
         if max_tests < 1 or workers < 1:
             raise UsageError("check 'code': max_tests and workers must be at least 1")
+        if cpu_s < 1 or wall_s <= 0 or memory_mb < 64:
+            raise UsageError("check 'code': cpu_s must be at least 1, wall_s above 0, memory_mb at least 64")
         self.limits = SandboxLimits(cpu_s=cpu_s, wall_s=wall_s, memory_mb=memory_mb)
         self.max_tests = max_tests
         self.workers = workers
         self.backend = available_backend() if backend == "auto" else backend
         if backend == "auto" and self.backend == "rlimit" and os.geteuid() != 0:
-            raise UsageError("check 'code': no bubblewrap here, and without root the fallback sandbox would run "
-                             "model code as you; install bubblewrap (apt-get install bubblewrap), or set "
-                             "backend: rlimit to accept that")
+            raise UsageError("check 'code': no bubblewrap here, and without root the fallback sandbox would "
+                             "run model code as you; install bubblewrap (apt-get install bubblewrap), or "
+                             "set backend: rlimit to accept that")
 
     def check_batch(self, items: Sequence[tuple[Problem, Generation]]) -> list[Verdict]:
         # The work happens in sandboxed subprocesses, so threads are enough to keep both cores busy.
@@ -132,73 +227,95 @@ class CodeCheck(Check):
         tests = problem.tests
         if tests is None or not tests.inputs:
             return self.verdict(generation, "abstain", "no_tests")
-        answer_text = generation.answer_text
-        if answer_text is None:
-            answer_text = split_response(generation.content, generation.reasoning).answer_text
-        code = last_code_block(answer_text)
+        if len(tests.inputs) != len(tests.outputs):
+            return self.verdict(generation, "abstain", "no_tests",
+                                message=f"{len(tests.inputs)} inputs but {len(tests.outputs)} outputs")
+        code = last_code_block(answer_part(generation))
         if code is None:
             return self.verdict(generation, "fail", "no_code_block")
         try:
             compile(code, "solution.py", "exec")
         except SyntaxError as exc:
-            return self.verdict(generation, "fail", "code_syntax_error", message=f"line {exc.lineno}: {exc.msg}")
-        except ValueError as exc:  # e.g. null bytes
-            return self.verdict(generation, "fail", "code_syntax_error", message=str(exc))
+            return self._fail(generation, "code_syntax_error", message=f"line {exc.lineno}: {exc.msg}")
+        except (ValueError, RecursionError, MemoryError) as exc:  # null bytes; nesting too deep to compile
+            return self._fail(generation, "code_syntax_error", message=f"{type(exc).__name__}: {exc}")
         cases = list(zip(tests.inputs, tests.outputs, strict=True))[: self.max_tests]
         if tests.fn_name:
             return self._call_based(generation, code, tests.fn_name, cases)
         return self._stdin_based(generation, code, cases)
 
-    def _failure(self, generation: Generation, result: SandboxResult, passed: int, total: int,
-                 test_input: Any) -> Verdict | None:
-        common = {"passed": passed, "total": total, "input": _short(test_input), "stderr": result.stderr[-600:],
-                  "backend": result.backend}
-        if result.timed_out:
-            return self.verdict(generation, "fail", "code_timeout", passed / total, wall_s=round(result.wall_s, 2),
-                                **common)
-        if result.memory_exceeded:
-            return self.verdict(generation, "fail", "code_memory_limit", passed / total, **common)
-        if result.output_exceeded:
-            return self.verdict(generation, "fail", "code_output_limit", passed / total, **common)
-        if result.exit_code != 0:
-            return self.verdict(generation, "fail", "code_runtime_error", passed / total,
-                                exit_code=result.exit_code, signal=result.signal, **common)
-        return None
+    def _fail(self, generation: Generation, reason: str, passed: int | None = None, total: int | None = None,
+              **details: Any) -> Verdict:
+        if total is None:
+            return self.verdict(generation, "fail", reason, 0.0, **details)
+        return self.verdict(generation, "fail", reason, passed / total, passed=passed, total=total, **details)
+
+    def _pass(self, generation: Generation, total: int, backend: str) -> Verdict:
+        return self.verdict(generation, "pass", "code_pass", 1.0, passed=total, total=total, backend=backend)
+
+    def _abnormal_end(self, generation: Generation, result: SandboxResult, passed: int, total: int,
+                      test_input: Any) -> Verdict | None:
+        """The verdict for a run that did not end normally, or None when it did."""
+        outcome = result.outcome
+        if outcome == "ok":
+            return None
+        details = {"input": _short(test_input), "stderr": result.stderr[-STDERR_IN_DETAILS:],
+                   "backend": result.backend}
+        if outcome == "sandbox_error":
+            return self.verdict(generation, "error", "sandbox_error", None, passed=passed, total=total,
+                                message=result.sandbox_error, **details)
+        if outcome == "timeout":
+            details["wall_s"] = round(result.wall_s, 2)
+        elif outcome == "runtime_error":
+            details.update(exit_code=result.exit_code, signal=result.killed_by_signal)
+        return self._fail(generation, _OUTCOME_REASONS[outcome], passed, total, **details)
 
     def _stdin_based(self, generation: Generation, code: str, cases: list[tuple[Any, Any]]) -> Verdict:
         total = len(cases)
         for passed, (test_input, expected) in enumerate(cases):
             result = run_python(code, _as_text(test_input), self.limits, self.backend)
-            failure = self._failure(generation, result, passed, total, test_input)
-            if failure is not None:
-                return failure
+            abnormal = self._abnormal_end(generation, result, passed, total, test_input)
+            if abnormal is not None:
+                return abnormal
             if not outputs_match(_as_text(expected), result.stdout):
-                return self.verdict(generation, "fail", "code_wrong_answer", passed / total, passed=passed,
-                                    total=total, input=_short(test_input), expected=_short(_as_text(expected)),
-                                    got=_short(result.stdout), backend=result.backend)
-        return self.verdict(generation, "pass", "code_pass", 1.0, passed=total, total=total, backend=self.backend)
+                return self._fail(generation, "code_wrong_answer", passed, total, input=_short(test_input),
+                                  expected=_short(_as_text(expected)), got=_short(result.stdout),
+                                  backend=result.backend)
+        return self._pass(generation, total, self.backend)
 
-    def _call_based(self, generation: Generation, code: str, fn_name: str, cases: list[tuple[Any, Any]]) -> Verdict:
+    def _call_based(self, generation: Generation, code: str, fn_name: str,
+                    cases: list[tuple[Any, Any]]) -> Verdict:
         total = len(cases)
         nonce = secrets.token_hex(16)
         inputs = [list(args) if isinstance(args, list | tuple) else [args] for args, _ in cases]
-        harness = _HARNESS.replace("FN_NAME", repr(fn_name))
-        stdin = nonce + "\n" + json.dumps(inputs) + "\n"
-        result = run_python(harness, stdin, self.limits, self.backend, files={"solution.py": code})
-        reports = [json.loads(line[len(nonce):]) for line in result.stdout.splitlines() if line.startswith(nonce)]
+        per_call_s = self.limits.wall_s
+        harness = _HARNESS.replace("FN_NAME", repr(fn_name)).replace("WALL_S", repr(float(per_call_s)))
+        # One process for every case; each call has the per-test wall limit (the harness's alarm), so the
+        # process as a whole gets the per-test budgets summed, up to a cap for code that defeats the alarm.
+        budget_s = max(per_call_s, min(per_call_s * total, CALL_BASED_CAP_S))
+        limits = replace(self.limits, cpu_s=max(self.limits.cpu_s, math.ceil(budget_s)), wall_s=budget_s + 1)
+        result = run_python(harness, nonce + "\n" + json.dumps(inputs) + "\n", limits, self.backend,
+                            files={"solution.py": code})
+        reports = _reports(result.stdout, nonce)
         for index, (args, expected) in enumerate(cases):
-            if index >= len(reports):
-                failure = self._failure(generation, result, index, total, args)
-                if failure is not None:
-                    return failure
-                return self.verdict(generation, "error", "sandbox_error", index / total, passed=index, total=total,
-                                    stderr=result.stderr[-600:], backend=result.backend)
-            report = reports[index]
+            report = reports[index] if index < len(reports) else None
+            if report is None:
+                abnormal = self._abnormal_end(generation, result, index, total, args)
+                if abnormal is not None:
+                    return abnormal
+                # It ended cleanly without a readable answer (sys.exit in the solution, a result cut off at
+                # the output cap): still the program's fault.
+                return self._fail(generation, "code_runtime_error", index, total, input=_short(args),
+                                  message="ended without returning a readable result",
+                                  stderr=result.stderr[-STDERR_IN_DETAILS:], backend=result.backend)
             if not report["ok"]:
-                return self.verdict(generation, "fail", "code_runtime_error", index / total, passed=index,
-                                    total=total, input=_short(args), message=report["error"], backend=result.backend)
+                error = report["error"]
+                reason = ("code_timeout" if report.get("timeout") else
+                          "code_memory_limit" if error.startswith("MemoryError") else "code_runtime_error")
+                return self._fail(generation, reason, index, total, input=_short(args), message=error,
+                                  backend=result.backend)
             if not results_match(expected, report["value"]):
-                return self.verdict(generation, "fail", "code_wrong_answer", index / total, passed=index, total=total,
-                                    input=_short(args), expected=_short(expected), got=_short(report["value"]),
-                                    backend=result.backend)
-        return self.verdict(generation, "pass", "code_pass", 1.0, passed=total, total=total, backend=result.backend)
+                return self._fail(generation, "code_wrong_answer", index, total, input=_short(args),
+                                  expected=_short(expected), got=_short(report["value"]),
+                                  backend=result.backend)
+        return self._pass(generation, total, result.backend)
