@@ -2,15 +2,21 @@
 
 Formats recognised, in order:
 - a separate reasoning field from the API (``reasoning_content``): the content is the answer;
-- ``<think> ... </think>`` in the content (R1, QwQ, Qwen3); a response that opens ``<think>`` and
-  never closes it is all reasoning, with ``think_closed=False``;
+- ``<think> ... </think>`` in the content (R1, QwQ, Qwen3): everything before the last ``</think>`` is
+  reasoning (a template that puts ``<think>`` in the prompt sends back only the closing tag); a response
+  that opens ``<think>`` and never closes it has ``think_closed=False``;
 - Sky-T1's ``<|begin_of_thought|> ... <|end_of_thought|>`` and
-  ``<|begin_of_solution|> ... <|end_of_solution|>`` markers;
+  ``<|begin_of_solution|> ... <|end_of_solution|>`` markers (an unclosed thought or solution block is
+  ``think_closed=False``: the model stopped in the middle);
 - none: the whole content is the answer.
 
 The final answer is taken from the answer part only (a ``\\boxed{}`` in the reasoning never counts):
-the last ``\\boxed{}``/``\\fbox{}``, then "the answer is ...", then ``#### n``, then the fallback
-(``none`` by default: no stated answer, no answer; or ``last_number``).
+the last ``\\boxed{}``/``\\fbox{}``, then the last "the answer is ..." / "final answer: ..." /
+"Answer: ..." (its first math span if it starts with one, else up to the end of the sentence), then
+``#### n``, then the fallback (``none`` by default: no stated answer, no answer; or ``last_number``).
+
+Not guaranteed: the extracted text is a string as written, not normalised; an answer stated only in
+prose ("she has twelve apples") is not found.
 """
 
 from __future__ import annotations
@@ -18,57 +24,93 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# The one implementation of boxed extraction lives with the sources (they need it for reference
+# solutions); it is re-exported here so callers that split responses need one import.
 from distill.sources.boxed import last_boxed
 
-_THINK = re.compile(r"<think>(.*?)</think>", re.S)
+__all__ = ["FALLBACKS", "SplitResponse", "extract_final_answer", "last_boxed", "split_response"]
+
+FALLBACKS = ("none", "last_number")
+
+_THINK_TAG = re.compile(r"</?think>")
 _SKY_THOUGHT = re.compile(r"<\|begin_of_thought\|>(.*?)(<\|end_of_thought\|>|$)", re.S)
 _SKY_SOLUTION = re.compile(r"<\|begin_of_solution\|>(.*?)(<\|end_of_solution\|>|$)", re.S)
-_ANSWER_IS = re.compile(r"(?:final answer|the answer)\s*(?:is|:)\s*[:\-]?\s*(.+?)(?:\.\s|\.?$|\n)", re.I | re.M)
+# "Final Answer: The final answer is $42$." (Minerva) has two phrases: the last one wins.
+_ANSWER_PHRASE = re.compile(r"(?:final answer|the answer)\s*(?:is\b|:)|\banswer\s*\**\s*:", re.I)
+_MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
+# The answer ends at the end of its line or sentence, or where an explanation starts.
+_ANSWER_END = re.compile(r"\n|\.\s|\.?\s*$|,?\s+(?:because|since|which|as shown)\b", re.I)
 _HASHES = re.compile(r"####\s*(.+?)\s*$", re.M)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 
 
 @dataclass(frozen=True)
 class SplitResponse:
+    """A response cut into ``reasoning`` (None when there is none) and ``answer_text``.
+
+    ``think_closed`` is False when a think block (or Sky-T1 thought/solution block) was opened and never
+    closed; ``format`` says which convention was recognised: ``field``, ``think``, ``sky_t1`` or ``none``.
+    """
+
     reasoning: str | None
     answer_text: str
     think_closed: bool
-    format: str  # field | think | sky_t1 | none
+    format: str
 
 
 def split_response(content: str | None, reasoning_field: str | None = None) -> SplitResponse:
     text = content or ""
-    if reasoning_field:
+    if reasoning_field and reasoning_field.strip():
         # Some servers leave an empty think block in the content as well; drop it.
-        return SplitResponse(reasoning_field.strip(), _THINK.sub("", text).strip(), True, "field")
+        answer = re.sub(r"<think>.*?</think>", "", text, flags=re.S)
+        return SplitResponse(reasoning_field.strip(), answer.strip(), "<think>" not in answer, "field")
     if "<think>" in text or "</think>" in text:
-        match = _THINK.search(text)
-        if match:
-            before = text[: match.start()].strip()
-            reasoning = "\n".join(p for p in (before, match.group(1).strip()) if p)
-            return SplitResponse(reasoning, text[match.end():].strip(), True, "think")
-        if "</think>" in text:  # templates that put <think> in the prompt: only the closing tag comes back
-            reasoning, _, answer = text.partition("</think>")
-            return SplitResponse(reasoning.replace("<think>", "").strip(), answer.strip(), True, "think")
-        return SplitResponse(text.split("<think>", 1)[1].strip(), "", False, "think")
+        head, closing, answer = text.rpartition("</think>")
+        closed = True
+        if "<think>" in answer:  # a block opened after the last close (or no close at all) never ends
+            answer, _, tail = answer.partition("<think>")
+            head, closed = head + "\n" + tail, False
+        parts = (part.strip() for part in _THINK_TAG.split(head))
+        return SplitResponse("\n".join(p for p in parts if p), answer.strip(), closed, "think")
     if "<|begin_of_thought|>" in text or "<|begin_of_solution|>" in text:
         thought = _SKY_THOUGHT.search(text)
         solution = _SKY_SOLUTION.search(text)
         closed = (thought is None or bool(thought.group(2))) and (solution is None or bool(solution.group(2)))
-        return SplitResponse(thought.group(1).strip() if thought else None,
-                             solution.group(1).strip() if solution else "", closed, "sky_t1")
+        if solution is not None:
+            answer = solution.group(1)
+        elif thought is not None and thought.group(2):  # no solution markers: what follows the thought
+            answer = text[thought.end():]
+        else:
+            answer = ""
+        return SplitResponse(thought.group(1).strip() if thought else None, answer.strip(), closed, "sky_t1")
     return SplitResponse(None, text.strip(), True, "none")
 
 
+def _stated_answer(answer_text: str) -> str | None:
+    """What follows the last answer phrase: its leading math span, or the rest of the sentence."""
+    phrases = list(_ANSWER_PHRASE.finditer(answer_text))
+    if not phrases:
+        return None
+    rest = answer_text[phrases[-1].end():].lstrip(" \t\n:*-")
+    span = _MATH_SPAN.match(rest)
+    if span:
+        stated = next(g for g in span.groups() if g is not None)
+    else:
+        stated = rest[: _ANSWER_END.search(rest).start()]
+    stated = stated.strip().strip("*$ ").rstrip(".").strip()
+    return stated if stated and not re.fullmatch(r"\\(?:boxed|fbox)\s*\{\s*\}", stated) else None
+
+
 def extract_final_answer(answer_text: str | None, fallback: str = "none") -> str | None:
+    """The final answer stated in ``answer_text`` (see the module docstring for the order), or None."""
     if not answer_text:
         return None
     boxed = last_boxed(answer_text)
     if boxed:
         return boxed
-    matches = _ANSWER_IS.findall(answer_text)
-    if matches:
-        return matches[-1].strip().strip("*$ ").rstrip(".") or None
+    stated = _stated_answer(answer_text)
+    if stated:
+        return stated
     hashes = _HASHES.findall(answer_text)
     if hashes:
         return hashes[-1].strip()
