@@ -1,7 +1,9 @@
 """Splitting a response into reasoning and answer, and extracting the final answer.
 
 Formats recognised, in order:
-- a separate reasoning field from the API (``reasoning_content``): the content is the answer;
+- a separate reasoning field from the API (``reasoning_content``), or the reasoning stored with a
+  generation: the field is the reasoning, and the content is the answer once any markers of its own
+  (below) are split off;
 - ``<think> ... </think>`` in the content (R1, QwQ, Qwen3): everything before the last ``</think>`` is
   reasoning (a template that puts ``<think>`` in the prompt sends back only the closing tag); a response
   that opens ``<think>`` and never closes it has ``think_closed=False``;
@@ -59,13 +61,22 @@ class SplitResponse:
 
 
 def split_response(content: str | None, reasoning_field: str | None = None) -> SplitResponse:
+    """Split ``content``; ``reasoning_field`` is the API's separate reasoning (or the reasoning split out
+    earlier and stored). If the content carries markers of its own (an empty think block some servers
+    leave, or the stored content of a think-format response), they are split as usual and the field is
+    the reasoning; otherwise the whole content is the answer, with ``format`` "field"."""
     text = content or ""
     if reasoning_field and reasoning_field.strip():
-        # Some servers leave an empty think block in the content as well; drop it.
-        answer = re.sub(r"<think>.*?</think>", "", text, flags=re.S)
-        return SplitResponse(reasoning_field.strip(), answer.strip(), "<think>" not in answer, "field")
+        inner = _split_markers(text)
+        if inner is None:
+            return SplitResponse(reasoning_field.strip(), text.strip(), True, "field")
+        return SplitResponse(reasoning_field.strip(), inner.answer_text, inner.think_closed, inner.format)
+    return _split_markers(text) or SplitResponse(None, text.strip(), True, "none")
+
+
+def _split_markers(text: str) -> SplitResponse | None:
     if "<think>" in text or "</think>" in text:
-        head, closing, answer = text.rpartition("</think>")
+        head, _, answer = text.rpartition("</think>")
         closed = True
         if "<think>" in answer:  # a block opened after the last close (or no close at all) never ends
             answer, _, tail = answer.partition("<think>")
@@ -83,7 +94,7 @@ def split_response(content: str | None, reasoning_field: str | None = None) -> S
         else:
             answer = ""
         return SplitResponse(thought.group(1).strip() if thought else None, answer.strip(), closed, "sky_t1")
-    return SplitResponse(None, text.strip(), True, "none")
+    return None
 
 
 def _stated_answer(answer_text: str) -> str | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+
 import pytest
 
 from distill.checks.language import LanguageCheck
@@ -37,6 +40,34 @@ PASSING = [
            "答えは \\boxed{7} です。"),
     ("ru", "<think>Сначала найдём сумму всех чисел, а затем проверим результат ещё раз.</think>"
            "Итак, ответ равен \\boxed{7}, и это окончательный результат."),
+    ("uk", "<think>Спочатку знайдемо суму всіх чисел, а потім перевіримо результат ще раз.</think>"
+           "Отже, відповідь дорівнює \\boxed{7}, і це остаточний результат."),
+    ("ar", "<think>لدينا المعادلة $2x + 3 = 7$. نطرح 3 من الطرفين ونقسم على 2، إذن $x$ يساوي 2.</think>"
+           "الإجابة النهائية هي \\boxed{2} بعد التحقق من الحساب."),
+    ("hi", "<think>हमारे पास समीकरण $2x + 3 = 7$ है। हम 3 घटाते हैं और 2 से भाग देते हैं, इसलिए x बराबर 2 है।</think>"
+           "अतः अंतिम उत्तर \\boxed{2} है, जिसे हमने दोबारा जाँचा है।"),
+    ("ko", "<think>방정식 $2x + 3 = 7$이 있습니다. 양변에서 3을 빼고 2로 나누면 x는 2입니다.</think>"
+           "따라서 최종 답은 \\boxed{2}이고, 다시 확인했습니다."),
+    ("es", "<think>Tenemos la ecuación $2x + 3 = 7$. Restamos 3 y dividimos entre 2, así que x es igual a 2.</think>"
+           "La respuesta es \\boxed{2}, y lo hemos comprobado dos veces."),
+    # Kanji-only Japanese lines are Japanese in a Japanese trace.
+    ("ja", "<think>まず、問題を整理します。\n計算結果確認済、最終解答導出完了。\n次に答えを書きます。</think>"
+           "答えは \\boxed{7} です。"),
+    # Variables named like function words (Spanish "y", Polish "z"), names, units and math words.
+    ("en", "<think>Let i be the index and let y and z be the unknowns, with w the weight. By de Moivre's theorem and "
+           "the van der Waerden bound we get sin x = det A here. The man in the van drives ten miles per hour, "
+           "and Dan does not care.</think>The answer is \\boxed{7}."),
+    # Code (fenced and inline) and an English comment inside a Chinese trace.
+    ("zh", "<think>我们先写一段代码来验证：\n```python\nfrom math import gcd\n"
+           "print(gcd(12, 18))  # the result should be 6"
+           "\n```\n运行后得到 `gcd(12, 18) = 6`，和我们手算的结果一致，所以最大公约数是 6。</think>答案是 $6$。"),
+    # A language without a function-word list is judged by py3langid alone.
+    ("is", "<think>Fyrst reiknum við summu talnanna og síðan athugum við niðurstöðuna vandlega.</think>"
+           "Svarið er því sjö, og við höfum athugað það tvisvar."),
+    # MATH-style Asymptote figures are code.
+    ("en", "<think>[asy]\ndraw((0,0)--(1,1)--(2,0)--cycle);\n"
+           "label(\"$A$\", (0,0), SW); label(\"$B$\", (1,1), NE);\n[/asy]\n"
+           "The triangle in the figure has base 2 and height 1, so its area is 1.</think>The answer is \\boxed{1}."),
 ]
 
 
@@ -82,6 +113,50 @@ def test_mixed_languages_across_scripts_fail(language: str, content: str, foreig
     assert foreign in offending
 
 
+@pytest.mark.parametrize(("language", "content", "reason", "foreign"), [
+    # A Japanese problem answered in Chinese: Han without kana, with characters only Chinese uses.
+    ("ja", "<think>首先计算苹果的数量，然后我们把它们加起来得到总数。</think>答案是 7，我们已经检查过了。",
+     "wrong_language", "zh"),
+    # A Ukrainian problem answered in Russian: same script, told apart by letters and py3langid.
+    ("uk", "<think>Сначала найдём сумму всех чисел, а затем проверим результат ещё раз.</think>"
+           "Итак, ответ равен 7, и это окончательный результат.", "wrong_language", "ru"),
+    # A Latin-script language without a word list, in an English trace.
+    ("en", "<think>We first add the numbers and then check the total again carefully. Fyrst reiknum við summu "
+           "talnanna og síðan athugum við niðurstöðuna vandlega.</think>The answer is 7, checked twice.",
+     "language_mixed", "is"),
+    ("en", "<think>We first add the numbers and then check the total again carefully. Ensin lasketaan lukujen summa "
+           "ja sitten tarkistetaan tulos huolellisesti.</think>The answer is 7, checked twice.",
+     "language_mixed", "fi"),
+    ("en", "<think>Fyrst reiknum við summu talnanna og síðan athugum við niðurstöðuna vandlega.</think>"
+           "Svarið er því sjö, og við höfum athugað það tvisvar.", "wrong_language", "is"),
+])
+def test_relatives_and_unlisted_languages_fail(language: str, content: str, reason: str, foreign: str) -> None:
+    status, got, details = judge(language, content)
+    assert (status, got) == ("fail", reason), details
+    assert foreign in {o["language"] for p in details["parts"].values() for o in p["offending"]}
+
+
+def test_min_segment_chars_decides_what_is_meaningful() -> None:
+    content = f"<think>{EN_REASONING} 好的，没问题。 So the total is 72 trees.</think>The answer is \\boxed{{72}}."
+    assert judge("en", content)[:2] == ("pass", "language_consistent")
+    status, reason, details = judge("en", content, min_segment_chars=10)
+    assert (status, reason) == ("fail", "language_mixed")
+    assert details["parts"]["reasoning"]["offending"] == [{"language": "zh", "text": "好的，没问题。"}]
+
+
+def test_offending_segments_are_capped_and_truncated() -> None:
+    chinese = [f"第{n}步，我们再一次仔细检查这个结果是否正确，并且把所有的数都重新加一遍。" for n in "一二三四五六七八"]
+    english = [f"Step {n}: we add the numbers again and check that the total is still right." for n in range(8)]
+    # Alternating lines: each Chinese line is its own offending passage.
+    lines = [line for pair in zip(english, chinese, strict=True) for line in pair]
+    status, reason, details = judge("en", "<think>" + "\n".join(lines) + "</think>The answer is 7, as shown.")
+    assert (status, reason) == ("fail", "language_mixed")
+    offending = details["parts"]["reasoning"]["offending"]
+    assert len(offending) == 5 and all(o["language"] == "zh" and len(o["text"]) <= 160 for o in offending)
+    # 8 x 14 English words against 8 x 33 Chinese characters, about 22 words each at 1.5 characters a word.
+    assert details["parts"]["reasoning"]["target_word_share"] == pytest.approx(112 / (112 + 8 * 22), abs=0.02)
+
+
 def test_reasoning_and_answer_are_judged_separately() -> None:
     content = f"<think>{EN_REASONING}</think>所以果园里一共有七十二棵树，答案是七十二。"
     status, reason, details = judge("en", content)
@@ -101,10 +176,23 @@ def test_unknown_language_abstains_and_fixed_language_overrides() -> None:
     assert judge("und", f"<think>{EN_REASONING}</think>\\boxed{{72}}", language="en")[:2] == \
         ("pass", "language_consistent")
     assert judge("en", "<think>$x^2 + 1 = 0$</think>\\boxed{i}")[:2] == ("abstain", "language_unknown")
-    with pytest.raises(UsageError, match="max_foreign_share"):
-        LanguageCheck(max_foreign_share=1.5)
-    with pytest.raises(UsageError, match="unknown parameter"):
-        LanguageCheck(threshhold=0.1)
+    assert judge("und", f"<think>{ZH_REASONING}</think>答案是 72。", language="en")[:2] == ("fail", "wrong_language")
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"max_foreign_share": 1.5}, "max_foreign_share"),
+    ({"max_foreign_share": "0.1"}, "max_foreign_share"),
+    ({"min_segment_chars": 0}, "min_segment_chars"),
+    ({"min_segment_chars": 2.5}, "min_segment_chars"),
+    ({"language": "english"}, "ISO 639"),
+    ({"check_answer": "no"}, "check_answer"),
+    ({"check_reasoning": False, "check_answer": False}, "cannot both be false"),
+    ({"processes": 0}, "processes"),
+    ({"threshhold": 0.1}, "unknown parameter"),
+])
+def test_bad_parameters_are_usage_errors(params: dict, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        LanguageCheck(**params)
 
 
 @pytest.mark.parametrize(("text", "language"), [
@@ -115,6 +203,14 @@ def test_unknown_language_abstains_and_fixed_language_overrides() -> None:
     ("Combien de pommes reste-t-il à Marie après le repas ?", "fr"),
     ("Wie viele Beine hat eine Spinne, wenn man genau zählt?", "de"),
     ("Compute $\\frac{1}{2}$.", "und"),
+    ("Let $a = 1$ and $b = 2$. Compute $a + b$ in degrees.", "en"),  # py3langid alone: Dutch
+    ("[asy] draw((0,0)--(1,1)); label(\"$A$\", (0,0), NE); [/asy] In the diagram, what is the area of the triangle?",
+     "en"),
+    ("Найдите сумму всех натуральных чисел от одного до ста.", "ru"),
+    ("Знайдіть суму всіх натуральних чисел від одного до ста.", "uk"),
+    ("أوجد مجموع الأعداد الطبيعية من واحد إلى مئة.", "ar"),
+    ("एक से सौ तक की सभी प्राकृतिक संख्याओं का योग ज्ञात कीजिए।", "hi"),
+    ("Encuentra la suma de todos los números naturales del uno al cien.", "es"),
 ])
 def test_detect_language(text: str, language: str) -> None:
     assert detect_language(text) == language
@@ -133,3 +229,23 @@ def test_batches_run_in_worker_processes_with_the_same_verdicts() -> None:
     single = [LanguageCheck(processes=1).check(p, g) for p, g in items]
     assert pooled == single
     assert [v.reason for v in pooled].count("language_mixed") == 25
+
+
+def test_reference_solutions_are_english_and_not_anything_else(shared_data) -> None:
+    """1,819 real reasoning texts (MATH-500 solutions with LaTeX and Asymptote, GSM8K answers with
+    calculator annotations): none fails as English; as Chinese or German, nearly all fail."""
+    solutions = [json.loads(line)["solution"] for line in (shared_data / "math500.test.jsonl").open()]
+    solutions += [json.loads(line)["answer"] for line in (shared_data / "gsm8k.test.jsonl").open()]
+    check = LanguageCheck(processes=1)
+
+    def reasons(language: str) -> Counter[str]:
+        problem = Problem("p", "s", "l", "math", "x", language=language)
+        return Counter(check.check(problem, Generation("g", "p", "t", 0, f"<think>{text}</think>", None, None,
+                                                       "stop", 1, 1)).reason for text in solutions)
+
+    english = reasons("en")
+    assert english["language_consistent"] > 1700 and set(english) == {"language_consistent", "language_unknown"}
+    chinese = reasons("zh")
+    assert chinese["wrong_language"] > 1700 and set(chinese) == {"wrong_language", "language_unknown"}
+    german = reasons("de")
+    assert german["wrong_language"] > 1600 and german["language_consistent"] < 20

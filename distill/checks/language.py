@@ -14,12 +14,16 @@ Reasons: ``language_consistent`` (pass); ``language_mixed`` (fail: some segments
 language); ``wrong_language`` (fail: every labelled segment is in another language);
 ``language_unknown`` (abstain: no expected language, or no segment long enough to tell);
 ``language_error`` (error: the analysis failed or overran its 60 s limit).
-Details: ``expected``, per part ``target_word_share`` and up to five ``offending`` segments.
+Details: ``expected``; ``failing_parts`` (``["reasoning"]``, ``["answer"]`` or both) on a fail; per part
+``target_word_share`` and up to five ``offending`` segments (language and the first 160 characters).
+
+Large batches run in worker processes (``distill.checks.workers``); the analysis is pure Python.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,16 +40,30 @@ PARALLEL_MIN_BATCH = 64
 
 class LanguageCheck(Check):
     name = "language"
-    version = "1"
+    version = "2"  # 2: Japanese vs Chinese Han, close relatives, languages without word lists
 
     def __init__(self, language: str | None = None, min_segment_chars: int = 20, max_foreign_share: float = 0.0,
                  check_reasoning: bool = True, check_answer: bool = True, processes: int | None = None,
                  **extra: Any):
         super().__init__(**extra)
-        if not 0 <= max_foreign_share < 1:
-            raise UsageError(f"check 'language': max_foreign_share must be in [0, 1), got {max_foreign_share!r}")
+        if language is not None and not (isinstance(language, str) and re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z]+)?",
+                                                                                   language)):
+            raise UsageError(f"check 'language': language must be an ISO 639 code such as 'en' or 'zh', "
+                             f"got {language!r}")
+        if isinstance(min_segment_chars, bool) or not isinstance(min_segment_chars, int) or min_segment_chars < 1:
+            raise UsageError(f"check 'language': min_segment_chars must be a positive integer, "
+                             f"got {min_segment_chars!r}")
+        if isinstance(max_foreign_share, bool) or not isinstance(max_foreign_share, int | float) \
+                or not 0 <= max_foreign_share < 1:
+            raise UsageError(f"check 'language': max_foreign_share must be a number in [0, 1), "
+                             f"got {max_foreign_share!r}")
+        for key, value in (("check_reasoning", check_reasoning), ("check_answer", check_answer)):
+            if not isinstance(value, bool):
+                raise UsageError(f"check 'language': {key} must be true or false, got {value!r}")
         if not (check_reasoning or check_answer):
             raise UsageError("check 'language': check_reasoning and check_answer cannot both be false")
+        if processes is not None and (isinstance(processes, bool) or not isinstance(processes, int) or processes < 1):
+            raise UsageError(f"check 'language': processes must be a positive integer, got {processes!r}")
         self.language = language
         self.min_segment_chars = min_segment_chars
         self.max_foreign_share = max_foreign_share

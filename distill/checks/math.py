@@ -11,13 +11,19 @@ Guards around math-verify's known wrong answers (each has a test that fails with
   fraction (``0.3333333`` for ``\\frac13``) is left to math-verify's rounding.
 - inequalities vs intervals: ``x > 3`` and ``(3, \\infty)`` are the same set, which math-verify denies;
   simple one- and two-sided inequalities in one variable are rewritten as intervals on both sides.
-- thousands separators (``1,000``), units and ``\\text{}``, ``\\$``, degrees, mixed numbers
-  (``3\\frac{1}{2}``), base subscripts and multiple-choice letters (``\\textbf{(C)}``): normalised
-  before parsing where math-verify's own normalisation misses them; tests pin each behaviour.
+- words: once ``\\text{}`` is unwrapped (needed for units and letters), sympy reads ``yes`` as the product
+  y*e*s and anagrams compare equal; a reference written as words in ``\\text{}`` is compared as words
+  (case-folded, comma-separated items as a set).
+- thousands separators (``1,000``, not tuples like ``(1,2)``), units (``\\text{ cm}^2``, "18 dollars"),
+  ``\\$``, degrees, percentages (25% is 25 or 0.25), mixed numbers (``3\\frac{1}{2}``, ``3 1/2``),
+  base subscripts (``1011_2``: the digit string in that base), unions of inequalities (``x<1`` or
+  ``x>3``) and multiple-choice letters (``\\textbf{(C)}``, ``(C) 12``, ``c``): normalised before
+  parsing where math-verify's own normalisation misses them; tests pin each behaviour.
 
 Verdicts: pass ``math_match``; fail ``math_mismatch`` or ``no_final_answer``; abstain
-``unparsable_reference`` (the gold cannot be parsed: never a fail); error ``verify_timeout`` or
-``verify_error``. Details: ``prediction``, ``gold``, ``parsed_prediction``, ``parsed_gold``, ``method``.
+``unparsable_reference`` (the gold cannot be parsed, and the prediction is not the same text: never a
+fail); error ``verify_timeout`` or ``verify_error``. Details: ``prediction``, ``gold``,
+``parsed_prediction``, ``parsed_gold`` (strings), ``method`` (which path decided).
 """
 
 from __future__ import annotations
@@ -31,46 +37,80 @@ from typing import Any
 from distill.checks.base import Check
 from distill.checks.workers import WorkerPool
 from distill.errors import UsageError
-from distill.response import extract_final_answer, split_response
+from distill.response import FALLBACKS, extract_final_answer, split_response
 from distill.types import Generation, Problem, Verdict
 
 # ---- text normalisation (pure Python, runs in the workers too) ---------------------------------
 _SPACING = re.compile(r"(?<!\\)\\[!,; ]")  # \! \, \; "\ " but not the row separator "\\ "
-_TEXT_WRAP = re.compile(r"\\(?:text|textbf|mathrm|mbox|textit|mathbf)\s*\{([^{}]*)\}")
-_UNIT_AFTER_NUMBER = re.compile(r"(?<=\d)\s*\\(?:text|mbox|mathrm)\s*\{\s*[a-zA-Z .^2-3]*\}\s*$")
+_TEXT_COMMANDS = r"\\(?:text|textbf|mathrm|mbox|textit|mathbf|textnormal)"
+_TEXT_WRAP = re.compile(_TEXT_COMMANDS + r"\s*\{([^{}]*)\}")
+_UNIT_AFTER_NUMBER = re.compile(r"(?<=\d)\s*\\(?:text|mbox|mathrm)\s*\{\s*[a-zA-Z .]*\}(?:\^\{?[23]\}?)?\s*$")
+_UNIT_WORDS = re.compile(r"(?<=\d)\s+[a-zA-Z]{2,}(?:\s+[a-zA-Z]{2,})*\s*$")  # "18 dollars", "5 sq ft"
+# Words that are mathematics, not units: "2 pi" is not 2.
+_MATH_WORDS = {"pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "mod", "inf",
+               "infinity", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "root", "roots", "factorial"}
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°")
-_MIXED = re.compile(r"^(-?)(\d+)\s*\\[dt]?frac\s*\{(\d+)\}\s*\{(\d+)\}$")
-_BASE = re.compile(r"^([0-9A-Z]+)_\{?(\d+)\}?$")
+_PERCENT = re.compile(r"\s*(?:\\?%|\s+percent)$")
+_MIXED = re.compile(r"^(-?)(\d+)\s*\\[dt]?frac\s*\{(\d+)\}\s*\{(\d+)\}$|^(-?)(\d+)\s+(\d+)/(\d+)$")
+_BASE = re.compile(r"^([0-9A-Za-z]+)_\{?(\d+)\}?$")
 _ASSIGNMENT = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _LETTER = re.compile(r"^\(?([A-E])\)?[.:)]?$|^\(([a-e])\)$")
+# A letter that opens an answer and is followed by the option's text: "(C) 12", "C. 12", "C) twelve".
+_LEADING_LETTER = re.compile(r"^(?:\(([A-Ea-e])\)|([A-E])[.):])(?=\s)")
+_TEXT_ANSWER = re.compile(r"[A-Za-z][A-Za-z' \-]*(?:,\s*[A-Za-z][A-Za-z' \-]*)*")
+_OR = re.compile(r"\s*(?:\bor\b|\\lor|\\vee)\s*")
 _INEQ_ONE = re.compile(r"^([a-z])\s*(<|>|\\leq|\\le|\\geq|\\ge|≤|≥)\s*([^<>=]+)$")
 _INEQ_TWO = re.compile(r"^([^<>=]+?)\s*(<|\\leq|\\le|≤)\s*([a-z])\s*(<|\\leq|\\le|≤)\s*([^<>=]+)$")
 
 
-def normalise(text: str) -> str:
-    """Answer text with formatting that carries no meaning removed (see the module docstring)."""
+def _normalise(text: str) -> tuple[str, bool]:
+    """The normalised answer and whether it was stated as a percentage."""
     s = text.strip().strip("$").strip()
     s = re.sub(r"^\\boxed\s*\{(.*)\}$", r"\1", s)
     s = _SPACING.sub(lambda m: " " if m.group(0).endswith(" ") else "", s)
     s = s.replace("\\$", "").replace("$", "")
     s = _DEGREES.sub("", s)
     s = _UNIT_AFTER_NUMBER.sub("", s)
-    s = _TEXT_WRAP.sub(r"\1", s).strip()
+    while _TEXT_WRAP.search(s):  # nested wrappers: \text{\textbf{Evelyn}}
+        s = _TEXT_WRAP.sub(r"\1", s)
+    s = s.strip()
     s = s.rstrip(".").strip()
+    percent = bool(_PERCENT.search(s))
+    s = _PERCENT.sub("", s)
     assignment = _ASSIGNMENT.match(s)
     if assignment and "=" not in s[assignment.end():]:
         s = s[assignment.end():].strip()  # "x = 5" states the value 5
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
+    unit = _UNIT_WORDS.search(s)
+    words = set(unit.group(0).lower().split()) if unit else set()
+    if unit and plain_number(s[: unit.start()]) is not None and not words & _MATH_WORDS:
+        s = s[: unit.start()]
     mixed = _MIXED.match(s)
     if mixed:
-        sign, whole, num, den = mixed.groups()
-        s = f"{sign}\\frac{{{int(whole) * int(den) + int(num)}}}{{{den}}}"
-    return _inequality_to_interval(s)
+        groups = mixed.groups()
+        sign, whole, num, den = groups[:4] if groups[1] is not None else groups[4:]
+        if int(num) < int(den):  # 3\frac{1}{2} is three and a half; 3\frac{5}{2} is not a mixed number
+            s = f"{sign}\\frac{{{int(whole) * int(den) + int(num)}}}{{{den}}}"
+    return _inequalities_to_intervals(s), percent
 
 
-def _inequality_to_interval(s: str) -> str:
+def normalise(text: str) -> str:
+    """Answer text with formatting that carries no meaning removed (see the module docstring)."""
+    return _normalise(text)[0]
+
+
+def _inequalities_to_intervals(s: str) -> str:
+    """``x < 1 or x > 3`` -> ``(-\\infty, 1) \\cup (3, \\infty)``; anything else is returned as it is."""
+    parts = _OR.split(s)
+    intervals = [_inequality_to_interval(part.strip()) for part in parts]
+    if any(interval is None for interval in intervals):
+        return s
+    return " \\cup ".join(intervals)  # type: ignore[arg-type]
+
+
+def _inequality_to_interval(s: str) -> str | None:
     two = _INEQ_TWO.match(s)
     if two:
         low, op1, _, op2, high = two.groups()
@@ -84,7 +124,7 @@ def _inequality_to_interval(s: str) -> str:
         if op in (">", "\\ge", "\\geq", "≥"):
             return f"{'(' if strict else '['}{value.strip()}, \\infty)"
         return f"(-\\infty, {value.strip()}{')' if strict else ']'}"
-    return s
+    return None
 
 
 def choice_letter(text: str, normalised: str | None = None) -> str | None:
@@ -93,15 +133,46 @@ def choice_letter(text: str, normalised: str | None = None) -> str | None:
     return (match.group(1) or match.group(2)).upper() if match else None
 
 
+def _predicted_letter(pred_text: str, pred_norm: str) -> str | None:
+    """The letter a prediction names when the reference is a letter: also a bare lower-case letter
+    (``c``) and a letter followed by its option's text (``(C) 12``)."""
+    letter = choice_letter(pred_text, pred_norm)
+    if letter is None and re.fullmatch(r"[a-e]", pred_norm):
+        letter = pred_norm.upper()
+    if letter is None:
+        leading = _LEADING_LETTER.match(pred_norm)
+        letter = (leading.group(1) or leading.group(2)).upper() if leading else None
+    return letter
+
+
 def base_digits(text: str, normalised: str | None = None) -> tuple[str, int] | None:
-    """``1011_2`` -> ("1011", 2) when every digit is valid in that base (so ``x_1`` is not one)."""
+    """``1011_2`` -> ("1011", 2) when every digit is valid in that base (so ``x_1`` is not one, nor is the
+    sequence term ``a_{12}``: a lone letter is not a numeral)."""
     match = _BASE.match((normalise(text) if normalised is None else normalised).replace(" ", ""))
     if not match:
         return None
-    digits, base = match.group(1), int(match.group(2))
+    digits, base = match.group(1).upper(), int(match.group(2))
     if not 2 <= base <= 36 or any(int(d, 36) >= base for d in digits):
         return None
+    if len(digits) == 1 and not digits.isdigit():
+        return None
     return digits, base
+
+
+def text_answer(text: str, normalised: str) -> str | None:
+    """A reference written as words in ``\\text{}`` (``\\text{Evelyn}``, ``\\text{no solution}``), case-folded
+    with its comma-separated items sorted; None for anything else. Words must be compared as words:
+    unwrapped, sympy reads them as products of single-letter symbols, so anagrams would be equal."""
+    if not re.search(_TEXT_COMMANDS, text) or not _TEXT_ANSWER.fullmatch(normalised):
+        return None
+    if not re.search(r"[A-Za-z]{2}", normalised):
+        return None
+    return _words(normalised)
+
+
+def _words(normalised: str) -> str:
+    items = (" ".join(item.split()).casefold() for item in normalised.split(","))
+    return ", ".join(sorted(item for item in items if item))
 
 
 # ---- the worker function ----------------------------------------------------------------------
@@ -158,19 +229,40 @@ def _parse_gold(text: str) -> list[Any]:
     return parse(f"${text}$", parsing_timeout=None)
 
 
+def _same_value(gold: Fraction, pred: Fraction, gold_percent: bool, pred_percent: bool) -> bool:
+    """Exact equality; when one side was a percentage, its value over 100 counts too (25% is 0.25)."""
+    if gold == pred:
+        return True
+    if gold_percent and not pred_percent:
+        return gold / 100 == pred
+    if pred_percent and not gold_percent:
+        return pred / 100 == gold
+    return False
+
+
 @lru_cache(maxsize=16384)
 def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
     """Compare one (gold, prediction) pair; runs inside a worker process. Cached: the n samples of a
-    problem often give the same answer, and the gold is parsed once per problem."""
+    problem often give the same answer, and the gold is parsed once per problem.
+
+    ``match`` is True, False, or None when the gold cannot be parsed; ``method`` says which path decided.
+    """
     from math_verify import parse, verify
 
     gold_text, pred_text = item
-    gold_norm, pred_norm = normalise(gold_text), normalise(pred_text)
+    (gold_norm, gold_pct), (pred_norm, pred_pct) = _normalise(gold_text), _normalise(pred_text)
     out: dict[str, Any] = {"gold_normalised": gold_norm, "prediction_normalised": pred_norm}
-    gold_letter, pred_letter = choice_letter(gold_text, gold_norm), choice_letter(pred_text, pred_norm)
+    gold_letter = choice_letter(gold_text, gold_norm)
     if gold_letter is not None:
+        pred_letter = _predicted_letter(pred_text, pred_norm)
         out.update(method="choice_letter", match=pred_letter == gold_letter, parsed_gold=gold_letter,
                    parsed_prediction=pred_letter)
+        return out
+    gold_words = text_answer(gold_text, gold_norm)
+    if gold_words is not None:
+        pred_words = _words(pred_norm)
+        out.update(method="text", match=pred_words == gold_words, parsed_gold=gold_words,
+                   parsed_prediction=pred_words)
         return out
     gold_base = base_digits(gold_text, gold_norm)
     if gold_base is not None:
@@ -183,8 +275,11 @@ def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
     g_plain, p_plain = plain_number(gold_norm), plain_number(pred_norm)
     if g_plain is not None and p_plain is not None and (_terminates(g_plain) or not _is_decimal(pred_norm)):
         # Plain numbers on both sides (GSM8K, AIME, AMC): exact, and no sympy needed.
-        out.update(method="exact_rational", match=g_plain == p_plain, parsed_gold=str(g_plain),
-                   parsed_prediction=str(p_plain))
+        out.update(method="exact_rational", match=_same_value(g_plain, p_plain, gold_pct, pred_pct),
+                   parsed_gold=str(g_plain), parsed_prediction=str(p_plain))
+        return out
+    if gold_norm.replace(" ", "") == pred_norm.replace(" ", ""):  # the same text: no need for sympy
+        out.update(method="identical", match=True, parsed_gold=gold_norm, parsed_prediction=pred_norm)
         return out
     gold = _parse_gold(gold_norm)
     if not gold or all(isinstance(g, str) for g in gold):  # only the raw-string fallback: nothing parsed
@@ -197,7 +292,7 @@ def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
         return out
     g_exact, p_exact = _exact(gold[0]), _exact(pred[0])
     if g_exact is not None and p_exact is not None and (_terminates(g_exact) or not _is_decimal(pred_norm)):
-        out.update(method="exact_rational", match=g_exact == p_exact)
+        out.update(method="exact_rational", match=_same_value(g_exact, p_exact, gold_pct, pred_pct))
         return out
     out.update(method="math_verify", match=bool(verify(gold, pred, timeout_seconds=None)))
     return out
@@ -214,19 +309,29 @@ def _warm_up() -> None:
 
 # ---- the check ---------------------------------------------------------------------------------
 class MathCheck(Check):
+    """Params: ``timeout_s`` (hard, per item), ``processes`` (default: CPU count), ``fallback``
+    (``none`` | ``last_number``: what counts as the final answer when none is stated), ``memory_mb``
+    (how far each worker's address space may grow: sympy expanding a huge power fails with MemoryError,
+    a ``verify_error``, instead of exhausting the machine)."""
+
     name = "math"
-    version = "1"
+    version = "2"
     domains = ("math",)
 
-    def __init__(self, timeout_s: float = 10.0, processes: int | None = None, fallback: str = "none", **extra: Any):
+    def __init__(self, timeout_s: float = 10.0, processes: int | None = None, fallback: str = "none",
+                 memory_mb: int | None = 4096, **extra: Any):
         super().__init__(**extra)
-        if fallback not in ("none", "last_number"):
+        if fallback not in FALLBACKS:
             raise UsageError(f"check 'math': fallback must be 'none' or 'last_number', got {fallback!r}")
-        if not (isinstance(timeout_s, int | float) and timeout_s > 0):
+        if isinstance(timeout_s, bool) or not (isinstance(timeout_s, int | float) and timeout_s > 0):
             raise UsageError(f"check 'math': timeout_s must be a positive number, got {timeout_s!r}")
+        for key, value in (("processes", processes), ("memory_mb", memory_mb)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise UsageError(f"check 'math': {key} must be a positive integer, got {value!r}")
         self.timeout_s = float(timeout_s)
         self.processes = processes
         self.fallback = fallback
+        self.memory_mb = memory_mb
         self._pool: WorkerPool | None = None
 
     def prediction(self, generation: Generation) -> str | None:
@@ -238,7 +343,8 @@ class MathCheck(Check):
     def _pool_get(self) -> WorkerPool:
         if self._pool is None:
             self._pool = WorkerPool(verify_pair, processes=self.processes, timeout_s=self.timeout_s,
-                                    initializer=_warm_up, on_timeout=lambda item: {"timeout": True},
+                                    initializer=_warm_up, memory_mb=self.memory_mb,
+                                    on_timeout=lambda item: {"timeout": True},
                                     on_error=lambda item, message: {"error": message})
         return self._pool
 
@@ -251,27 +357,27 @@ class MathCheck(Check):
         for i, (problem, generation) in enumerate(items):
             prediction = self.prediction(generation)
             if not problem.answer:
-                verdicts[i] = self.verdict(generation, "abstain", "unparsable_reference", prediction=prediction,
-                                           gold=problem.answer)
+                verdicts[i] = self.verdict(generation, "abstain", "unparsable_reference",
+                                           prediction=prediction, gold=problem.answer)
             elif prediction is None:
                 verdicts[i] = self.verdict(generation, "fail", "no_final_answer", gold=problem.answer)
             else:
                 work.append((i, (problem.answer, prediction)))
         results = self._pool_get().map([pair for _, pair in work]) if work else []
         for (i, (gold, prediction)), result in zip(work, results, strict=True):
-            generation = items[i][1]
-            details = {"prediction": prediction, "gold": gold}
-            if "timeout" in result:
-                verdicts[i] = self.verdict(generation, "error", "verify_timeout", timeout_s=self.timeout_s, **details)
-            elif "error" in result:
-                verdicts[i] = self.verdict(generation, "error", "verify_error", message=result["error"], **details)
-            elif result["match"] is None:
-                verdicts[i] = self.verdict(generation, "abstain", "unparsable_reference", **details, **result)
-            else:
-                status, reason = ("pass", "math_match") if result["match"] else ("fail", "math_mismatch")
-                verdicts[i] = self.verdict(generation, status, reason, 1.0 if result["match"] else 0.0,
-                                           **details, **result)
+            verdicts[i] = self._verdict(items[i][1], gold, prediction, result)
         return [v for v in verdicts if v is not None]
+
+    def _verdict(self, generation: Generation, gold: str, prediction: str, result: dict[str, Any]) -> Verdict:
+        details = {"prediction": prediction, "gold": gold}
+        if "timeout" in result:
+            return self.verdict(generation, "error", "verify_timeout", timeout_s=self.timeout_s, **details)
+        if "error" in result:
+            return self.verdict(generation, "error", "verify_error", message=result["error"], **details)
+        if result["match"] is None:
+            return self.verdict(generation, "abstain", "unparsable_reference", **details, **result)
+        status, reason = ("pass", "math_match") if result["match"] else ("fail", "math_mismatch")
+        return self.verdict(generation, status, reason, 1.0 if result["match"] else 0.0, **details, **result)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -1,0 +1,83 @@
+"""Multiple-choice verdicts: the chosen letter in any wrapping, option texts, letters that name no option."""
+
+from __future__ import annotations
+
+import pytest
+
+from distill.checks.choice import ChoiceCheck, chosen_letter
+from distill.errors import UsageError
+from distill.types import Generation, Problem
+
+COLOURS = ("red", "blue", "green", "yellow")
+MCQ = Problem("q", "s", "l", "choice", "Pick one.", "B", choices=COLOURS)
+TEN = Problem("q10", "s", "l", "choice", "Pick one of ten.", "J",
+              choices=tuple(f"option {i}" for i in range(10)))
+
+
+def gen(content: str, reasoning: str | None = None) -> Generation:
+    return Generation("g", "q", "t", 0, content, reasoning, None, "stop", 10, 100)
+
+
+@pytest.mark.parametrize(("answer", "status", "reason"), [
+    ("B", "pass", "choice_match"),
+    ("(B)", "pass", "choice_match"),
+    ("\\boxed{B}", "pass", "choice_match"),
+    ("**B**", "pass", "choice_match"),
+    ("B)", "pass", "choice_match"),
+    ("Answer: B", "pass", "choice_match"),
+    ("Answer: b", "pass", "choice_match"),
+    ("blue", "pass", "choice_match"),
+    ("\\boxed{Blue}", "pass", "choice_match"),
+    ("\\boxed{\\text{(B) blue}}", "pass", "choice_match"),   # a letter followed by its option's text
+    ("\\boxed{B. blue}", "pass", "choice_match"),
+    ("\\boxed{(B) \\text{blue}}", "pass", "choice_match"),
+    ("\\boxed{\\textbf{(B)}}", "pass", "choice_match"),
+    ("The answer is \\(\\text{B}\\)", "pass", "choice_match"),
+    ("The answer is: **(B) blue**", "pass", "choice_match"),
+    ("**Answer: B**\n\nExplanation: A is red, so it is not A.", "pass", "choice_match"),
+    ("I choose option B", "pass", "choice_match"),
+    ("The answer is a bit subtle: the sky is blue.", "pass", "choice_match"),  # "a" in prose: no letter
+    ("It was considered carefully: blue", "pass", "choice_match"),  # "red" inside "considered" is no option
+    ("\\boxed{A}", "fail", "choice_mismatch"),
+    ("\\boxed{red}", "fail", "choice_mismatch"),
+    ("The answer is (d).", "fail", "choice_mismatch"),
+    ("\\boxed{F}", "fail", "no_final_answer"),   # F names no listed option
+    ("Answer: I think it is hard.", "fail", "no_final_answer"),  # nor does the word "I"
+    ("Both red and blue work.", "fail", "no_final_answer"),  # two options named: no choice
+])
+def test_choice_verdicts(answer: str, status: str, reason: str) -> None:
+    # The box in the reasoning names A: it must never count.
+    verdict = ChoiceCheck().check(MCQ, gen(f"<think>Comparing; maybe \\boxed{{A}}.</think>{answer}"))
+    assert (verdict.status, verdict.reason) == (status, reason)
+
+
+def test_more_than_five_options_and_details() -> None:
+    verdict = ChoiceCheck().check(TEN, gen("<think>x</think>The answer is (J)."))
+    assert (verdict.status, verdict.reason, verdict.score) == ("pass", "choice_match", 1.0)
+    assert (verdict.details["prediction"], verdict.details["gold"]) == ("J", "J")
+    wrong = ChoiceCheck().check(TEN, gen("<think>x</think>\\boxed{option 3}"))
+    assert (wrong.status, wrong.reason, wrong.details["prediction"]) == ("fail", "choice_mismatch", "D")
+
+
+def test_reasoning_field_never_counts() -> None:
+    verdict = ChoiceCheck().check(MCQ, gen("I cannot decide.", reasoning="The answer is \\boxed{B}."))
+    assert (verdict.status, verdict.reason) == ("fail", "no_final_answer")
+
+
+@pytest.mark.parametrize("gold", ["F", "", None, "blue", "AB"])
+def test_reference_that_names_no_option_abstains(gold: str | None) -> None:
+    problem = Problem("q", "s", "l", "choice", "Pick.", gold, choices=COLOURS)
+    verdict = ChoiceCheck().check(problem, gen("\\boxed{B}"))
+    assert (verdict.status, verdict.reason) == ("abstain", "unparsable_reference")
+
+
+def test_reference_letter_in_parentheses_and_unknown_params() -> None:
+    problem = Problem("q", "s", "l", "choice", "Pick.", "(b)", choices=COLOURS)
+    assert ChoiceCheck().check(problem, gen("\\boxed{B}")).reason == "choice_match"
+    with pytest.raises(UsageError, match="unknown parameter"):
+        ChoiceCheck(strict=True)
+
+
+def test_chosen_letter_without_choices_accepts_any_letter() -> None:
+    assert chosen_letter("The answer is (G).", ()) == "G"
+    assert chosen_letter("nothing chosen", ()) is None
