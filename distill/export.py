@@ -2,10 +2,14 @@
 
 Rows carry a ``messages`` column (optional system turn, the user turn exactly as the teacher saw it,
 and the assistant turn with the reasoning inside ``<think>...</think>`` before the answer), a
-ShareGPT-style ``conversations`` column for LLaMA-Factory, and the columns that trace each row back:
+ShareGPT-style ``sharegpt`` column for LLaMA-Factory (not ``conversations``: TRL renames a column of that
+name to ``messages``, overwriting the real one with ``human``/``gpt`` roles), and the columns that trace each
+row back:
 problem, reasoning, answer, final_answer, reference, source, problem_id, generation_id, teacher,
 teacher_hash, tokens and verdicts. Written as ``save_to_disk``, Parquet and JSONL under
-``export.out_dir/<name>/``, with the card as ``README.md`` there and in ``data_cards/<name>.md``;
+``export.out_dir/<name>/``, with the card as ``README.md`` there and in ``data_cards/<name>.md``, and a
+LLaMA-Factory ``dataset_info.json`` beside the JSONL files and an ``export.json`` manifest (dataset id,
+rows) that training reads for lineage;
 ``hub_repo`` pushes it with the token from ``token_env``. The store records where it went.
 """
 
@@ -66,7 +70,7 @@ def build_records(recipe: LoadedRecipe, store: Store, dataset_id: str) -> dict[s
         assistant = assistant_turn(g["reasoning"], answer)
         messages = ([{"role": "system", "content": system_text}] if system_text else []) + [
             {"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
-        conversations = ([{"from": "system", "value": system_text}] if system_text else []) + [
+        sharegpt = ([{"from": "system", "value": system_text}] if system_text else []) + [
             {"from": "human", "value": user}, {"from": "gpt", "value": assistant}]
         record = {
             "messages": messages, "problem": g["prompt"], "reasoning": g["reasoning"] or "", "answer": answer or "",
@@ -76,8 +80,8 @@ def build_records(recipe: LoadedRecipe, store: Store, dataset_id: str) -> dict[s
             "prompt_tokens": g["prompt_tokens"] or 0, "completion_tokens": g["completion_tokens"] or 0,
             "verdicts": json.dumps(per_generation.get(g["generation_id"], {}), sort_keys=True),
         }
-        if recipe.config.export.conversations:
-            record["conversations"] = conversations
+        if recipe.config.export.sharegpt:
+            record["sharegpt"] = sharegpt
         splits.setdefault(row["split"], []).append(record)
     return splits
 
@@ -105,6 +109,12 @@ def export(recipe: LoadedRecipe, store: Store) -> ExportSummary:
             ds.to_parquet(str(out / "data" / f"{split}.parquet"))
         if "jsonl" in cfg.formats:
             ds.to_json(str(out / "jsonl" / f"{split}.jsonl"), lines=True, force_ascii=False)
+    if "jsonl" in cfg.formats and cfg.sharegpt:
+        (out / "dataset_info.json").write_text(json.dumps(llamafactory_info(name, list(dd)), indent=2) + "\n",
+                                               encoding="utf-8")
+    (out / "export.json").write_text(json.dumps({
+        "name": name, "dataset_id": dataset["dataset_id"], "recipe_hash": recipe.hash,
+        "rows": {split: len(ds) for split, ds in dd.items()}}, indent=2) + "\n", encoding="utf-8")
     card_text = render_card(recipe, store, dataset, dd)
     (out / "README.md").write_text(card_text, encoding="utf-8")
     card_path = Path.cwd() / "data_cards" / f"{name}.md"
@@ -123,6 +133,16 @@ def export(recipe: LoadedRecipe, store: Store) -> ExportSummary:
         store.record_export(dataset["dataset_id"], cfg.formats, str(out), str(card_path), cfg.hub_repo)
     store.finish_run(run, "ok", {"dataset_id": dataset["dataset_id"], "rows": rows, "location": str(out)})
     return ExportSummary(name, dataset["dataset_id"], rows, out, card_path, cfg.hub_repo)
+
+
+def llamafactory_info(name: str, splits: list[str]) -> dict[str, Any]:
+    """LLaMA-Factory's ``dataset_info.json`` entries for the JSONL splits (``dataset_dir`` = the export folder):
+    the sharegpt formatting, read from our ``sharegpt`` column with its tags spelled out."""
+    entry = {"formatting": "sharegpt", "columns": {"messages": "sharegpt"},
+             "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
+                      "system_tag": "system"}}
+    return {(name if split == "train" else f"{name}_{split}"): dict(entry, file_name=f"jsonl/{split}.jsonl")
+            for split in splits}
 
 
 def hub_token(token_env: str, repo: str) -> str:

@@ -47,6 +47,12 @@ def _export(recipe: LoadedRecipe, store: Store, force: bool) -> str:
     return export(recipe, store).line()
 
 
+def _train(recipe: LoadedRecipe, store: Store, force: bool) -> str:
+    from distill.train.trainer import train
+
+    return train(recipe, store).line()
+
+
 def _wants_dataset(recipe: LoadedRecipe) -> bool:
     return "select" in recipe.raw or "export" in recipe.raw
 
@@ -57,6 +63,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("verify", lambda r: bool(r.config.checks), _verify),
     Stage("select", _wants_dataset, _select),
     Stage("export", _wants_dataset, _export),
+    Stage("train", lambda r: r.config.train is not None, _train),
 )
 
 

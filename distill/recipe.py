@@ -148,31 +148,70 @@ class ExportConfig(_Section):
     license: str = "apache-2.0"
     test_size: float = Field(default=0.0, ge=0, lt=1)
     system_prompt: str | None = None
-    conversations: bool = True
+    sharegpt: bool = True  # a ShareGPT column (`sharegpt`) and dataset_info.json for LLaMA-Factory
 
 
 class TrainConfig(_Section):
+    """The student's fine-tuning. Unset values come from ``preset`` (see ``distill/train/presets.py``), then
+    from the defaults there; every value set here wins over both."""
+
     base_model: str
-    method: Literal["lora", "qlora", "full"] = "lora"
+    preset: Literal["sky-t1", "lora-1gpu", "qlora-24gb"] | None = None
+    method: Literal["lora", "qlora", "full"] | None = None
+    # Default: this recipe's latest export. Otherwise a save_to_disk folder, a .parquet/.jsonl/.json file or a
+    # folder of them (relative to the recipe), or a Hugging Face dataset id; rows in `messages` or
+    # prompt/completion form.
+    dataset: str | None = None
+    dataset_split: str = "train"
     output_dir: str = "checkpoints"
-    learning_rate: float = Field(default=1e-4, gt=0)
-    epochs: float = Field(default=3.0, gt=0)
-    per_device_batch_size: int = Field(default=1, ge=1)
-    gradient_accumulation_steps: int = Field(default=8, ge=1)
-    max_seq_length: int = Field(default=4096, ge=16)
-    packing: bool = True
-    lora_r: int = Field(default=16, ge=1)
-    lora_alpha: int = Field(default=32, ge=1)
-    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    learning_rate: float | None = Field(default=None, gt=0)
+    epochs: float | None = Field(default=None, gt=0)
+    max_steps: int | None = Field(default=None, ge=1)  # stop after this many optimizer steps (smoke runs)
+    lr_scheduler: str | None = None
+    warmup_ratio: float | None = Field(default=None, ge=0, lt=1)
+    weight_decay: float | None = Field(default=None, ge=0)
+    per_device_batch_size: int | None = Field(default=None, ge=1)
+    effective_batch_size: int | None = Field(default=None, ge=1)  # per device x accumulation x devices
+    # Default: long enough for the longest row, rounded up to a multiple of 256 (never TRL's silent 1024).
+    max_length: int | None = Field(default=None, ge=16)
+    over_length: Literal["drop", "truncate", "fail"] = "drop"
+    packing: Literal["auto", "on", "off"] = "auto"
+    gradient_checkpointing: bool | None = None
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] | None = None
+    attn_implementation: str | None = None  # default: flash_attention_2 when installed on CUDA, else sdpa
+    optim: str | None = None
+    lora_r: int | None = Field(default=None, ge=1)
+    lora_alpha: int | None = Field(default=None, ge=1)
+    lora_dropout: float | None = Field(default=None, ge=0, lt=1)
+    lora_target_modules: list[str] | str | None = None  # default "all-linear"
+    merge: bool = False  # also save the adapter merged into the base model (LoRA; not QLoRA)
+    save_steps: int | None = Field(default=None, ge=1)
+    logging_steps: int = Field(default=1, ge=1)
+    device: str | None = None  # default: cuda when available, else cpu
+    memory_limit_gb: float | None = Field(default=None, gt=0)  # the device's usable memory; default: measured
+    memory_check: bool = True
     seed: int = 0
 
 
 class EvalConfig(_Section):
-    benchmarks: dict[str, str] = Field(default_factory=dict)
-    n: int = Field(default=1, ge=1)
+    """Models under test as teachers on held-out benchmarks, scored by the checks that filtered the data."""
+
+    # name: a hub id or file path (adapter from the name: gsm8k, math500, aime24, amc23...), or a full source.
+    benchmarks: dict[str, str | SourceConfig] = Field(default_factory=dict)
+    # label: a teacher section; `model: trained` is this recipe's latest trained student. Default: `base`
+    # (train.base_model) and `student` (trained), both in process with transformers.
+    models: dict[str, TeacherConfig] = Field(default_factory=dict)
+    n: int = Field(default=1, ge=1)  # samples per problem
+    k: list[int] = Field(default_factory=list)  # pass@k and maj@k for each k <= n (default: 1 and n)
     temperature: float = Field(default=0.0, ge=0)
+    top_p: float = Field(default=1.0, gt=0, le=1)
     max_tokens: int = Field(default=4096, ge=1)
-    limit: int | None = Field(default=None, ge=1)
+    seed: int | None = 0
+    limit: int | None = Field(default=None, ge=1)  # problems per benchmark
+    checks: list[CheckConfig] | None = None  # default: the recipe's checks
+    # A sample is correct when these checks (those that apply to its domain) pass. Default: the
+    # correctness checks among `checks` (math, choice, code, ...), not format or language.
+    score_checks: list[str] | None = None
 
 
 class Recipe(_Section):

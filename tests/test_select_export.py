@@ -129,7 +129,12 @@ def test_export_round_trips_with_card_and_lineage(verified, monkeypatch: pytest.
     assert row["messages"][1]["content"].startswith("A baker makes 12 loaves")
     assert row["messages"][2]["content"] == "<think>\nLet me work through this step by step.\n</think>\n\n" \
                                              "The answer is \\boxed{15}."
-    assert [t["from"] for t in row["conversations"]] == ["system", "human", "gpt"]
+    assert [t["from"] for t in row["sharegpt"]] == ["system", "human", "gpt"]
+    assert "conversations" not in row  # TRL would rename it over `messages`
+    info = json.loads((out / "dataset_info.json").read_text())
+    assert info["gsm8k-sample-r1"]["file_name"] == "jsonl/train.jsonl"
+    assert info["gsm8k-sample-r1"]["columns"] == {"messages": "sharegpt"}
+    assert info["gsm8k-sample-r1_test"]["file_name"] == "jsonl/test.jsonl"
     assert json.loads(row["verdicts"]) == {"format": "pass:complete", "math": "pass:math_match"}
     assert dataset["location"] == str(out) and json.loads(dataset["formats"]) == ["disk", "parquet", "jsonl"]
 

@@ -10,6 +10,7 @@ from distill.cli.ingest import ingest_command
 from distill.cli.run import run_command
 from distill.cli.select import export_command, select_command
 from distill.cli.status import status_command
+from distill.cli.train import train_command
 from distill.cli.verify import verify_command
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ app.command("generate")(generate_command)
 app.command("verify")(verify_command)
 app.command("select")(select_command)
 app.command("export")(export_command)
+app.command("train")(train_command)
 app.command("status")(status_command)
 app.command("run")(run_command)
 

@@ -22,7 +22,6 @@ import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,8 @@ import pyarrow as pa
 
 from distill import __version__
 from distill.errors import StoreError, StoreLockedError
+from distill.store.results import ResultsQueries
+from distill.store.values import _json, _now
 from distill.types import CodeTests, Generation, IngestError, Problem, Verdict
 
 # Each migration moves the schema from version i-1 to i. Never edit a released one; append.
@@ -97,19 +98,27 @@ MIGRATIONS.append([
     "ALTER TABLE dataset_rows ADD COLUMN reason VARCHAR",
     "ALTER TABLE datasets ADD COLUMN stats JSON",
 ])
+# v3: the student: training runs keep their model folder and recipe; evaluations keep the model under test and
+# per-problem results.
+MIGRATIONS.append([
+    "ALTER TABLE train_runs ADD COLUMN recipe_name VARCHAR",
+    "ALTER TABLE train_runs ADD COLUMN model_dir VARCHAR",
+    "ALTER TABLE train_runs ADD COLUMN updated_at TIMESTAMP",
+    "ALTER TABLE evals ADD COLUMN label VARCHAR",
+    "ALTER TABLE evals ADD COLUMN teacher_hash VARCHAR",
+    "ALTER TABLE evals ADD COLUMN k INTEGER",
+    """CREATE TABLE eval_problems (
+        teacher_hash VARCHAR NOT NULL, benchmark VARCHAR NOT NULL, problem_id VARCHAR NOT NULL,
+        label VARCHAR, model VARCHAR, n_samples INTEGER NOT NULL, n_correct INTEGER NOT NULL,
+        majority_answer VARCHAR, majority_correct BOOLEAN, mean_completion_tokens DOUBLE, details JSON,
+        recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (teacher_hash, benchmark, problem_id))""",
+])
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("problems", "ingest_errors", "ingested_sources", "runs", "teachers", "generations", "verdicts", "datasets",
-          "dataset_rows", "train_runs", "evals")
+          "dataset_rows", "train_runs", "evals", "eval_problems")
 
 _LOCK_PID = re.compile(r"PID (\d+)")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)  # stored as UTC TIMESTAMP
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def new_run_id(stage: str) -> str:
@@ -124,7 +133,7 @@ class RunContext:
     recipe_hash: str | None
 
 
-class Store:
+class Store(ResultsQueries):
     """One DuckDB file. Open with ``Store.open(path)``; use as a context manager."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool):

@@ -1,0 +1,165 @@
+"""Peak-memory estimate of a training run, and the check that refuses a run that cannot fit.
+
+The model is built on the ``meta`` device from its config (no weights are read), so parameter counts and
+the shapes of every linear layer (what LoRA adapts) are exact for any architecture. The rest is arithmetic:
+
+- weights: every parameter in the training dtype; QLoRA stores the linear layers in NF4 with double
+  quantisation (4.127 bits per parameter) and the rest (embeddings, norms) in the compute dtype;
+- trainable parameters: all of them (full), or r x (in + out) per adapted linear layer (LoRA; fp32 adapters,
+  bf16 under QLoRA as TRL casts them);
+- gradients: one per trainable parameter, in its dtype;
+- optimizer: AdamW keeps two moments per trainable parameter in the parameter's dtype (8-bit optimizers:
+  one byte each);
+- activations at ``max_length`` x micro-batch: with gradient checkpointing, each layer's input hidden state
+  plus one layer recomputed in full; without, every layer in full. A Llama/Qwen-style layer keeps about
+  (7 hidden + 2 kv + 4 intermediate) values per token for its backward (memory-efficient attention: no
+  sequence-squared term);
+- logits: the vocabulary-sized output per token in the activation dtype, its fp32 upcast for the loss, the
+  loss gradient, and TRL's token-accuracy pass: (activation bytes + 12) bytes per token per vocabulary entry,
+  often the largest single term at 16K tokens.
+
+It is an estimate of the allocator's peak; CUDA adds its context (about 1 GB) on top, which the fit check
+counts. A test compares it with a measured peak on CPU, the GPU benchmark with ``max_memory_allocated``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from distill.errors import UsageError
+
+GB = 1024**3
+CUDA_CONTEXT_BYTES = 1 * GB
+_DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
+NF4_BITS = 4.127  # 4-bit weights + double-quantised absmax per 64-block
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    params: int
+    linear_params: int
+    linear_shapes: tuple[tuple[str, int, int], ...]  # (module name, in, out) of every nn.Linear but lm_head
+    hidden: int
+    intermediate: int
+    kv_dim: int
+    layers: int
+    vocab: int
+
+
+def model_shape(config: Any) -> ModelShape:
+    """Exact counts from a model built on the meta device (no memory, no weights)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    linears = tuple((name, m.in_features, m.out_features) for name, m in model.named_modules()
+                    if isinstance(m, torch.nn.Linear) and not name.endswith("lm_head"))
+    params = sum(p.numel() for p in model.parameters())
+    heads = getattr(text, "num_attention_heads", 1)
+    hidden = text.hidden_size
+    head_dim = getattr(text, "head_dim", None) or hidden // heads
+    kv_heads = getattr(text, "num_key_value_heads", None) or heads
+    return ModelShape(params=params, linear_params=sum(i * o for _, i, o in linears), linear_shapes=linears,
+                      hidden=hidden, intermediate=getattr(text, "intermediate_size", 4 * hidden),
+                      kv_dim=kv_heads * head_dim, layers=text.num_hidden_layers, vocab=text.vocab_size)
+
+
+def lora_params(shape: ModelShape, r: int, targets: Any) -> int:
+    """Adapter parameters for ``targets`` ("all-linear" or module-name suffixes)."""
+    def targeted(name: str) -> bool:
+        if targets == "all-linear":
+            return True
+        names = [targets] if isinstance(targets, str) else list(targets)
+        return any(name == t or name.endswith("." + t) for t in names)
+
+    return sum(r * (i + o) for name, i, o in shape.linear_shapes if targeted(name))
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    weights: int
+    gradients: int
+    optimizer: int
+    activations: int
+    logits: int
+    trainable_params: int
+    total_params: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.gradients + self.optimizer + self.activations + self.logits
+
+    def as_dict(self) -> dict[str, float]:
+        return {"weights_gb": self.weights / GB, "gradients_gb": self.gradients / GB,
+                "optimizer_gb": self.optimizer / GB, "activations_gb": self.activations / GB,
+                "logits_gb": self.logits / GB, "total_gb": self.total / GB,
+                "trainable_params": self.trainable_params, "total_params": self.total_params}
+
+    def line(self) -> str:
+        d = self.as_dict()
+        return (f"{d['total_gb']:.2f} GB = weights {d['weights_gb']:.2f} + gradients {d['gradients_gb']:.2f} + "
+                f"optimizer {d['optimizer_gb']:.2f} + activations {d['activations_gb']:.2f} + logits "
+                f"{d['logits_gb']:.2f} ({self.trainable_params:,} of {self.total_params:,} parameters trained)")
+
+
+def estimate_memory(shape: ModelShape, *, method: str, dtype: str, max_length: int, micro_batch: int,
+                    gradient_checkpointing: bool, lora_r: int = 16, lora_targets: Any = "all-linear",
+                    optim: str = "adamw_torch") -> MemoryEstimate:
+    wbytes = _DTYPE_BYTES[dtype]
+    if method == "qlora":
+        weights = int(shape.linear_params * NF4_BITS / 8) + (shape.params - shape.linear_params) * wbytes
+    else:
+        weights = shape.params * wbytes
+    if method == "full":
+        trainable, tbytes = shape.params, wbytes
+    else:
+        trainable = lora_params(shape, lora_r, lora_targets)
+        tbytes = 2 if method == "qlora" else 4
+        weights += trainable * tbytes
+    moment_bytes = 1 if "8bit" in optim else tbytes
+    tokens = max_length * micro_batch
+    per_layer_full = (7 * shape.hidden + 2 * shape.kv_dim + 4 * shape.intermediate) * tokens * wbytes
+    if gradient_checkpointing:
+        activations = shape.layers * shape.hidden * tokens * wbytes + per_layer_full
+    else:
+        activations = shape.layers * per_layer_full
+    logits = tokens * shape.vocab * (wbytes + 12)
+    return MemoryEstimate(weights=weights, gradients=trainable * tbytes, optimizer=2 * trainable * moment_bytes,
+                          activations=activations, logits=logits, trainable_params=trainable,
+                          total_params=shape.params)
+
+
+def device_memory_bytes(device: str) -> int:
+    """What the device can hold: a GPU's total memory, or the memory available to this process on CPU."""
+    if device.startswith("cuda"):
+        import torch
+
+        return int(torch.cuda.get_device_properties(torch.device(device)).total_memory)
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f}
+        return info.get("MemAvailable", info["MemTotal"])
+    except (OSError, KeyError, ValueError):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_fits(estimate: MemoryEstimate, *, device: str, limit_bytes: int, method: str, max_length: int) -> None:
+    """Refuse, with the numbers and what would fit, a run whose estimated peak exceeds the device."""
+    need = estimate.total + (CUDA_CONTEXT_BYTES if device.startswith("cuda") else 0)
+    if need <= limit_bytes:
+        return
+    advice = []
+    if method == "full":
+        advice.append("train.method: lora (or qlora)")
+    elif method == "lora":
+        advice.append("train.method: qlora")
+    if estimate.logits + estimate.activations > 0.3 * need:
+        advice.append(f"a shorter train.max_length (now {max_length})")
+    advice.append("a larger GPU, or several with `accelerate launch` and the ZeRO-3 config")
+    raise UsageError(f"this run needs about {need / GB:.1f} GB on {device} but {limit_bytes / GB:.1f} GB is "
+                     f"available: {estimate.line()}; try " + ", or ".join(advice)
+                     + " (or train.memory_check: false to try anyway)")
