@@ -141,7 +141,8 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         f"prices in the recipe.",
         "## Intended uses and limitations",
         "For supervised fine-tuning of small reasoning models (the `messages` column, with the reasoning inside "
-        "`<think>`; `sharegpt` and `dataset_info.json` for LLaMA-Factory). The traces are model-written: checks verify final answers, "
+        "`<think>`; `sharegpt` and `dataset_info.json` for LLaMA-Factory). The traces are model-written: checks "
+        "verify final answers, "
         "language and completeness, not every step of the reasoning, so a correct answer can sit on flawed steps. "
         "Problems come from the listed sources with their licences; verify that they allow your use.",
         "## Recipe",

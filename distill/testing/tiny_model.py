@@ -42,8 +42,11 @@ def _complete(out_dir: Path) -> bool:
                                                       "model.safetensors", "tokenizer_config.json"))
 
 
-def build_tiny_model(out_dir: Path, *, seed: int = 0, vocab_size: int = 1500) -> Path:
-    """Build (or reuse, when ``out_dir`` already holds one) the tiny model; returns ``out_dir``."""
+def build_tiny_model(out_dir: Path, *, seed: int = 0, vocab_size: int = 1500, hidden_size: int = 64,
+                     num_layers: int = 2, intermediate_size: int = 128, chat_template: str = CHAT_TEMPLATE) -> Path:
+    """Build (or reuse, when ``out_dir`` already holds one) the tiny model; returns ``out_dir``. The shape
+    arguments make larger models of the same family (memory and throughput benchmarks); ``chat_template``
+    swaps the template (training tests use Qwen2.5- and R1-Distill-style ones without generation markers)."""
     out_dir = Path(out_dir)
     if _complete(out_dir):
         return out_dir
@@ -60,12 +63,13 @@ def build_tiny_model(out_dir: Path, *, seed: int = 0, vocab_size: int = 1500) ->
     raw.train_from_iterator(_CORPUS * 20, trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|im_end|>", pad_token="<|endoftext|>",
                                         bos_token=None, unk_token=None)
-    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.chat_template = chat_template
     tokenizer.save_pretrained(out_dir)
 
     torch.manual_seed(seed)
-    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=intermediate_size,
+                         num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=32768,
                          tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id, bos_token_id=None)
     model = Qwen2ForCausalLM(config)
@@ -73,5 +77,7 @@ def build_tiny_model(out_dir: Path, *, seed: int = 0, vocab_size: int = 1500) ->
                                                eos_token_id=tokenizer.eos_token_id,
                                                pad_token_id=tokenizer.pad_token_id)
     model.save_pretrained(out_dir)
-    (out_dir / "distill_tiny_model.json").write_text(json.dumps({"seed": seed, "vocab_size": vocab_size}))
+    (out_dir / "distill_tiny_model.json").write_text(json.dumps({
+        "seed": seed, "vocab_size": vocab_size, "hidden_size": hidden_size, "num_layers": num_layers,
+        "intermediate_size": intermediate_size}))
     return out_dir

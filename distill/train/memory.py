@@ -9,11 +9,12 @@ the shapes of every linear layer (what LoRA adapts) are exact for any architectu
   bf16 under QLoRA as TRL casts them);
 - gradients: one per trainable parameter, in its dtype;
 - optimizer: AdamW keeps two moments per trainable parameter in the parameter's dtype (8-bit optimizers:
-  one byte each);
+  one byte each), and its foreach step materialises one more copy;
 - activations at ``max_length`` x micro-batch: with gradient checkpointing, each layer's input hidden state
   plus one layer recomputed in full; without, every layer in full. A Llama/Qwen-style layer keeps about
-  (7 hidden + 2 kv + 4 intermediate) values per token for its backward (memory-efficient attention: no
-  sequence-squared term);
+  (7 hidden + 2 kv + 4 intermediate) values per token for its backward, plus, under LoRA, each adapted
+  layer's input; memory-efficient attention (flash, sdpa on CUDA) adds no sequence-squared term, the eager
+  or math kernel (sdpa on CPU) adds scores and probabilities, heads x length^2, per layer kept;
 - logits: the vocabulary-sized output per token in the activation dtype, its fp32 upcast for the loss, the
   loss gradient, and TRL's token-accuracy pass: (activation bytes + 12) bytes per token per vocabulary entry,
   often the largest single term at 16K tokens.
@@ -39,6 +40,7 @@ NF4_BITS = 4.127  # 4-bit weights + double-quantised absmax per 64-block
 @dataclass(frozen=True)
 class ModelShape:
     params: int
+    heads: int
     linear_params: int
     linear_shapes: tuple[tuple[str, int, int], ...]  # (module name, in, out) of every nn.Linear but lm_head
     hidden: int
@@ -63,20 +65,21 @@ def model_shape(config: Any) -> ModelShape:
     hidden = text.hidden_size
     head_dim = getattr(text, "head_dim", None) or hidden // heads
     kv_heads = getattr(text, "num_key_value_heads", None) or heads
-    return ModelShape(params=params, linear_params=sum(i * o for _, i, o in linears), linear_shapes=linears,
-                      hidden=hidden, intermediate=getattr(text, "intermediate_size", 4 * hidden),
+    return ModelShape(params=params, heads=heads, linear_params=sum(i * o for _, i, o in linears),
+                      linear_shapes=linears, hidden=hidden, intermediate=getattr(text, "intermediate_size", 4 * hidden),
                       kv_dim=kv_heads * head_dim, layers=text.num_hidden_layers, vocab=text.vocab_size)
+
+
+def _targeted(name: str, targets: Any) -> bool:
+    if targets == "all-linear":
+        return True
+    names = [targets] if isinstance(targets, str) else list(targets)
+    return any(name == t or name.endswith("." + t) for t in names)
 
 
 def lora_params(shape: ModelShape, r: int, targets: Any) -> int:
     """Adapter parameters for ``targets`` ("all-linear" or module-name suffixes)."""
-    def targeted(name: str) -> bool:
-        if targets == "all-linear":
-            return True
-        names = [targets] if isinstance(targets, str) else list(targets)
-        return any(name == t or name.endswith("." + t) for t in names)
-
-    return sum(r * (i + o) for name, i, o in shape.linear_shapes if targeted(name))
+    return sum(r * (i + o) for name, i, o in shape.linear_shapes if _targeted(name, targets))
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,8 @@ class MemoryEstimate:
 
 def estimate_memory(shape: ModelShape, *, method: str, dtype: str, max_length: int, micro_batch: int,
                     gradient_checkpointing: bool, lora_r: int = 16, lora_targets: Any = "all-linear",
-                    optim: str = "adamw_torch") -> MemoryEstimate:
+                    optim: str = "adamw_torch", quadratic_attention: bool = False,
+                    heads: int = 1) -> MemoryEstimate:
     wbytes = _DTYPE_BYTES[dtype]
     if method == "qlora":
         weights = int(shape.linear_params * NF4_BITS / 8) + (shape.params - shape.linear_params) * wbytes
@@ -122,13 +126,21 @@ def estimate_memory(shape: ModelShape, *, method: str, dtype: str, max_length: i
         weights += trainable * tbytes
     moment_bytes = 1 if "8bit" in optim else tbytes
     tokens = max_length * micro_batch
-    per_layer_full = (7 * shape.hidden + 2 * shape.kv_dim + 4 * shape.intermediate) * tokens * wbytes
+    per_token = 7 * shape.hidden + 2 * shape.kv_dim + 4 * shape.intermediate
+    if method != "full":  # each adapted linear keeps its (dropped-out) input and its rank-r product
+        adapted = [(i, o) for name, i, o in shape.linear_shapes if _targeted(name, lora_targets)]
+        per_token += sum(i + lora_r for i, _ in adapted) // max(1, shape.layers)
+    per_layer_full = per_token * tokens * wbytes
+    if quadratic_attention:  # eager, or sdpa's math kernel (CPU, explicit masks): scores and probabilities
+        per_layer_full += 2 * micro_batch * heads * max_length * max_length * wbytes
     if gradient_checkpointing:
         activations = shape.layers * shape.hidden * tokens * wbytes + per_layer_full
     else:
         activations = shape.layers * per_layer_full
     logits = tokens * shape.vocab * (wbytes + 12)
-    return MemoryEstimate(weights=weights, gradients=trainable * tbytes, optimizer=2 * trainable * moment_bytes,
+    # Two moments, plus the step's temporaries (torch's foreach AdamW materialises one more copy).
+    optimizer = 2 * trainable * moment_bytes + trainable * tbytes
+    return MemoryEstimate(weights=weights, gradients=trainable * tbytes, optimizer=optimizer,
                           activations=activations, logits=logits, trainable_params=trainable,
                           total_params=shape.params)
 

@@ -150,7 +150,9 @@ def train(recipe: LoadedRecipe, store: Store | None) -> TrainSummary:
     estimate = estimate_memory(shape, method=settings.method, dtype=dtype, max_length=lengths.max_length,
                                micro_batch=settings.per_device_batch_size,
                                gradient_checkpointing=settings.gradient_checkpointing, lora_r=settings.lora_r,
-                               lora_targets=settings.lora_target_modules, optim=settings.optim)
+                               lora_targets=settings.lora_target_modules, optim=settings.optim,
+                               quadratic_attention=attention == "eager" or not device.startswith("cuda"),
+                               heads=shape.heads)
     limit = int(cfg.memory_limit_gb * GB) if cfg.memory_limit_gb else device_memory_bytes(device)
     if cfg.memory_check:
         check_fits(estimate, device=device, limit_bytes=limit, method=settings.method,
@@ -168,6 +170,7 @@ def train(recipe: LoadedRecipe, store: Store | None) -> TrainSummary:
     summary = TrainSummary(run_id, final_dir, lengths=lengths)
     status = "failed"
     started = time.monotonic()
+    baseline = current_rss_bytes()
     try:
         _fit(summary, settings, model_ref, tokenizer, rows, out_dir, device=device, dtype=dtype,
              attention=attention, packing=packing, rank=rank)
@@ -178,11 +181,12 @@ def train(recipe: LoadedRecipe, store: Store | None) -> TrainSummary:
     finally:
         summary.status = status
         summary.wall_s = time.monotonic() - started
-        summary.peak_memory_gb = peak_memory_bytes(device) / GB
+        summary.peak_memory_gb = peak_memory_bytes(device, baseline) / GB
         summary.metrics.update({
             "steps": summary.steps, "tokens_seen": summary.tokens_seen, "train_loss": summary.train_loss,
             "wall_s": summary.wall_s, "peak_memory_gb": summary.peak_memory_gb,
-            "peak_memory_kind": "max_memory_allocated" if device.startswith("cuda") else "peak RSS",
+            "peak_memory_kind": "max_memory_allocated" if device.startswith("cuda") else "peak RSS over the "
+                                "process before the model was loaded",
             "memory_estimate": estimate.as_dict(), "rows": len(rows), "rows_in_dataset": len(data.rows),
             "dropped_over_length": lengths.dropped, "truncated_over_length": lengths.truncated,
             "lengths": lengths.lengths, "completion_tokens": lengths.completion_tokens,
@@ -200,12 +204,22 @@ def resolve_model_ref(recipe: LoadedRecipe, name: str) -> str:
     return str(local) if local.exists() else name
 
 
-def peak_memory_bytes(device: str) -> int:
+def current_rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def peak_memory_bytes(device: str, baseline: int = 0) -> int:
+    """What training added at its peak: CUDA's allocator peak, or on CPU the peak resident set over the
+    process's size before the model was loaded (what the estimate predicts)."""
     if device.startswith("cuda"):
         import torch
 
         return int(torch.cuda.max_memory_allocated())
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    return max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - baseline)  # Linux: KiB
 
 
 def _load_model(settings: TrainSettings, model_ref: str, device: str, dtype: str, attention: str) -> Any:
