@@ -295,6 +295,7 @@ def _fit(summary: TrainSummary, settings: TrainSettings, model_ref: str, tokeniz
         result = trainer.train(resume_from_checkpoint=last)
     summary.steps = trainer.state.global_step
     summary.train_loss = float(result.training_loss) if result.training_loss is not None else None
+    summary.metrics["train_runtime_s"] = float(result.metrics.get("train_runtime", 0.0))
     if rank == 0:
         final = out_dir / "final"
         trainer.save_model(str(final))
