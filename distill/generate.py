@@ -3,7 +3,8 @@ every completion.
 
 Guarantees:
 - Each completion is committed to the store within about ``FLUSH_INTERVAL_S`` of arriving; a crash
-  or SIGKILL loses only requests still in flight, which the next run sends again.
+  or SIGKILL loses only requests still in flight, which the next run sends again. Commits run on a
+  writer thread, so the event loop (and the requests in flight) never waits for DuckDB.
 - A rerun sends only the (problem, sample) pairs without a successful generation for this teacher
   configuration (error rows are retried and replaced). Nothing is ever stored twice.
 - A request that fails after the teacher's retries is stored as an error row with its reason.
@@ -18,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +36,7 @@ from distill.types import ChatRequest, Completion, Generation, SamplingParams
 
 FLUSH_INTERVAL_S = 0.2
 FLUSH_ROWS = 1000
+MAX_QUEUED_WRITES = 4  # batches waiting for the writer thread before the stage stops reading completions
 
 
 @dataclass
@@ -175,13 +179,25 @@ async def _generate_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg
     teacher = make_teacher(cfg, recipe.resolve)
     buffer: list[dict[str, Any]] = []
     last_flush = time.monotonic()
+    # Writes go to one writer thread, in order, so the event loop never waits on DuckDB; the stage owns the
+    # connection and nothing else touches it until the writer has finished.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="distill-store-writer")
+    writes: deque[Future[int]] = deque()
+    error_ids = store.error_ids_of(t_hash)
 
     def flush() -> None:
         nonlocal last_flush
         if buffer:
-            store.add_generations(buffer)
+            writes.append(writer.submit(store.add_generations, list(buffer), error_ids))
             buffer.clear()
         last_flush = time.monotonic()
+        while writes and writes[0].done():
+            writes.popleft().result()  # a failed write raises here, in the stage
+
+    async def backpressure() -> None:
+        while len(writes) > MAX_QUEUED_WRITES:
+            await asyncio.wrap_future(writes[0])
+            writes.popleft().result()
 
     def feed() -> Iterator[ChatRequest]:
         # Lazily consumed by the teacher: once a budget is spent, no further request goes out.
@@ -213,6 +229,7 @@ async def _generate_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg
                     summary.errors_by_reason[completion.error] = summary.errors_by_reason.get(completion.error, 0) + 1
                 if len(buffer) >= FLUSH_ROWS:
                     flush()
+                    await backpressure()
                 bar.advance()
                 elapsed = max(time.monotonic() - started, 1e-9)
                 bar.set_extras(**{"tok/s": f"{summary.completion_tokens / elapsed:,.0f}",
@@ -220,4 +237,7 @@ async def _generate_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg
     finally:
         flush_task.cancel()
         flush()
+        writer.shutdown(wait=True)  # every queued write commits, also on Ctrl-C
+        for done in writes:
+            done.result()
         await teacher.aclose()

@@ -114,3 +114,54 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_read_only_open_of_a_missing_store_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="run `distill ingest` first"):
         Store.open(tmp_path / "none.duckdb", read_only=True)
+
+
+def generation_row(problem: str, sample: int, status: str = "ok", content: str = "x") -> dict:
+    from distill.types import Generation
+
+    return {"generation_id": Generation.make_id(problem, "t", sample), "problem_id": problem, "teacher_hash": "t",
+            "sample_index": sample, "origin": "teacher", "status": status, "content": content,
+            "error": "http_5xx" if status == "error" else None}
+
+
+def test_a_v3_store_migrates_to_one_key_on_generations_keeping_rows_and_order(tmp_path: Path) -> None:
+    from distill.store.core import MIGRATIONS
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL, "
+                "distill_version VARCHAR)")
+    for version, statements in enumerate(MIGRATIONS[:3], start=1):
+        for statement in statements:
+            con.execute(statement)
+        con.execute("INSERT INTO schema_version VALUES (?, now(), 'old')", [version])
+    for i, row in enumerate([generation_row("p2", 0), generation_row("p1", 0), generation_row("p1", 1)]):
+        con.execute("INSERT INTO generations (generation_id, problem_id, teacher_hash, sample_index, origin, status, "
+                    "content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, now())",
+                    [row[k] for k in ("generation_id", "problem_id", "teacher_hash", "sample_index", "origin",
+                                      "status", "content")])
+    con.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.con.execute("SELECT problem_id, sample_index FROM generations ORDER BY rowid").fetchall() == [
+            ("p2", 0), ("p1", 0), ("p1", 1)]
+        kinds = store.con.execute("SELECT constraint_type FROM duckdb_constraints() WHERE table_name = "
+                                  "'generations' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')").fetchall()
+        assert kinds == [("PRIMARY KEY",)]
+        # The triple stays unique through the id: the same sample again adds nothing.
+        assert store.add_generations([generation_row("p1", 1, content="again")]) == 0
+
+
+def test_known_error_ids_are_replaced_and_tracked_without_a_scan(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.duckdb") as store:
+        store.add_generations([generation_row("p1", 0, "error"), generation_row("p2", 0)])
+        errors = store.error_ids_of("t")
+        assert errors == {generation_row("p1", 0)["generation_id"]}
+        # A retry's success replaces the error row; a new failure becomes a known error id.
+        assert store.add_generations([generation_row("p1", 0), generation_row("p3", 0, "error")], errors) == 2
+        assert errors == {generation_row("p3", 0)["generation_id"]}
+        assert store.con.execute("SELECT problem_id, status FROM generations ORDER BY problem_id").fetchall() == [
+            ("p1", "ok"), ("p2", "ok"), ("p3", "error")]
+        # A success is never overwritten, with or without the caller's error ids.
+        assert store.add_generations([generation_row("p2", 0, "error")], errors) == 0
+        assert store.add_generations([generation_row("p2", 0, "error")]) == 0
