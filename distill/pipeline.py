@@ -3,9 +3,11 @@ rerun after a crash or a finished run only does what is missing."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from distill.errors import UsageError
 from distill.recipe import LoadedRecipe
 from distill.store import Store
 
@@ -67,7 +69,21 @@ STAGES: tuple[Stage, ...] = (
 )
 
 
+def preflight(recipe: LoadedRecipe) -> None:
+    """What can be known before anything is spent: check names and parameters, the teacher's API-key
+    variable. Raises the stage's own one-line error."""
+    from distill.verify import build_checks
+
+    for check in build_checks(recipe):
+        check.close()
+    teacher = recipe.config.teacher
+    if teacher is not None and teacher.api_key_env and not os.environ.get(teacher.api_key_env):
+        raise UsageError(f"teacher.api_key_env: the environment variable {teacher.api_key_env} is not set; export "
+                         f"it with the API key")
+
+
 def run_pipeline(recipe: LoadedRecipe, store: Store, *, force: bool = False) -> Iterator[str]:
+    preflight(recipe)
     for stage in STAGES:
         if stage.configured(recipe):
             yield stage.run(recipe, store, force)

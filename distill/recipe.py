@@ -12,16 +12,33 @@ it names the environment variable that holds them (``api_key_env: DEEPSEEK_API_K
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from distill.errors import RecipeError
 from distill.types import stable_hash
 
 FORMATS = ("jsonl", "json", "parquet", "csv", "arrow")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+_KEY_LIKE = re.compile(r"\b(sk-|hf_|gsk_|xai-|AIza)[A-Za-z0-9_\-]{8,}")
+
+
+def redact(text: str) -> str:
+    """``text`` with URL credentials and key-shaped tokens replaced, for messages that quote user input."""
+    return _KEY_LIKE.sub(lambda m: m.group(1) + "***", _URL_CREDENTIALS.sub("***@", text))
+
+
+def _env_name(value: str | None) -> str | None:
+    """An environment variable's name; a value that is not one (a pasted key) is refused without echoing it."""
+    if value is not None and (not _ENV_NAME.fullmatch(value) or _KEY_LIKE.match(value)):
+        raise ValueError("must name an environment variable (letters, digits and _), not hold a value; keys "
+                         "never go in a recipe (the value given is not shown)")
+    return value
 
 
 class _Section(BaseModel):
@@ -89,6 +106,8 @@ class TeacherConfig(_Section):
     batch_size: int = Field(default=8, ge=1)  # transformers/vllm backends
     device: str | None = None
 
+    _check_api_key_env = field_validator("api_key_env")(_env_name)
+
 
 class PromptConfig(_Section):
     system: str | None = None
@@ -149,6 +168,8 @@ class ExportConfig(_Section):
     test_size: float = Field(default=0.0, ge=0, lt=1)
     system_prompt: str | None = None
     sharegpt: bool = True  # a ShareGPT column (`sharegpt`) and dataset_info.json for LLaMA-Factory
+
+    _check_token_env = field_validator("token_env")(_env_name)
 
 
 class TrainConfig(_Section):
@@ -298,15 +319,16 @@ def _describe(err: dict[str, Any]) -> str:
         return "required key is missing"
     if kind == "extra_forbidden":
         return "unknown key"
+    shown = redact(json.dumps(value, default=str))
     if kind in _EXPECTED:
-        return f"{_EXPECTED[kind]}, got {json.dumps(value, default=str)}"
+        return f"{_EXPECTED[kind]}, got {shown}"
     if kind == "literal_error":
-        return f"expected {err['ctx']['expected']}, got {json.dumps(value, default=str)}"
+        return f"expected {err['ctx']['expected']}, got {shown}"
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
     if kind == "too_short":
-        return f"expected at least {err['ctx']['min_length']} item(s), got {json.dumps(value, default=str)}"
-    return f"{err['msg'].lower()}, got {json.dumps(value, default=str)}"
+        return f"expected at least {err['ctx']['min_length']} item(s), got {shown}"
+    return f"{err['msg'].lower()}, got {shown}"
 
 
 def parse_recipe(data: Any, path: Path) -> LoadedRecipe:

@@ -121,3 +121,18 @@ def test_offline_quickstart_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.
     assert (tmp_path / "data_cards" / "quickstart.md").read_text().startswith("---\nlicense: apache-2.0")
     again = runner.invoke(app, ["run", "pipelines/quickstart.yaml"])
     assert "verify: 0 new verdicts" in again.stdout and "(unchanged: already recorded)" in again.stdout
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("checks:\n  - name: maths\n", "checks[0]: Unknown check 'maths'"),
+    ("checks:\n  - name: math\n    timeout_s: -1\n", "checks[0]: check 'math': timeout_s must be a positive number"),
+    ("teacher:\n  model: m\n  api_key_env: DISTILL_TEST_UNSET_KEY\n",
+     "teacher.api_key_env: the environment variable DISTILL_TEST_UNSET_KEY is not set"),
+])
+def test_run_refuses_before_ingesting_or_spending(sample: Path, extra: str, message: str) -> None:
+    sample.write_text(sample.read_text() + extra)
+    result = runner.invoke(app, ["run", str(sample)])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "ingest:" not in result.output
+    assert not (sample.parent / "sample.duckdb").exists() or json.loads(runner.invoke(
+        app, ["status", str(sample), "--json"]).output)["tables"]["problems"] == 0

@@ -85,7 +85,7 @@ def test_sigkill_mid_run_loses_nothing_committed_and_duplicates_nothing(tmp_path
         ).fetchall()}
         (interrupted,) = store.con.execute("SELECT status FROM runs WHERE stage = 'generate'").fetchone()
     assert 20 <= len(before) < PROBLEMS * N
-    assert interrupted == "running"  # the killed run never finished; its rows are kept all the same
+    assert interrupted == "died"  # the next writer marks the killed run; its rows are kept all the same
 
     rerun = subprocess.run([*cmd, "generate", str(recipe)], capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr

@@ -94,3 +94,19 @@ def test_missing_recipe_file(tmp_path: Path) -> None:
 def test_shipped_recipes_validate() -> None:
     for path in sorted((Path(__file__).parents[1] / "pipelines").glob("*.yaml")):
         assert load_recipe(path).config.name
+
+
+def test_a_key_pasted_where_a_variable_name_goes_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    from distill.errors import RecipeError
+    from distill.recipe import parse_recipe
+
+    base = {"name": "x", "sources": [{"adapter": "gsm8k", "path": "a.jsonl"}]}
+    secret = "sk-live0123456789abcdefSECRET"
+    for data, where in [(base | {"teacher": {"model": "m", "api_key_env": secret}}, "teacher.api_key_env"),
+                        (base | {"export": {"token_env": "hf_abcdefghijklmnopSECRET"}}, "export.token_env"),
+                        (base | {"teacher": {"model": "m", "n": secret}}, "teacher.n"),
+                        (base | {"teacher": {"model": "m", "base_urls": "https://me:pw-SECRET@host/v1"}},
+                         "teacher.base_urls")]:
+        with pytest.raises(RecipeError) as err:
+            parse_recipe(data, tmp_path / "r.yaml")
+        assert where in str(err.value) and "SECRET" not in str(err.value), str(err.value)

@@ -135,7 +135,7 @@ def test_a_v3_store_migrates_to_one_key_on_generations_keeping_rows_and_order(tm
         for statement in statements:
             con.execute(statement)
         con.execute("INSERT INTO schema_version VALUES (?, now(), 'old')", [version])
-    for i, row in enumerate([generation_row("p2", 0), generation_row("p1", 0), generation_row("p1", 1)]):
+    for row in [generation_row("p2", 0), generation_row("p1", 0), generation_row("p1", 1)]:
         con.execute("INSERT INTO generations (generation_id, problem_id, teacher_hash, sample_index, origin, status, "
                     "content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, now())",
                     [row[k] for k in ("generation_id", "problem_id", "teacher_hash", "sample_index", "origin",
@@ -165,3 +165,17 @@ def test_known_error_ids_are_replaced_and_tracked_without_a_scan(tmp_path: Path)
         # A success is never overwritten, with or without the caller's error ids.
         assert store.add_generations([generation_row("p2", 0, "error")], errors) == 0
         assert store.add_generations([generation_row("p2", 0, "error")]) == 0
+
+
+def test_a_run_whose_process_is_gone_reads_died_and_the_next_writer_marks_it(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    with Store.open(path) as store:
+        run = store.start_run("generate", "demo", "h", "demo.yaml")
+        store.con.execute("UPDATE runs SET pid = 999999999 WHERE run_id = ?", [run.run_id])  # no such process
+        mine = store.start_run("verify", "demo", "h", "demo.yaml")  # this process: alive
+    with Store.open(path, read_only=True) as store:
+        assert {r[1]: r[2] for r in store.recent_runs()} == {"generate": "died", "verify": "running"}
+        assert store.con.execute("SELECT status FROM runs WHERE stage = 'generate'").fetchone() == ("running",)
+    with Store.open(path) as store:  # a writer holds the lock: other processes' running runs are stale
+        statuses = dict(store.con.execute("SELECT run_id, status FROM runs").fetchall())
+    assert statuses == {run.run_id: "died", mine.run_id: "running"}

@@ -144,8 +144,9 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(exported: Path) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert list(checkpoints.glob("*/checkpoint-20")), "no checkpoint was written before the kill"
-    with Store.open(folder / "store.duckdb") as store:
-        assert store.con.execute("SELECT status FROM train_runs").fetchall() == [("running",)]
+    with Store.open(folder / "store.duckdb") as store:  # the next writer marks the killed run
+        assert store.con.execute("SELECT status FROM train_runs").fetchall() == [("died",)]
+        assert store.con.execute("SELECT status FROM runs WHERE stage = 'train'").fetchall() == [("died",)]
     recipe, summary, record, _ = train_once(folder, **cfg)
     assert summary.resumed_from is not None and int(summary.resumed_from.rsplit("-", 1)[1]) >= 20
     assert summary.steps == 60 and record["status"] == "ok"

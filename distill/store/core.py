@@ -182,6 +182,8 @@ class Store(ResultsQueries):
             raise StoreError(f"{p}: not a usable DuckDB store: {str(exc).splitlines()[0]}") from None
         store = cls(con, p, read_only)
         store._migrate()
+        if not read_only:
+            store._mark_died_runs()
         return store
 
     def close(self) -> None:
@@ -226,6 +228,19 @@ class Store(ResultsQueries):
         except Exception:
             self.con.rollback()
             raise
+
+    def _mark_died_runs(self) -> None:
+        """Runs left ``running`` by a process that is gone (SIGKILL, power loss) become ``died``. We hold the
+        write lock, so no other process is writing: every running run but our own process's is stale."""
+        now = _now()
+        died = [r[0] for r in self.con.execute(
+            "SELECT run_id FROM runs WHERE status = 'running' AND pid IS DISTINCT FROM ?", [os.getpid()]).fetchall()]
+        if not died:
+            return
+        self.con.execute("UPDATE runs SET status = 'died', finished_at = ? WHERE run_id IN (SELECT unnest(?))",
+                         [now, died])
+        self.con.execute("UPDATE train_runs SET status = 'died', updated_at = ? WHERE status = 'running' AND "
+                         "run_id IN (SELECT unnest(?))", [now, died])
 
     # ---- generic keyed insert ------------------------------------------------------------------
     def _insert_ignore(self, table: str, rows: Sequence[dict[str, Any]],
@@ -524,9 +539,24 @@ class Store(ResultsQueries):
         return {t: self.count(t) for t in TABLES}
 
     def recent_runs(self, limit: int = 5) -> list[tuple[Any, ...]]:
-        return self.con.execute(
-            "SELECT run_id, stage, status, started_at, finished_at FROM runs "
+        """The latest runs; a ``running`` one whose process is gone reads ``died`` (a read-only store cannot
+        mark it; the next writer does)."""
+        rows = self.con.execute(
+            "SELECT run_id, stage, status, started_at, finished_at, pid FROM runs "
             "ORDER BY started_at DESC LIMIT ?", [limit]).fetchall()
+        return [(r[0], r[1], "died" if r[2] == "running" and not _alive(r[5]) else r[2], r[3], r[4]) for r in rows]
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 _PROBLEM_COLS_P = ("p.problem_id, p.source, p.locator, p.domain, p.prompt, p.answer, p.tests, p.choices, "
