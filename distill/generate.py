@@ -119,24 +119,47 @@ def plan_requests(recipe: LoadedRecipe, store: Store, cfg: TeacherConfig, t_hash
 
 
 class _Budget:
+    """The caps, counting what requests already sent will most likely cost: before each request goes out,
+    spent + (in flight + 1) x the mean cost of a completion so far must stay under the cap. The overshoot is
+    then at most what the requests in flight cost beyond their mean."""
+
     def __init__(self, cfg: TeacherConfig, spent_usd: float, spent_tokens: int):
         self.cfg = cfg
         self.spent_usd = spent_usd
         self.spent_tokens = spent_tokens
-        self.stopped_by: str | None = None
+        self.sent = 0
+        self.received = 0
+        self.run_usd = 0.0
+        self.run_tokens = 0
+        self.stopped_by: str | None = None  # the cap that stopped sending: "max_cost_usd" / "max_completion_tokens"
 
     def add(self, cost: float, tokens: int | None) -> None:
+        self.received += 1
         self.spent_usd += cost
         self.spent_tokens += tokens or 0
+        self.run_usd += cost
+        self.run_tokens += tokens or 0
+
+    def _projected(self, per_run_total: float) -> float:
+        outstanding = max(0, self.sent - self.received) + 1
+        return outstanding * per_run_total / self.received if self.received else 0.0
 
     def exhausted(self) -> bool:
         cfg = self.cfg
-        if cfg.max_cost_usd is not None and self.spent_usd >= cfg.max_cost_usd:
-            self.stopped_by = f"max_cost_usd {cfg.max_cost_usd} reached (${self.spent_usd:.4f} spent)"
-        elif cfg.max_completion_tokens is not None and self.spent_tokens >= cfg.max_completion_tokens:
-            self.stopped_by = (f"max_completion_tokens {cfg.max_completion_tokens:,} reached "
-                               f"({self.spent_tokens:,} spent)")
+        if cfg.max_cost_usd is not None and self.spent_usd + self._projected(self.run_usd) >= cfg.max_cost_usd:
+            self.stopped_by = "max_cost_usd"
+        elif cfg.max_completion_tokens is not None and \
+                self.spent_tokens + self._projected(self.run_tokens) >= cfg.max_completion_tokens:
+            self.stopped_by = "max_completion_tokens"
         return self.stopped_by is not None
+
+    def stop_line(self) -> str | None:
+        """What stopped the stage, with what was actually spent once everything in flight arrived."""
+        if self.stopped_by == "max_cost_usd":
+            return f"max_cost_usd {self.cfg.max_cost_usd} reached (${self.spent_usd:.4f} spent)"
+        if self.stopped_by == "max_completion_tokens":
+            return f"max_completion_tokens {self.cfg.max_completion_tokens:,} reached ({self.spent_tokens:,} spent)"
+        return None
 
 
 def generate(recipe: LoadedRecipe, store: Store) -> GenerateSummary:
@@ -156,7 +179,7 @@ def generate(recipe: LoadedRecipe, store: Store) -> GenerateSummary:
     try:
         if requests and not budget.exhausted():
             asyncio.run(_generate_async(requests, recipe, cfg, t_hash, store, run, summary, budget))
-        summary.stopped_by = budget.stopped_by
+        summary.stopped_by = budget.stop_line()
         status = "ok" if not summary.stopped_by else "stopped"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -204,6 +227,7 @@ async def _generate_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg
         for request in requests:
             if budget.exhausted():
                 return
+            budget.sent += 1
             yield request
 
     async def flusher() -> None:

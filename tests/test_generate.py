@@ -107,6 +107,17 @@ def test_budgets_stop_cleanly_and_a_higher_cap_continues(tmp_path: Path) -> None
     assert rows(path, "SELECT count(*), count(DISTINCT generation_id) FROM generations") == [(21, 21)]
 
 
+def test_a_cap_counts_requests_in_flight_so_concurrency_barely_overshoots_it(tmp_path: Path) -> None:
+    with FaultServer(ServerPlan(latency_s=0.05)) as server:
+        path = write_recipe(tmp_path, server, max_concurrency=4, use_n="never", max_completion_tokens=100)
+        run = run_generate(path)
+    per_completion = run.completion_tokens / run.received
+    (spent,) = rows(path, "SELECT sum(completion_tokens) FROM generations")[0]
+    # At most the four requests in flight beyond the projected mean: never the whole queue.
+    assert 0 < run.received < PROBLEMS * 3 and spent <= 100 + 4 * per_completion, (spent, per_completion)
+    assert run.stopped_by == f"max_completion_tokens 100 reached ({spent:,} spent)"
+
+
 def test_problem_limit_and_a_changed_sampling_parameter(tmp_path: Path) -> None:
     with FaultServer(ServerPlan()) as server:
         path = write_recipe(tmp_path, server, limit=2, n=2)
