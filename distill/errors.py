@@ -36,3 +36,8 @@ class StoreLockedError(DistillError):
 
 class StoreError(DistillError):
     """The store file is unusable (newer schema, corrupt file)."""
+
+
+class StoreValueError(DistillError):
+    """A batch holds a value the store cannot take (text that is not valid UTF-8, a number out of range);
+    callers that can isolate the row do so."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from distill.errors import StoreValueError
 from distill.progress import stage_progress
 from distill.recipe import LoadedRecipe, SourceConfig
 from distill.response import extract_final_answer, split_response
@@ -104,6 +105,22 @@ def ingest(recipe: LoadedRecipe, store: Store, *, force: bool = False) -> Ingest
     return summary
 
 
+def _add_problems_isolating_bad_rows(store: Store, problems: list[Problem], errors: list[IngestError],
+                                     run: RunContext) -> int:
+    """Write the batch; if a value in it cannot be stored after all, write row by row and record the rows
+    that fail as ``invalid_value``, so one row never costs the others."""
+    try:
+        return store.add_problems(problems, run)
+    except StoreValueError:
+        inserted = 0
+        for problem in problems:
+            try:
+                inserted += store.add_problems([problem], run)
+            except StoreValueError as exc:
+                errors.append(IngestError(problem.source, problem.locator, "invalid_value", str(exc)[:200], None))
+        return inserted
+
+
 def _ingest_source(cfg: SourceConfig, recipe: LoadedRecipe, store: Store, run: RunContext,
                    force: bool) -> SourceSummary:
     name = cfg.display_name
@@ -119,7 +136,7 @@ def _ingest_source(cfg: SourceConfig, recipe: LoadedRecipe, store: Store, run: R
     teachers: set[tuple[str, str]] = set()
 
     def flush() -> None:
-        inserted = store.add_problems(problems, run)
+        inserted = _add_problems_isolating_bad_rows(store, problems, errors, run)
         result.new_problems += inserted
         result.existing_problems += len(problems) - inserted
         store.add_ingest_errors(errors, run)

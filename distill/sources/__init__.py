@@ -8,6 +8,7 @@ problem inside a readable source becomes either a ``Problem`` or an ``IngestErro
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -19,6 +20,25 @@ from distill.recipe import SourceConfig
 from distill.sources.adapters import ADAPTERS, RowError
 from distill.sources.readers import raw_text, read_rows
 from distill.types import ImportedResponse, IngestError, Problem
+
+
+def _unstorable(row: dict) -> str | None:
+    """Why a row's text cannot be stored (a lone surrogate such as "\\ud800" is valid JSON but not UTF-8), or
+    None. Checked per row so one such value never sinks the batch written with it."""
+    try:
+        json.dumps(row, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"contains a character that is not valid UTF-8 text ({exc.object[exc.start:exc.end]!a})"
+    except (ValueError, RecursionError, TypeError) as exc:
+        return f"cannot be serialised: {type(exc).__name__}"
+    return None
+
+
+def _safe_raw(row: dict) -> str:
+    try:
+        return json.dumps(row, ensure_ascii=True, default=str)[:2000]
+    except (ValueError, RecursionError, TypeError):
+        return repr(row)[:2000]
 
 
 def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]
@@ -39,10 +59,18 @@ def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]
             yield item
             continue
         locator, row = item
+        unstorable = _unstorable(row)
+        if unstorable:
+            yield IngestError(name, locator, "undecodable_text", unstorable, _safe_raw(row))
+            continue
         try:
             fields = adapter(row, cfg)
         except RowError as exc:
             yield IngestError(name, locator, exc.reason, exc.detail, raw_text(row))
+            continue
+        except Exception as exc:  # whatever else a row can do to an adapter: recorded, never a crash
+            yield IngestError(name, locator, "invalid_row", f"{type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:200] if str(exc) else ''}", _safe_raw(row))
             continue
         tests_json = fields.tests.to_json() if fields.tests else None
         problem_id = Problem.make_id(name, fields.domain, fields.prompt, fields.answer, tests_json, fields.choices)

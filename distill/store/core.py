@@ -29,7 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from distill import __version__
-from distill.errors import StoreError, StoreLockedError
+from distill.errors import StoreError, StoreLockedError, StoreValueError
 from distill.store.results import ResultsQueries
 from distill.store.values import _json, _now
 from distill.types import CodeTests, Generation, IngestError, Problem, Verdict
@@ -249,7 +249,11 @@ class Store(ResultsQueries):
         ``before`` (SQL that may read the rows as ``_distill_batch``, optionally with parameters) runs first."""
         if not rows:
             return 0
-        batch = pa.Table.from_pylist(list(rows))
+        try:
+            batch = pa.Table.from_pylist(list(rows))
+        except (pa.ArrowException, UnicodeError, OverflowError) as exc:
+            raise StoreValueError(f"{table}: a value cannot be stored: {type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0][:200]}") from None
         self.con.begin()
         try:
             self.con.register("_distill_batch", batch)
