@@ -41,3 +41,7 @@ class StoreError(DistillError):
 class StoreValueError(DistillError):
     """A batch holds a value the store cannot take (text that is not valid UTF-8, a number out of range);
     callers that can isolate the row do so."""
+
+
+class StorePathError(UsageError):
+    """The store's path cannot hold a store (a regular file in the way, a read-only filesystem)."""

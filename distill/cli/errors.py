@@ -25,6 +25,13 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _environment_failure(exc: BaseException) -> bool:
+    """Disk full, read-only filesystem, I/O errors (from the OS or DuckDB): not bugs in distill."""
+    if isinstance(exc, OSError):
+        return True
+    return type(exc).__module__.startswith("duckdb") and type(exc).__name__ == "IOException"
+
+
 def guarded(fn: F) -> F:
     """Wrap a command; it must take a ``debug`` parameter (``DebugOpt``)."""
     params = inspect.signature(fn).parameters
@@ -51,6 +58,9 @@ def guarded(fn: F) -> F:
             if debug:
                 raise
             first = str(exc).splitlines()[0] if str(exc) else ""
+            if _environment_failure(exc):  # the disk or filesystem, not a bug: say what and where
+                where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
+                raise _fail(f"{where}{first or type(exc).__name__}", 1) from None
             raise _fail(f"unexpected {type(exc).__name__}: {first} (this is a bug; rerun with --debug "
                         f"for the traceback)", 1) from None
 

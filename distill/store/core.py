@@ -29,7 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from distill import __version__
-from distill.errors import StoreError, StoreLockedError, StoreValueError
+from distill.errors import StoreError, StoreLockedError, StorePathError, StoreValueError
 from distill.store.results import ResultsQueries
 from distill.store.values import _json, _now
 from distill.types import CodeTests, Generation, IngestError, Problem, Verdict
@@ -165,7 +165,11 @@ class Store(ResultsQueries):
         if read_only and not p.exists():
             raise StoreError(f"{p}: no store here yet; run `distill ingest` first")
         if not read_only:
-            p.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                p.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a regular file in the path, a read-only filesystem, no permission
+                raise StorePathError(f"{p}: cannot create the store's folder {p.parent}: "
+                                     f"{exc.strerror or type(exc).__name__}") from None
         try:
             con = duckdb.connect(str(p), read_only=read_only)
         except duckdb.IOException as exc:
@@ -265,10 +269,18 @@ class Store(ResultsQueries):
             ).fetchone()[0]
             self.con.unregister("_distill_batch")
             self.con.commit()
-        except Exception:
-            self.con.rollback()
+        except Exception as exc:
+            self._rollback_quietly()
+            if _is_io_error(exc):  # disk full, file gone: say so, rather than the rollback's own complaint
+                raise StoreError(f"{self.path}: the write failed: {str(exc).splitlines()[0][:300]}") from None
             raise
         return int(inserted)
+
+    def _rollback_quietly(self) -> None:
+        try:
+            self.con.rollback()
+        except duckdb.Error:
+            pass  # DuckDB may already have aborted the transaction (e.g. after an I/O error)
 
     # ---- runs ----------------------------------------------------------------------------------
     def start_run(self, stage: str, recipe_name: str | None, recipe_hash: str | None,
@@ -549,6 +561,10 @@ class Store(ResultsQueries):
             "SELECT run_id, stage, status, started_at, finished_at, pid FROM runs "
             "ORDER BY started_at DESC LIMIT ?", [limit]).fetchall()
         return [(r[0], r[1], "died" if r[2] == "running" and not _alive(r[5]) else r[2], r[3], r[4]) for r in rows]
+
+
+def _is_io_error(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException | OSError) or "No space left on device" in str(exc)
 
 
 def _alive(pid: int | None) -> bool:

@@ -1,0 +1,66 @@
+"""Disk and path faults read as what they are: one line naming the cause and the file, never 'a bug'."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from distill.errors import StoreError, StorePathError
+from distill.store import Store
+
+
+def test_a_store_path_under_a_regular_file_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(StorePathError, match="cannot create the store's folder .*afile: File exists") as err:
+        Store.open(tmp_path / "afile" / "s.duckdb")
+    assert err.value.exit_code == 2
+
+
+def test_a_truncated_store_is_named_not_misread(tmp_path: Path) -> None:
+    Store.open(tmp_path / "s.duckdb").close()
+    data = (tmp_path / "s.duckdb").read_bytes()
+    (tmp_path / "t.duckdb").write_bytes(data[: len(data) // 3])
+    with pytest.raises(StoreError, match=r"t.duckdb: cannot open the store: IO Error"):
+        Store.open(tmp_path / "t.duckdb")
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root and mount rights")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_says_so_and_keeps_what_was_committed(tiny_disk: Path) -> None:
+    from distill.types import Generation
+
+    def batch(start: int) -> list[dict]:
+        return [{"generation_id": Generation.make_id(f"p{i}", "t", 0), "problem_id": f"p{i}", "teacher_hash": "t",
+                 "sample_index": 0, "origin": "teacher", "status": "ok", "content": os.urandom(2000).hex()}
+                for i in range(start, start + 200)]
+
+    store = Store.open(tiny_disk / "s.duckdb")
+    committed = 0
+    with pytest.raises(StoreError) as err:
+        for start in range(0, 100_000, 200):
+            committed += store.add_generations(batch(start))
+    message = str(err.value)
+    assert message.startswith(f"{tiny_disk / 's.duckdb'}: the write failed") and "\n" not in message
+    assert "No space left on device" in message or "Could not write" in message or "IO Error" in message
+    assert "cannot rollback" not in message
+    try:  # what was committed before the disk filled is still there, and nothing half-written
+        assert committed > 0 and store.count("generations") == committed
+    finally:
+        try:
+            store.close()
+        except Exception:
+            pass  # closing may need disk for the checkpoint; the test only needs the mount gone
