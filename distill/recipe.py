@@ -194,12 +194,14 @@ class TrainConfig(_Section):
 
 
 class EvalConfig(_Section):
-    """Models under test as teachers on held-out benchmarks, scored by the checks that filtered the data."""
+    """Models under test as teachers on held-out benchmarks, scored by the checks that filtered the data
+    (see ``distill/evaluate.py``)."""
 
-    # name: a hub id or file path (adapter from the name: gsm8k, math500, aime24, amc23...), or a full source.
-    benchmarks: dict[str, str | SourceConfig] = Field(default_factory=dict)
+    # name: a hub id or file path (adapter from the name or id: gsm8k, math/math500, aime, amc), or a full source.
+    benchmarks: dict[str, str | SourceConfig] = Field(min_length=1)
     # label: a teacher section; `model: trained` is this recipe's latest trained student. Default: `base`
-    # (train.base_model) and `student` (trained), both in process with transformers.
+    # (train.base_model) and `student` (trained), both in process with transformers. Sampling values set in a
+    # model's section (temperature, top_p, max_tokens, seed) win over the ones below; n and limit never do.
     models: dict[str, TeacherConfig] = Field(default_factory=dict)
     n: int = Field(default=1, ge=1)  # samples per problem
     k: list[int] = Field(default_factory=list)  # pass@k and maj@k for each k <= n (default: 1 and n)
@@ -212,6 +214,17 @@ class EvalConfig(_Section):
     # A sample is correct when these checks (those that apply to its domain) pass. Default: the
     # correctness checks among `checks` (math, choice, code, ...), not format or language.
     score_checks: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _ks_within_n(self) -> EvalConfig:
+        bad = [k for k in self.k if not 1 <= k <= self.n]
+        if bad:
+            raise ValueError(f"k: every k must be between 1 and n ({self.n}), got {bad[0]}")
+        return self
+
+    @property
+    def ks(self) -> list[int]:
+        return sorted(set(self.k or [1, self.n]))
 
 
 class Recipe(_Section):

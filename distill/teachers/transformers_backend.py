@@ -6,7 +6,11 @@ event loop (and the store's flushes) keep running. Sampling follows the recipe (
 greedy); with a ``seed`` each batch is seeded with ``seed + first sample index`` for reproducibility.
 A row whose generation ends without the EOS token is ``finish_reason: length``. Special tokens such
 as ``<think>`` are kept in the text; padding and EOS are not. ``model`` is a local folder (relative to
-the recipe) or a Hugging Face hub id (``from_pretrained``'s own download code).
+the recipe) or a Hugging Face hub id (``from_pretrained``'s own download code). A folder holding a PEFT
+adapter (``adapter_config.json``, as ``distill train`` saves a LoRA student) is loaded on its base model
+(``base_model_name_or_path``: an absolute path, a path relative to the recipe or to the adapter folder, or a
+hub id) and merged for generation; the tokenizer comes from the adapter folder when it has one, else from
+the base.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ class TransformersTeacher:
 
     def __init__(self, cfg: TeacherConfig, resolve: Callable[[str], Path] | None = None):
         self.cfg = cfg
-        local = resolve(cfg.model) if resolve is not None else Path(cfg.model)
+        self._resolve = resolve or (lambda name: Path(name).expanduser())
+        local = self._resolve(cfg.model)
         self.model_ref = str(local) if local.exists() else cfg.model
         self._model: Any = None
         self._tokenizer: Any = None
@@ -39,16 +44,36 @@ class TransformersTeacher:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        adapter = Path(self.model_ref) / "adapter_config.json"
+        base_ref = self._adapter_base(adapter) if adapter.is_file() else self.model_ref
+        tokenizer_ref = self.model_ref if not adapter.is_file() or _has_tokenizer(Path(self.model_ref)) else base_ref
         try:
-            self._tokenizer = AutoTokenizer.from_pretrained(self.model_ref)
+            self._tokenizer = AutoTokenizer.from_pretrained(tokenizer_ref)
             device = self.cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
             dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-            self._model = AutoModelForCausalLM.from_pretrained(self.model_ref, dtype=dtype).to(device).eval()
+            model = AutoModelForCausalLM.from_pretrained(base_ref, dtype=dtype)
+            if adapter.is_file():
+                from peft import PeftModel
+
+                model = PeftModel.from_pretrained(model, self.model_ref).merge_and_unload()
+            self._model = model.to(device).eval()
         except OSError as exc:
             raise UsageError(f"teacher.model: cannot load '{self.model_ref}': {str(exc).splitlines()[0]}") from None
         self._tokenizer.padding_side = "left"
         if self._tokenizer.pad_token is None:
             self._tokenizer.pad_token = self._tokenizer.eos_token
+
+    def _adapter_base(self, adapter_config: Path) -> str:
+        import json
+
+        base = json.loads(adapter_config.read_text(encoding="utf-8")).get("base_model_name_or_path")
+        if not base:
+            raise UsageError(f"teacher.model: the adapter in '{self.model_ref}' names no base model "
+                             f"(base_model_name_or_path in adapter_config.json)")
+        for candidate in (self._resolve(base), adapter_config.parent / base):
+            if candidate.exists():
+                return str(candidate.resolve())
+        return base  # a hub id
 
     async def aclose(self) -> None:
         self._model = None
@@ -90,3 +115,7 @@ class TransformersTeacher:
             results.append(Completion(request, text, None, "stop" if stopped else "length", int(prompt_tokens[i]),
                                       len(new), latency, model=self.cfg.model))
         return results
+
+
+def _has_tokenizer(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"))
