@@ -231,7 +231,7 @@ class Recipe(_Section):
     name: str
     description: str | None = None
     store: str | None = None  # default: runs/<name>.duckdb under the current directory
-    sources: list[SourceConfig] = Field(min_length=1)
+    sources: list[SourceConfig] = Field(default_factory=list)  # required unless the recipe only evaluates
     teacher: TeacherConfig | None = None
     prompt: PromptConfig = Field(default_factory=PromptConfig)
     checks: list[CheckConfig] = Field(default_factory=list)
@@ -239,6 +239,12 @@ class Recipe(_Section):
     export: ExportConfig = Field(default_factory=ExportConfig)
     train: TrainConfig | None = None
     eval: EvalConfig | None = None
+
+    @model_validator(mode="after")
+    def _has_sources(self) -> Recipe:
+        if not self.sources and self.eval is None:
+            raise ValueError("sources: required key is missing (only a recipe with an eval section may leave it out)")
+        return self
 
 
 _SECRET_KEYS = {"api_key", "token", "hf_token", "password", "secret"}
@@ -332,6 +338,8 @@ def parse_recipe(data: Any, path: Path) -> LoadedRecipe:
         config = Recipe.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]  # the first problem, named by its key path
+        if not first["loc"] and first["type"] == "value_error":  # a whole-recipe rule names its own key
+            raise RecipeError(f"{where}: {_describe(first)}") from None
         raise RecipeError(f"{where}: {_loc(first['loc'])}: {_describe(first)}") from None
     return LoadedRecipe(config, path, data)
 

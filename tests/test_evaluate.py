@@ -162,12 +162,14 @@ def test_one_line_errors(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "eval: k: every k must be between 1 and n (2), got 4" in result.output
 
 
-def test_eval_is_the_last_step_of_run_on_a_shared_benchmark_file(tmp_path: Path, shared_data: Path) -> None:
+def test_an_eval_only_recipe_runs_on_a_shared_benchmark_file(tmp_path: Path, shared_data: Path) -> None:
     plan = ServerPlan(default_answer="\\boxed{0}")
     with FaultServer(plan) as server:
         model = served(server, "api-model") | {"max_concurrency": 4}
         path = write_recipe(tmp_path, {"benchmarks": {"math500": str(shared_data / "math500.test.jsonl")},
                                        "limit": 5, "models": {"api": model}})
+        eval_only = {k: v for k, v in json.loads(path.read_text()).items() if k != "sources"}
+        path.write_text(json.dumps(eval_only))  # a recipe that only evaluates needs no sources
         result = CliRunner().invoke(app, ["run", str(path)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -178,4 +180,42 @@ def test_eval_is_the_last_step_of_run_on_a_shared_benchmark_file(tmp_path: Path,
         (row,) = [r for r in store.eval_summary() if r["metric"] == "pass@1"]
         sources = dict(store.con.execute("SELECT source, count(*) FROM problems GROUP BY 1").fetchall())
     assert (row["benchmark"], row["n_problems"], row["n_samples"], row["label"]) == ("math500", 5, 5, "api")
-    assert sources == {"train": 1, "eval:math500": 500}  # the whole benchmark is stored; `limit` picks the first 5
+    assert sources == {"eval:math500": 500}  # the whole benchmark is stored; `limit` picks the first 5
+
+
+def test_benchmark_names_pick_adapter_split_and_a_prefixed_source_name() -> None:
+    from distill.evaluate import benchmark_source
+
+    recipe = load_recipe(Path(__file__).parents[1] / "pipelines" / "eval_math.yaml")
+    got = {name: benchmark_source(name, spec, recipe) for name, spec in recipe.config.eval.benchmarks.items()}
+    assert {n: (s.adapter, s.hub, s.split, s.display_name) for n, s in got.items()} == {
+        "math500": ("math", "HuggingFaceH4/MATH-500", "test", "eval:math500"),
+        "aime24": ("aime", "HuggingFaceH4/aime_2024", "train", "eval:aime24"),
+        "amc23": ("amc", "math-ai/amc23", "test", "eval:amc23")}  # amc before math: the hub id says math-ai
+    gsm = benchmark_source("grade_school", "openai/gsm8k", recipe)
+    assert (gsm.adapter, gsm.config, gsm.split) == ("gsm8k", "main", "test")
+    local = benchmark_source("mine", "data/MATH_hard.jsonl", recipe)
+    assert (local.adapter, local.path, local.hub) == ("math", "data/MATH_hard.jsonl", None)
+
+
+def test_run_trains_then_evaluates_base_and_student_by_default(tmp_path: Path, tiny_model: Path) -> None:
+    import shutil
+
+    shutil.copytree(tiny_model, tmp_path / "tiny")
+    shutil.copytree(Path(__file__).parents[1] / "pipelines" / "data", tmp_path / "data")
+    path = write_recipe(tmp_path, {"benchmarks": {"math_tiny": "bench_math.jsonl"}, "max_tokens": 4, "limit": 2},
+                        sources=[{"adapter": "traces", "path": "data/sample_traces.jsonl"}],
+                        select={"policy": "shortest", "decontaminate": {"enabled": False}},
+                        export={"out_dir": "exports", "formats": ["disk"]},
+                        train={"base_model": "tiny", "method": "lora", "max_steps": 1, "output_dir": "ckpt",
+                               "device": "cpu"})
+    result = CliRunner().invoke(app, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    stages = [line.split(":")[0] for line in result.output.splitlines() if line.split(":")[0] in
+              ("ingest", "verify", "select", "export", "train", "eval")]
+    assert stages == ["ingest", "verify", "select", "export", "train", "eval"]
+    with Store.open(load_recipe(path).store_path, read_only=True) as store:
+        trained = store.latest_train_run("ev")["model_dir"]
+        models = {r["label"]: r["model"] for r in store.eval_summary()}
+    assert models == {"base": "tiny", "student": trained} and (Path(trained) / "adapter_config.json").is_file()
+    assert "student - base" in result.output
