@@ -188,6 +188,13 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
     classes = check_classes(probe)
     scoring = [c for c in classes if c.name in score_check_names(recipe, classes)]
     prompts = PromptBuilder.from_config(recipe.config.prompt)
+    hashes = {label: teacher_hash(teacher, prompts.fingerprint) for label, teacher in models.items()}
+    seen: dict[str, str] = {}
+    for label, t_hash in hashes.items():
+        if t_hash in seen:  # results are keyed by teacher configuration: the two would overwrite each other
+            raise RecipeError(f"{recipe.path}: eval.models: '{seen[t_hash]}' and '{label}' are the same model "
+                              f"with the same sampling; keep one label")
+        seen[t_hash] = label
     run = store.start_run("eval", recipe.config.name, recipe.hash, str(recipe.path))
     summary = EvalSummary(run.run_id)
     started = time.monotonic()
@@ -201,8 +208,8 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
                 summary.generated += generated.received
                 summary.already_done += generated.already_done
                 summary.new_verdicts += sum(verify(derived, store).computed.values())
-                result, problems = score(store, benchmark, source.display_name, label, teacher,
-                                         teacher_hash(teacher, prompts.fingerprint), scoring, cfg)
+                result, problems = score(store, benchmark, source.display_name, label, teacher, hashes[label],
+                                         scoring, cfg)
                 summary.results.append(result)
                 store.replace_eval(result.teacher_hash, benchmark, summary_rows(result), problems, run)
         status = "ok"

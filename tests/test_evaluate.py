@@ -157,6 +157,11 @@ def test_one_line_errors(tmp_path: Path) -> None:
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
     assert "'trained'" in result.output and "distill train" in result.output
 
+    path = write_recipe(tmp_path, {"benchmarks": {"gsm8k": "bench_math.jsonl"},
+                                   "models": {"a": {"model": "x"}, "b": {"model": "x", "max_concurrency": 2}}})
+    result = runner.invoke(app, ["eval", str(path)])
+    assert result.exit_code == 2 and "eval.models: 'a' and 'b' are the same model" in result.output
+
     path = write_recipe(tmp_path, {"benchmarks": {"gsm8k": "bench_math.jsonl"}, "n": 2, "k": [4]})
     result = runner.invoke(app, ["eval", str(path)])
     assert result.exit_code == 2 and "eval: k: every k must be between 1 and n (2), got 4" in result.output

@@ -24,6 +24,7 @@ from typing import Any
 
 from distill.errors import UsageError
 from distill.recipe import TeacherConfig
+from distill.teachers.base import adapter_base_model
 from distill.types import ChatRequest, Completion
 
 
@@ -44,15 +45,15 @@ class TransformersTeacher:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        adapter = Path(self.model_ref) / "adapter_config.json"
-        base_ref = self._adapter_base(adapter) if adapter.is_file() else self.model_ref
-        tokenizer_ref = self.model_ref if not adapter.is_file() or _has_tokenizer(Path(self.model_ref)) else base_ref
+        adapter_base = adapter_base_model(self.model_ref, self._resolve)
+        base_ref = adapter_base or self.model_ref
+        tokenizer_ref = base_ref if adapter_base and not _has_tokenizer(Path(self.model_ref)) else self.model_ref
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(tokenizer_ref)
             device = self.cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
             dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
             model = AutoModelForCausalLM.from_pretrained(base_ref, dtype=dtype)
-            if adapter.is_file():
+            if adapter_base:
                 from peft import PeftModel
 
                 model = PeftModel.from_pretrained(model, self.model_ref).merge_and_unload()
@@ -62,18 +63,6 @@ class TransformersTeacher:
         self._tokenizer.padding_side = "left"
         if self._tokenizer.pad_token is None:
             self._tokenizer.pad_token = self._tokenizer.eos_token
-
-    def _adapter_base(self, adapter_config: Path) -> str:
-        import json
-
-        base = json.loads(adapter_config.read_text(encoding="utf-8")).get("base_model_name_or_path")
-        if not base:
-            raise UsageError(f"teacher.model: the adapter in '{self.model_ref}' names no base model "
-                             f"(base_model_name_or_path in adapter_config.json)")
-        for candidate in (self._resolve(base), adapter_config.parent / base):
-            if candidate.exists():
-                return str(candidate.resolve())
-        return base  # a hub id
 
     async def aclose(self) -> None:
         self._model = None
