@@ -2,8 +2,8 @@
 
 A benchmark is a source (named ``eval:<name>`` so it never mixes with training sources), each model
 under test is a teacher configuration, its samples are generations, and the eval's checks (default: the
-recipe's) are its verdicts: this module builds a derived recipe per (benchmark, model) and calls the
-real ``ingest``, ``generate`` and ``verify`` with the same store. So a rerun skips every sample and
+recipe's) are its verdicts: this module builds derived recipes (the benchmarks as sources, a model as the
+teacher, the eval's checks) and calls the real ``ingest``, ``generate`` and ``verify`` with the same store. So a rerun skips every sample and
 verdict already stored, and a student is scored exactly as its training data was filtered. What is
 added here is only aggregation (``distill/metrics.py``): pass@1, pass@k, maj@k and mean completion
 tokens per benchmark and model, written with ``store.replace_eval`` (recomputed each run, so they always
@@ -151,8 +151,9 @@ def trained_model_dir(recipe: LoadedRecipe, store: Store, label: str) -> str:
     return str(run["model_dir"])
 
 
-def _derived(recipe: LoadedRecipe, source: SourceConfig, teacher: TeacherConfig, checks: list[Any]) -> LoadedRecipe:
-    config = recipe.config.model_copy(update={"sources": [source], "teacher": teacher, "checks": checks})
+def _derived(recipe: LoadedRecipe, sources: list[SourceConfig], teacher: TeacherConfig,
+             checks: list[Any]) -> LoadedRecipe:
+    config = recipe.config.model_copy(update={"sources": sources, "teacher": teacher, "checks": checks})
     return LoadedRecipe(config, recipe.path, recipe.raw)
 
 
@@ -184,7 +185,7 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
     checks = list(cfg.checks if cfg.checks is not None else recipe.config.checks)
     sources = {name: benchmark_source(name, spec, recipe) for name, spec in cfg.benchmarks.items()}
     models = models_under_test(recipe, store)
-    probe = _derived(recipe, next(iter(sources.values())), next(iter(models.values())), checks)
+    probe = _derived(recipe, list(sources.values()), next(iter(models.values())), checks)
     classes = check_classes(probe)
     scoring = [c for c in classes if c.name in score_check_names(recipe, classes)]
     prompts = PromptBuilder.from_config(recipe.config.prompt)
@@ -200,14 +201,20 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
     started = time.monotonic()
     status = "failed"
     try:
-        for benchmark, source in sources.items():
-            for label, teacher in models.items():
-                derived = _derived(recipe, source, teacher, checks)
-                ingest(derived, store)
-                generated = generate(derived, store)
+        every = _derived(recipe, list(sources.values()), next(iter(models.values())), checks)
+        ingest(every, store)
+        # One generate call per model (one model load); with a limit, one per benchmark, as the teacher's
+        # `limit` counts problems over all of a recipe's sources.
+        groups = [[s] for s in sources.values()] if cfg.limit is not None else [list(sources.values())]
+        for teacher in models.values():
+            for group in groups:
+                generated = generate(_derived(recipe, group, teacher, checks), store)
                 summary.generated += generated.received
                 summary.already_done += generated.already_done
-                summary.new_verdicts += sum(verify(derived, store).computed.values())
+        # One pass over every benchmark's samples, so each check starts its worker pool once.
+        summary.new_verdicts = sum(verify(every, store).computed.values())
+        for benchmark, source in sources.items():
+            for label, teacher in models.items():
                 result, problems = score(store, benchmark, source.display_name, label, teacher, hashes[label],
                                          scoring, cfg)
                 summary.results.append(result)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from distill.cli import app
 from distill.errors import UsageError
 from distill.evaluate import evaluate
-from distill.recipe import load_recipe
+from distill.recipe import SourceConfig, load_recipe
 from distill.store import Store
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
 from distill.testing.tiny_model import build_tiny_model
@@ -167,25 +167,29 @@ def test_one_line_errors(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "eval: k: every k must be between 1 and n (2), got 4" in result.output
 
 
-def test_an_eval_only_recipe_runs_on_a_shared_benchmark_file(tmp_path: Path, shared_data: Path) -> None:
+def test_an_eval_only_recipe_runs_on_the_shared_benchmark_files(tmp_path: Path, shared_data: Path) -> None:
+    files = {"math500": 500, "aime24": 30, "amc23": 40, "gsm8k": 1319}
     plan = ServerPlan(default_answer="\\boxed{0}")
     with FaultServer(plan) as server:
         model = served(server, "api-model") | {"max_concurrency": 4}
-        path = write_recipe(tmp_path, {"benchmarks": {"math500": str(shared_data / "math500.test.jsonl")},
-                                       "limit": 5, "models": {"api": model}})
+        benchmarks = {name: str(shared_data / f"{name}.test.jsonl") for name in files}
+        path = write_recipe(tmp_path, {"benchmarks": benchmarks, "limit": 3, "models": {"api": model}})
         eval_only = {k: v for k, v in json.loads(path.read_text()).items() if k != "sources"}
         path.write_text(json.dumps(eval_only))  # a recipe that only evaluates needs no sources
         result = CliRunner().invoke(app, ["run", str(path)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].startswith("ingest:") and any(line.startswith("eval: 1 model(s) x 1 benchmark(s), 5 new samples")
-                                                 for line in lines)
+    assert lines[0].startswith("ingest: 0 new problems") and any(
+        line.startswith("eval: 1 model(s) x 4 benchmark(s), 12 new samples") for line in lines)
     recipe = load_recipe(path)
     with Store.open(recipe.store_path, read_only=True) as store:
-        (row,) = [r for r in store.eval_summary() if r["metric"] == "pass@1"]
+        pass1 = {r["benchmark"]: r for r in store.eval_summary() if r["metric"] == "pass@1"}
         sources = dict(store.con.execute("SELECT source, count(*) FROM problems GROUP BY 1").fetchall())
-    assert (row["benchmark"], row["n_problems"], row["n_samples"], row["label"]) == ("math500", 5, 5, "api")
-    assert sources == {"eval:math500": 500}  # the whole benchmark is stored; `limit` picks the first 5
+        bad_rows = store.count("ingest_errors")
+    assert {b: (r["n_problems"], r["n_samples"], r["label"]) for b, r in pass1.items()} == {
+        name: (3, 3, "api") for name in files}
+    assert sources == {f"eval:{name}": rows for name, rows in files.items()}  # `limit` picks the first 3
+    assert bad_rows == 0
 
 
 def test_benchmark_names_pick_adapter_split_and_a_prefixed_source_name() -> None:
@@ -199,6 +203,8 @@ def test_benchmark_names_pick_adapter_split_and_a_prefixed_source_name() -> None
         "amc23": ("amc", "math-ai/amc23", "test", "eval:amc23")}  # amc before math: the hub id says math-ai
     gsm = benchmark_source("grade_school", "openai/gsm8k", recipe)
     assert (gsm.adapter, gsm.config, gsm.split) == ("gsm8k", "main", "test")
+    full = benchmark_source("mine", SourceConfig(adapter="fields", path="q.jsonl", domain="math"), recipe)
+    assert (full.adapter, full.display_name) == ("fields", "eval:mine")
     local = benchmark_source("mine", "data/MATH_hard.jsonl", recipe)
     assert (local.adapter, local.path, local.hub) == ("math", "data/MATH_hard.jsonl", None)
 
