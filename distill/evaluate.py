@@ -3,11 +3,12 @@
 A benchmark is a source (named ``eval:<name>`` so it never mixes with training sources), each model
 under test is a teacher configuration, its samples are generations, and the eval's checks (default: the
 recipe's) are its verdicts: this module builds derived recipes (the benchmarks as sources, a model as the
-teacher, the eval's checks) and calls the real ``ingest``, ``generate`` and ``verify`` with the same store. So a rerun skips every sample and
-verdict already stored, and a student is scored exactly as its training data was filtered. What is
-added here is only aggregation (``distill/metrics.py``): pass@1, pass@k, maj@k and mean completion
-tokens per benchmark and model, written with ``store.replace_eval`` (recomputed each run, so they always
-match the samples and verdicts stored), plus one row per problem in ``eval_problems``.
+teacher, the eval's checks) and calls the real ``ingest``, ``generate`` and ``verify`` with the same
+store. So a rerun skips every sample and verdict already stored, and a student is scored exactly as its
+training data was filtered. What is added here is only aggregation (``distill/metrics.py``): pass@1,
+pass@k, maj@k and mean completion tokens per benchmark and model, written with ``store.replace_eval``
+(recomputed each run, so they always match the samples and verdicts stored), plus one row per problem in
+``eval_problems``.
 
 A sample is correct when every score check that applies to its problem's domain passes; a failed,
 abstained or errored check, a sample that was never generated (or failed in transport) and a problem
@@ -63,6 +64,7 @@ class EvalSummary:
     results: list[BenchmarkResult] = field(default_factory=list)
     generated: int = 0
     already_done: int = 0
+    failed: int = 0             # requests that failed in transport (error rows, retried by the next run)
     new_verdicts: int = 0
     elapsed_s: float = 0.0
 
@@ -78,8 +80,10 @@ class EvalSummary:
                 if kind != "correct" and n:
                     not_correct[kind] = not_correct.get(kind, 0) + n
         counted = ", ".join(f"{k} {v}" for k, v in sorted(not_correct.items())) or "none"
-        head = (f"eval: {len(models)} model(s) x {len(benchmarks)} benchmark(s), {self.generated} new samples "
-                f"({self.already_done} already done), {self.new_verdicts} new verdicts; not correct: {counted}")
+        failed = f", {self.failed} failed requests that a rerun retries" if self.failed else ""
+        head = (f"eval: {len(models)} model(s) x {len(benchmarks)} benchmark(s), {self.generated - self.failed} new "
+                f"samples ({self.already_done} already done){failed}, {self.new_verdicts} new verdicts; "
+                f"not correct: {counted}")
         return head + "\n" + format_comparison(eval_comparison(self.metric_rows()))
 
     def metric_rows(self) -> list[dict[str, Any]]:
@@ -211,6 +215,7 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
                 generated = generate(_derived(recipe, group, teacher, checks), store)
                 summary.generated += generated.received
                 summary.already_done += generated.already_done
+                summary.failed += generated.errors
         # One pass over every benchmark's samples, so each check starts its worker pool once.
         summary.new_verdicts = sum(verify(every, store).computed.values())
         for benchmark, source in sources.items():
@@ -226,6 +231,7 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
     finally:
         summary.elapsed_s = time.monotonic() - started
         store.finish_run(run, status, {"generated": summary.generated, "already_done": summary.already_done,
+                                       "failed": summary.failed,
                                        "new_verdicts": summary.new_verdicts,
                                        "results": [r.__dict__ for r in summary.results]})
     return summary
