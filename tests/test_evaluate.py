@@ -162,6 +162,11 @@ def test_one_line_errors(tmp_path: Path) -> None:
     result = runner.invoke(app, ["eval", str(path)])
     assert result.exit_code == 2 and "eval.models: 'a' and 'b' are the same model" in result.output
 
+    path = write_recipe(tmp_path, {"benchmarks": {"gsm8k": "bench_math.jsonl"}, "checks": [{"name": "maths"}],
+                                   "models": {"a": {"model": "x"}}})
+    result = runner.invoke(app, ["eval", str(path)])
+    assert result.exit_code == 2 and "eval.checks[0]: Unknown check 'maths'. Available: choice, code" in result.output
+
     path = write_recipe(tmp_path, {"benchmarks": {"gsm8k": "bench_math.jsonl"}, "n": 2, "k": [4]})
     result = runner.invoke(app, ["eval", str(path)])
     assert result.exit_code == 2 and "eval: k: every k must be between 1 and n (2), got 4" in result.output
