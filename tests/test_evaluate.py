@@ -214,9 +214,11 @@ def test_benchmark_names_pick_adapter_split_and_a_prefixed_source_name() -> None
     assert (local.adapter, local.path, local.hub) == ("math", "data/MATH_hard.jsonl", None)
 
 
-def test_run_trains_then_evaluates_base_and_student_by_default(tmp_path: Path, tiny_model: Path) -> None:
+def test_run_trains_then_evaluates_base_and_student_by_default(tmp_path: Path, tiny_model: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
+    monkeypatch.chdir(tmp_path)  # export writes data_cards/ under the working directory
     shutil.copytree(tiny_model, tmp_path / "tiny")
     shutil.copytree(Path(__file__).parents[1] / "pipelines" / "data", tmp_path / "data")
     path = write_recipe(tmp_path, {"benchmarks": {"math_tiny": "bench_math.jsonl"}, "max_tokens": 4, "limit": 2},
