@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distill.checks import CHECKS
-from distill.errors import RecipeError, UsageError
+from distill.errors import RecipeError, SourceError, UsageError
 from distill.metrics import majority_vote, mean, pass_at_k
 from distill.prompts import PromptBuilder
 from distill.recipe import EvalConfig, LoadedRecipe, SourceConfig, TeacherConfig
@@ -211,7 +211,13 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
     status = "failed"
     try:
         every = _derived(recipe, list(sources.values()), next(iter(models.values())), checks)
-        ingest(every, store)
+        try:
+            ingest(every, store)
+        except SourceError as exc:
+            if not any(source.hub for source in sources.values()):
+                raise
+            raise SourceError(f"{exc}; without the Hub, give eval.benchmarks a file path instead (e.g. math500: "
+                              f"data/math500.test.jsonl)") from None
         # One generate call per model (one model load); with a limit, one per benchmark, as the teacher's
         # `limit` counts problems over all of a recipe's sources.
         groups = [[s] for s in sources.values()] if cfg.limit is not None else [list(sources.values())]

@@ -167,6 +167,13 @@ def test_one_line_errors(tmp_path: Path) -> None:
     result = runner.invoke(app, ["eval", str(path)])
     assert result.exit_code == 2 and "eval.checks[0]: Unknown check 'maths'. Available: choice, code" in result.output
 
+    path = write_recipe(tmp_path, {"benchmarks": {"math500": "HuggingFaceH4/MATH-500"},
+                                   "models": {"a": {"model": "x"}}})
+    result = runner.invoke(app, ["eval", str(path)])  # the suite runs with the Hub offline
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert "hub dataset 'HuggingFaceH4/MATH-500'" in result.output
+    assert "give eval.benchmarks a file path" in result.output
+
     path = write_recipe(tmp_path, {"benchmarks": {"gsm8k": "bench_math.jsonl"}, "n": 2, "k": [4]})
     result = runner.invoke(app, ["eval", str(path)])
     assert result.exit_code == 2 and "eval: k: every k must be between 1 and n (2), got 4" in result.output
