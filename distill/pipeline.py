@@ -55,6 +55,12 @@ def _train(recipe: LoadedRecipe, store: Store, force: bool) -> str:
     return train(recipe, store).line()
 
 
+def _eval(recipe: LoadedRecipe, store: Store, force: bool) -> str:
+    from distill.evaluate import evaluate
+
+    return evaluate(recipe, store).line()
+
+
 def _wants_dataset(recipe: LoadedRecipe) -> bool:
     return "select" in recipe.raw or "export" in recipe.raw
 
@@ -66,6 +72,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("select", _wants_dataset, _select),
     Stage("export", _wants_dataset, _export),
     Stage("train", lambda r: r.config.train is not None, _train),
+    Stage("eval", lambda r: r.config.eval is not None, _eval),
 )
 
 

@@ -215,12 +215,14 @@ class TrainConfig(_Section):
 
 
 class EvalConfig(_Section):
-    """Models under test as teachers on held-out benchmarks, scored by the checks that filtered the data."""
+    """Models under test as teachers on held-out benchmarks, scored by the checks that filtered the data
+    (see ``distill/evaluate.py``)."""
 
-    # name: a hub id or file path (adapter from the name: gsm8k, math500, aime24, amc23...), or a full source.
-    benchmarks: dict[str, str | SourceConfig] = Field(default_factory=dict)
+    # name: a hub id or file path (adapter from the name or id: gsm8k, math/math500, aime, amc), or a full source.
+    benchmarks: dict[str, str | SourceConfig] = Field(min_length=1)
     # label: a teacher section; `model: trained` is this recipe's latest trained student. Default: `base`
-    # (train.base_model) and `student` (trained), both in process with transformers.
+    # (train.base_model) and `student` (trained), both in process with transformers. Sampling values set in a
+    # model's section (temperature, top_p, max_tokens, seed) win over the ones below; n and limit never do.
     models: dict[str, TeacherConfig] = Field(default_factory=dict)
     n: int = Field(default=1, ge=1)  # samples per problem
     k: list[int] = Field(default_factory=list)  # pass@k and maj@k for each k <= n (default: 1 and n)
@@ -234,12 +236,23 @@ class EvalConfig(_Section):
     # correctness checks among `checks` (math, choice, code, ...), not format or language.
     score_checks: list[str] | None = None
 
+    @model_validator(mode="after")
+    def _ks_within_n(self) -> EvalConfig:
+        bad = [k for k in self.k if not 1 <= k <= self.n]
+        if bad:
+            raise ValueError(f"k: every k must be between 1 and n ({self.n}), got {bad[0]}")
+        return self
+
+    @property
+    def ks(self) -> list[int]:
+        return sorted(set(self.k or [1, self.n]))
+
 
 class Recipe(_Section):
     name: str
     description: str | None = None
     store: str | None = None  # default: runs/<name>.duckdb under the current directory
-    sources: list[SourceConfig] = Field(min_length=1)
+    sources: list[SourceConfig] = Field(default_factory=list)  # required unless the recipe only evaluates
     teacher: TeacherConfig | None = None
     prompt: PromptConfig = Field(default_factory=PromptConfig)
     checks: list[CheckConfig] = Field(default_factory=list)
@@ -247,6 +260,12 @@ class Recipe(_Section):
     export: ExportConfig = Field(default_factory=ExportConfig)
     train: TrainConfig | None = None
     eval: EvalConfig | None = None
+
+    @model_validator(mode="after")
+    def _has_sources(self) -> Recipe:
+        if not self.sources and self.eval is None:
+            raise ValueError("sources: required key is missing (only a recipe with an eval section may leave it out)")
+        return self
 
 
 _SECRET_KEYS = {"api_key", "token", "hf_token", "password", "secret"}
@@ -341,6 +360,8 @@ def parse_recipe(data: Any, path: Path) -> LoadedRecipe:
         config = Recipe.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]  # the first problem, named by its key path
+        if not first["loc"] and first["type"] == "value_error":  # a whole-recipe rule names its own key
+            raise RecipeError(f"{where}: {_describe(first)}") from None
         raise RecipeError(f"{where}: {_loc(first['loc'])}: {_describe(first)}") from None
     return LoadedRecipe(config, path, data)
 

@@ -24,6 +24,7 @@ def status_report(store: Store) -> dict[str, Any]:
                               for t, e, n in store.generation_error_summary()],
         "funnel": [{"check": c, "status": st, "reason": r, "count": n} for c, st, r, n in store.verdict_funnel()],
         "datasets": store.dataset_summary(),
+        "evals": eval_comparison(store.eval_summary()),
         "runs": [{"run_id": r[0], "stage": r[1], "status": r[2], "started_at": r[3], "finished_at": r[4]}
                  for r in store.recent_runs()],
     }
@@ -64,6 +65,9 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
         console.print(_table("Datasets (select / export)", ["name", "id", "rows", "exported to", "created"],
                              [[d["name"], d["dataset_id"], d["row_count"], d["location"] or "-", _ts(d["created_at"])]
                               for d in report["datasets"]]))
+    if report["evals"]["rows"]:
+        columns, rows = comparison_table_rows(report["evals"])
+        console.print(_table("Evaluation (table evals; newest result per model label)", columns, rows))
     counts = report["tables"]
     console.print(_table("Tables", ["table", "rows"], [[t, n] for t, n in counts.items()]))
     if report["runs"]:
@@ -85,3 +89,66 @@ def render_funnel(store: Store, console: Console = stdout_console) -> None:
     funnel = [{"check": c, "status": st, "reason": r, "count": n} for c, st, r, n in store.verdict_funnel()]
     if funnel:
         _render_funnel_rows(funnel, console)
+
+
+# ---- evaluations: models side by side --------------------------------------------------------------
+
+_METRIC_ORDER = {"pass": 0, "maj": 1, "mean_tokens": 2}
+
+
+def _metric_key(metric: str) -> tuple[int, int]:
+    kind, _, k = metric.partition("@")
+    return _METRIC_ORDER.get(kind, 3), int(k) if k.isdigit() else 0
+
+
+def eval_comparison(metric_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Metric rows (from ``store.eval_summary()`` or an eval run) as one row per benchmark and metric with
+    each label's value, newest per label, and ``student - base`` when both labels are present."""
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in sorted(metric_rows, key=lambda r: str(r.get("created_at") or "")):
+        latest[(row["benchmark"], row["metric"], row["label"])] = row
+    found = {label for _, _, label in latest}
+    labels = [x for x in ("base", "student") if x in found] + sorted(found - {"base", "student"})
+    with_diff = {"base", "student"} <= found
+    table: dict[tuple[str, str], dict[str, Any]] = {}
+    for (benchmark, metric, label), row in latest.items():
+        entry = table.setdefault((benchmark, metric), {"benchmark": benchmark, "metric": metric, "values": {},
+                                                       "models": {}, "n_problems": row.get("n_problems")})
+        entry["values"][label] = row["value"]
+        entry["models"][label] = row.get("model")
+    rows = [table[key] for key in sorted(table, key=lambda bm: (bm[0], _metric_key(bm[1])))]
+    for entry in rows:
+        base, student = entry["values"].get("base"), entry["values"].get("student")
+        entry["diff"] = student - base if with_diff and base is not None and student is not None else None
+    return {"labels": labels, "diff": "student - base" if with_diff else None, "rows": rows}
+
+
+def _fmt(value: Any, metric: str, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    if metric == "mean_tokens":
+        return f"{value:+,.1f}" if signed else f"{value:,.1f}"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+def comparison_table_rows(comparison: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    columns = ["benchmark", "metric", *comparison["labels"]] + (["student - base"] if comparison["diff"] else [])
+    rows = []
+    for entry in comparison["rows"]:
+        row = [entry["benchmark"], entry["metric"]] + [_fmt(entry["values"].get(label), entry["metric"])
+                                                       for label in comparison["labels"]]
+        if comparison["diff"]:
+            row.append(_fmt(entry["diff"], entry["metric"], signed=True))
+        rows.append(row)
+    return columns, rows
+
+
+def format_comparison(comparison: dict[str, Any]) -> str:
+    """The comparison as fixed-width text (for stage summaries and logs)."""
+    columns, rows = comparison_table_rows(comparison)
+    if not rows:
+        return "(no evaluation results)"
+    widths = [max(len(str(c)) for c in col) for col in zip(columns, *rows, strict=True)]
+    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True)))
+             for line in [columns, *rows]]
+    return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from distill import __version__
+from distill.cli.eval import eval_command
 from distill.cli.generate import generate_command
 from distill.cli.ingest import ingest_command
 from distill.cli.run import run_command
@@ -41,6 +42,7 @@ app.command("verify")(verify_command)
 app.command("select")(select_command)
 app.command("export")(export_command)
 app.command("train")(train_command)
+app.command("eval")(eval_command)
 app.command("status")(status_command)
 app.command("run")(run_command)
 

@@ -9,9 +9,12 @@ request as soon as each is done and never raises for a per-request failure: the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import json
+from collections.abc import AsyncIterator, Callable, Iterable
+from pathlib import Path
 from typing import Protocol
 
+from distill.errors import UsageError
 from distill.recipe import TeacherConfig
 from distill.types import ChatRequest, Completion, stable_hash
 
@@ -32,3 +35,22 @@ def teacher_hash(cfg: TeacherConfig, prompt_fingerprint: str) -> str:
     """
     return stable_hash("teacher-v1", cfg.backend, cfg.model, cfg.temperature, cfg.top_p, cfg.max_tokens, cfg.seed,
                        list(cfg.stop), cfg.extra_body, prompt_fingerprint)
+
+
+def adapter_base_model(model_ref: str, resolve: Callable[[str], Path]) -> str | None:
+    """The base model of a PEFT adapter folder (one with ``adapter_config.json``), or None for anything else.
+
+    ``base_model_name_or_path`` may be absolute, relative to the recipe (``resolve``) or to the adapter
+    folder, or a hub id (returned as is).
+    """
+    config = Path(model_ref) / "adapter_config.json"
+    if not config.is_file():
+        return None
+    base = json.loads(config.read_text(encoding="utf-8")).get("base_model_name_or_path")
+    if not base:
+        raise UsageError(f"teacher.model: the adapter in '{model_ref}' names no base model "
+                         f"(base_model_name_or_path in adapter_config.json)")
+    for candidate in (resolve(base), config.parent / base):
+        if candidate.exists():
+            return str(candidate.resolve())
+    return base

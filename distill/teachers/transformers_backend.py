@@ -6,7 +6,11 @@ event loop (and the store's flushes) keep running. Sampling follows the recipe (
 greedy); with a ``seed`` each batch is seeded with ``seed + first sample index`` for reproducibility.
 A row whose generation ends without the EOS token is ``finish_reason: length``. Special tokens such
 as ``<think>`` are kept in the text; padding and EOS are not. ``model`` is a local folder (relative to
-the recipe) or a Hugging Face hub id (``from_pretrained``'s own download code).
+the recipe) or a Hugging Face hub id (``from_pretrained``'s own download code). A folder holding a PEFT
+adapter (``adapter_config.json``, as ``distill train`` saves a LoRA student) is loaded on its base model
+(``base_model_name_or_path``: an absolute path, a path relative to the recipe or to the adapter folder, or a
+hub id) and merged for generation; the tokenizer comes from the adapter folder when it has one, else from
+the base.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 from distill.errors import UsageError
 from distill.recipe import TeacherConfig
+from distill.teachers.base import adapter_base_model
 from distill.types import ChatRequest, Completion
 
 
@@ -28,7 +33,8 @@ class TransformersTeacher:
 
     def __init__(self, cfg: TeacherConfig, resolve: Callable[[str], Path] | None = None):
         self.cfg = cfg
-        local = resolve(cfg.model) if resolve is not None else Path(cfg.model)
+        self._resolve = resolve or (lambda name: Path(name).expanduser())
+        local = self._resolve(cfg.model)
         self.model_ref = str(local) if local.exists() else cfg.model
         self._model: Any = None
         self._tokenizer: Any = None
@@ -39,11 +45,19 @@ class TransformersTeacher:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        adapter_base = adapter_base_model(self.model_ref, self._resolve)
+        base_ref = adapter_base or self.model_ref
+        tokenizer_ref = base_ref if adapter_base and not _has_tokenizer(Path(self.model_ref)) else self.model_ref
         try:
-            self._tokenizer = AutoTokenizer.from_pretrained(self.model_ref)
+            self._tokenizer = AutoTokenizer.from_pretrained(tokenizer_ref)
             device = self.cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
             dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-            self._model = AutoModelForCausalLM.from_pretrained(self.model_ref, dtype=dtype).to(device).eval()
+            model = AutoModelForCausalLM.from_pretrained(base_ref, dtype=dtype)
+            if adapter_base:
+                from peft import PeftModel
+
+                model = PeftModel.from_pretrained(model, self.model_ref).merge_and_unload()
+            self._model = model.to(device).eval()
         except OSError as exc:
             raise UsageError(f"teacher.model: cannot load '{self.model_ref}': {str(exc).splitlines()[0]}") from None
         self._tokenizer.padding_side = "left"
@@ -90,3 +104,7 @@ class TransformersTeacher:
             results.append(Completion(request, text, None, "stop" if stopped else "length", int(prompt_tokens[i]),
                                       len(new), latency, model=self.cfg.model))
         return results
+
+
+def _has_tokenizer(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"))

@@ -19,6 +19,7 @@ from typing import Any
 
 from distill.errors import UsageError
 from distill.recipe import TeacherConfig
+from distill.teachers.base import adapter_base_model
 from distill.types import ChatRequest, Completion
 
 
@@ -34,6 +35,10 @@ class VLLMTeacher:
         self.cfg = cfg
         local = resolve(cfg.model) if resolve is not None else Path(cfg.model)
         self.model_ref = str(local) if local.exists() else cfg.model
+        if adapter_base_model(self.model_ref, resolve or (lambda name: Path(name).expanduser())):
+            raise UsageError(f"teacher.model: '{self.model_ref}' is a LoRA adapter, which the vllm backend does not "
+                             f"load; use backend: transformers, or serve it with `vllm serve BASE --enable-lora "
+                             f"--lora-modules NAME=FOLDER` and backend: openai, or train with merge: true")
         self._llm: Any = None
 
     async def aclose(self) -> None:

@@ -65,8 +65,10 @@ def _from_export(recipe: LoadedRecipe, store: Store | None, split: str) -> Train
     if not folder.exists():
         raise UsageError(f"the export folder {folder} is missing; run `distill export` again, or set train.dataset")
     manifest = _manifest(folder)
-    return TrainingData(_load_local(folder, split), str(folder), _fingerprint(folder, split),
-                        manifest.get("dataset_id") if manifest else None)
+    dataset_id = manifest.get("dataset_id") if manifest else None
+    # Export rewrites its files on every run: the selection's id, not their mtimes, says whether rows changed.
+    fingerprint = stable_hash("export", dataset_id, split) if dataset_id else _fingerprint(folder, split)
+    return TrainingData(_load_local(folder, split), str(folder), fingerprint, dataset_id)
 
 
 def _manifest(folder: Path) -> dict[str, Any] | None:
