@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from distill.errors import UsageError
+from distill.errors import RecipeError, UsageError
 from distill.recipe import LoadedRecipe
 from distill.store import Store
 
@@ -83,6 +83,15 @@ def preflight(recipe: LoadedRecipe) -> None:
 
     for check in build_checks(recipe):
         check.close()
+    evaluation = recipe.config.eval
+    if evaluation is not None and evaluation.checks is not None:  # named by their own key, before any spend
+        from distill.checks import CHECKS
+
+        for i, entry in enumerate(evaluation.checks):
+            try:
+                CHECKS.get(entry.name)(**entry.params).close()
+            except UsageError as exc:
+                raise RecipeError(f"{recipe.path}: eval.checks[{i}]: {exc}") from None
     teacher = recipe.config.teacher
     if teacher is not None and teacher.api_key_env and not os.environ.get(teacher.api_key_env):
         raise UsageError(f"teacher.api_key_env: the environment variable {teacher.api_key_env} is not set; export "

@@ -24,10 +24,25 @@ def status_report(store: Store) -> dict[str, Any]:
                               for t, e, n in store.generation_error_summary()],
         "funnel": [{"check": c, "status": st, "reason": r, "count": n} for c, st, r, n in store.verdict_funnel()],
         "datasets": store.dataset_summary(),
+        "train_runs": [_train_run(r) for r in store.train_run_summary()],
         "evals": eval_comparison(store.eval_summary()),
         "runs": [{"run_id": r[0], "stage": r[1], "status": r[2], "started_at": r[3], "finished_at": r[4]}
                  for r in store.recent_runs()],
     }
+
+
+def _train_run(row: dict[str, Any]) -> dict[str, Any]:
+    """A training run for `status`: the record's figures without the loss curve (it is in the store)."""
+    metrics = row.get("metrics") or {}
+    return {"train_run_id": row["train_run_id"], "base_model": row["base_model"], "method": row["method"],
+            "dataset_id": row["dataset_id"], "status": row["status"], "steps": metrics.get("steps", 0),
+            "tokens_seen": metrics.get("tokens_seen", 0), "train_loss": metrics.get("train_loss"),
+            "peak_memory_gb": metrics.get("peak_memory_gb"), "model_dir": row["model_dir"],
+            "started_at": row["started_at"], "finished_at": row["finished_at"]}
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
@@ -65,6 +80,12 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
         console.print(_table("Datasets (select / export)", ["name", "id", "rows", "exported to", "created"],
                              [[d["name"], d["dataset_id"], d["row_count"], d["location"] or "-", _ts(d["created_at"])]
                               for d in report["datasets"]]))
+    if report["train_runs"]:
+        console.print(_table("Training runs", ["run", "method", "base model", "status", "steps", "tokens", "loss",
+                                               "peak GB", "model"],
+                             [[t["train_run_id"], t["method"], t["base_model"], t["status"], t["steps"],
+                               t["tokens_seen"], _fmt(t["train_loss"], 4), _fmt(t["peak_memory_gb"], 2),
+                               t["model_dir"] or "-"] for t in report["train_runs"]]))
     if report["evals"]["rows"]:
         columns, rows = comparison_table_rows(report["evals"])
         console.print(_table("Evaluation (table evals; newest result per model label)", columns, rows))

@@ -244,3 +244,9 @@ def test_run_trains_then_evaluates_base_and_student_by_default(tmp_path: Path, t
         models = {r["label"]: r["model"] for r in store.eval_summary()}
     assert models == {"base": "tiny", "student": trained} and (Path(trained) / "adapter_config.json").is_file()
     assert "student - base" in result.output
+    # The same command again trains nothing: the export is rewritten, but its selection is the same.
+    again = CliRunner().invoke(app, ["run", str(path)])
+    assert again.exit_code == 0, again.output
+    assert "already trained" in again.output and "eval: 2 model(s) x 1 benchmark(s), 0 new samples" in again.output
+    with Store.open(load_recipe(path).store_path, read_only=True) as store:
+        assert store.count("train_runs") == 1

@@ -124,10 +124,15 @@ def test_training_lowers_the_loss_and_is_recorded(exported: Path, method: str, l
     assert m["steps"] == 24 and len(m["loss_curve"]) == 24 and m["rows"] == 8 and m["tokens_seen"] > 24 * 4 * 100
     assert m["memory_estimate"]["total_gb"] > 0 and m["peak_memory_gb"] > 0 and m["wall_s"] > 0
     assert record["config"]["max_length"] == 512 and record["config"]["gradient_checkpointing"] is True
-    # The same command again does nothing.
+    # The same command again does nothing; `distill status` shows the run.
+    from distill.report import status_report
+
     with Store.open(recipe.store_path) as store:
         again = train(recipe, store)
         assert again.skipped and store.count("train_runs") == 1
+        shown = status_report(store)["train_runs"]
+    assert [(t["method"], t["status"], t["steps"], t["model_dir"]) for t in shown] == [
+        (method, "ok", 24, str(summary.model_dir))]
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(exported: Path) -> None:
