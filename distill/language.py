@@ -115,7 +115,10 @@ def strip_non_language(text: str) -> str:
     return _strip_tokens(_strip_blocks(text))
 
 
-_SPLIT = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n+")
+# Sentence ends: Latin, CJK, Devanagari (danda) and Arabic marks; a Latin sentence glued to the CJK text
+# that follows it ("So we add them up again.然后") ends at its full stop.
+_SPLIT = re.compile(r"(?<=[.!?。！？।॥؟۔])\s+|(?<=[。！？])|(?<=[.!?])(?=[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af])"
+                    r"|\n+")
 
 
 def segments(text: str, blocks_stripped: bool = False) -> list[str]:
