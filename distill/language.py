@@ -585,6 +585,7 @@ def _relative_found(body: str, expected: str) -> bool:
     return False
 
 
+_ASCII_LETTER = re.compile("[A-Za-z]")
 _OTHER_RUN = re.compile(f"{_OTHER_SCRIPT.pattern}+(?:[\\s'-]+{_OTHER_SCRIPT.pattern}+)*")
 
 
@@ -630,7 +631,7 @@ def _slow_report(body: str, expected: str, min_chars: int) -> PartReport:
 
     for cleaned in segments(body, blocks_stripped=True):
         other_letters = _OTHER_SCRIPT.search(cleaned) is not None
-        if own_script == "latin" and other_letters:
+        if own_script == "latin" and other_letters and _ASCII_LETTER.search(cleaned):
             # Words of another script inside a sentence of ours ("First, 我们 compute ..."): R1's
             # code-switching. They are foreign whatever their length; the rest of the sentence is ours.
             embedded, rest = _embedded_foreign(cleaned, expected)

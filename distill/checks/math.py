@@ -305,7 +305,7 @@ def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
         out.update(method="exact_rational", match=_same_value(g_plain, p_plain, gold_pct, pred_pct),
                    parsed_gold=str(g_plain), parsed_prediction=str(p_plain))
         return out
-    if gold_norm.replace(" ", "") == pred_norm.replace(" ", ""):  # the same text: no need for sympy
+    if _layout_free(gold_norm) == _layout_free(pred_norm):  # the same text: no need for sympy
         out.update(method="identical", match=True, parsed_gold=gold_norm, parsed_prediction=pred_norm)
         return out
     gold = _parse_gold(gold_norm)
@@ -325,13 +325,27 @@ def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
     return out
 
 
+_LAYOUT = re.compile(r"\\(?:left|right)(?![a-zA-Z])|\s+")
+
+
+def _layout_free(text: str) -> str:
+    """``text`` without what only lays it out: spaces, ``\\left``/``\\right``, ``\\dfrac``/``\\tfrac`` for
+    ``\\frac``. Equal layout-free texts are the same answer; unequal ones go on to math-verify."""
+    return _LAYOUT.sub("", text).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+
+
 def _warm_up() -> None:
-    """Once per worker: import math-verify and sympy, and silence the warning math-verify logs on every
-    call when its own timeouts are off (ours are enforced by the pool)."""
+    """Import math-verify and sympy and run sympy's LaTeX parsing and comparison once, and silence the
+    warning math-verify logs on every call when its own timeouts are off (ours are enforced by the pool).
+    The check runs it in the parent before the workers fork, so they start warm and the import is paid
+    once, not once per worker (about 1 s each on this machine kind); in a worker it is then a no-op."""
     import logging
 
+    from math_verify import parse, verify
+
     logging.getLogger("math_verify").setLevel(logging.ERROR)
-    verify_pair(("\\frac{1}{2}", "0.5"))
+    verify(parse("$\\frac{\\sqrt{3}}{2}$", parsing_timeout=None),
+           parse("$\\left(3, \\frac{\\pi}{2}\\right)$", parsing_timeout=None), timeout_seconds=None)
 
 
 # ---- the check ---------------------------------------------------------------------------------
@@ -369,6 +383,7 @@ class MathCheck(Check):
 
     def _pool_get(self) -> WorkerPool:
         if self._pool is None:
+            _warm_up()  # in this process, before the workers fork (see _warm_up)
             self._pool = WorkerPool(verify_pair, processes=self.processes, timeout_s=self.timeout_s,
                                     initializer=_warm_up, memory_mb=self.memory_mb,
                                     on_timeout=lambda item: {"timeout": True},
