@@ -146,7 +146,14 @@ class DecontaminationConfig(_Section):
 
 
 class SelectConfig(_Section):
+    """``unchecked_domains``: what happens to traces of a domain no recipe check covers (``drop``: none is
+    kept, and select says so; ``keep``: kept unverified). ``abstain``: whether a check's abstain keeps or
+    drops a trace, for every check (``drop`` / ``keep``) or per check name (``{language: keep}``; checks
+    not named drop)."""
+
     policy: Literal["all", "first", "shortest", "k_per_problem"] = "all"
+    unchecked_domains: Literal["drop", "keep"] = "drop"
+    abstain: Literal["drop", "keep"] | dict[str, Literal["drop", "keep"]] = "drop"
     k: int = Field(default=1, ge=1)
     min_pass_rate: float = Field(default=0.0, ge=0, le=1)
     max_pass_rate: float = Field(default=1.0, ge=0, le=1)

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 # solutions); it is re-exported here so callers that split responses need one import.
 from distill.sources.boxed import last_boxed
 
-__all__ = ["FALLBACKS", "SplitResponse", "extract_final_answer", "last_boxed", "split_response"]
+__all__ = ["FALLBACKS", "SplitResponse", "all_boxed", "committed_answers", "extract_final_answer", "last_boxed",
+           "split_response"]
 
 FALLBACKS = ("none", "last_number")
 
@@ -110,6 +111,56 @@ def _stated_answer(answer_text: str) -> str | None:
         stated = rest[: _ANSWER_END.search(rest).start()]
     stated = stated.strip().strip("*$ ").rstrip(".").strip()
     return stated if stated and not re.fullmatch(r"\\(?:boxed|fbox)\s*\{\s*\}", stated) else None
+
+
+_RESTATED = re.compile(r"(?:final answer|the answer)\s*(?:is\b|:)|^[\s*#]*answer\s*\**\s*:", re.I | re.M)
+_BOX_OPEN = re.compile(r"\\(?:boxed|fbox)\s*\{")
+
+
+def all_boxed(text: str) -> list[tuple[str, int]]:
+    """Every closed ``\\boxed{}``/``\\fbox{}`` in ``text``: (content, end offset), in order."""
+    found = []
+    for match in _BOX_OPEN.finditer(text):
+        depth, i = 1, match.end()
+        while i < len(text):
+            ch = text[i]
+            if ch == "\\":
+                i += 2
+                continue
+            depth += ch == "{"
+            depth -= ch == "}"
+            if depth == 0:
+                found.append((text[match.end():i].strip(), i + 1))
+                break
+            i += 1
+    return found
+
+
+def committed_answers(answer_text: str | None) -> list[str]:
+    """Every final answer the answer part commits to, in order, each once (whitespace ignored): the
+    content of each ``\\boxed{}``, then a stated answer ("the final answer is 5") that comes after the
+    last box. Without a box, the stated answer alone. More than one entry is a hedge ("\\boxed{3} or
+    \\boxed{5}") or a change of mind after the box, unless the entries are equivalent; the checks decide
+    that (``multiple_answers``). A stated answer before the last box is an earlier attempt and does not count."""
+    if not answer_text:
+        return []
+    boxes = all_boxed(answer_text)
+    answers = [content for content, _ in boxes if content]
+    if boxes:
+        after = answer_text[boxes[-1][1]:]
+        # After a box, only a phrase that states the answer counts: "the (final) answer is", or "Answer:"
+        # opening a line; "we may check our answer: 17 * 44 = 748" is a check, not a second answer.
+        phrases = list(_RESTATED.finditer(after))
+        stated = _stated_answer(after[phrases[-1].start():]) if phrases else None
+        if stated and not _BOX_OPEN.search(stated):
+            answers.append(stated)
+    else:
+        final = extract_final_answer(answer_text)
+        answers = [final] if final else []
+    unique: dict[str, str] = {}
+    for answer in answers:
+        unique.setdefault("".join(answer.split()), answer)
+    return list(unique.values())
 
 
 def extract_final_answer(answer_text: str | None, fallback: str = "none") -> str | None:

@@ -2,7 +2,10 @@
 
 Every successful generation of the recipe's sources ends up in ``dataset_rows`` either ``kept`` (with
 its split) or ``excluded`` with the first reason that applied, in this order:
-1. ``unverified:<check>`` / ``failed:<check>:<reason>``: it must pass every recipe check for its domain;
+1. ``unchecked:<domain>``: no recipe check covers its domain (select will not guess; a recipe keeps such
+   traces only with ``select.unchecked_domains: keep``, and select's summary names the domains either way);
+   ``unverified:<check>`` / ``failed:<check>:<reason>`` / ``abstained:<check>:<reason>``: it must pass every
+   recipe check for its domain; an abstain drops it unless ``select.abstain`` keeps that check's abstains;
 2. ``contaminated:<benchmark>``: its problem shares a word n-gram with a benchmark problem;
 3. ``duplicate_problem`` / ``near_duplicate_problem``: another source's or row's copy of the problem is kept;
 4. ``outside_difficulty_band``: the problem's pass rate (passing / all samples) is outside
@@ -42,12 +45,18 @@ class SelectSummary:
     excluded: Counter[str] = field(default_factory=Counter)
     contamination: dict[str, int] = field(default_factory=dict)
     new: bool = True
+    unchecked_domains: dict[str, str] = field(default_factory=dict)  # domain -> "drop" | "keep"
 
     def line(self) -> str:
         reasons = ", ".join(f"{r} {n}" for r, n in self.excluded.most_common())
         state = "" if self.new else " (unchanged: already recorded)"
-        return (f"select: {self.kept} rows kept in dataset '{self.name}' [{self.dataset_id}]{state}; "
-                f"excluded {sum(self.excluded.values())}" + (f" ({reasons})" if reasons else ""))
+        warning = ""
+        for domain, action in sorted(self.unchecked_domains.items()):
+            warning += (f"select: no check in the recipe covers domain '{domain}': "
+                        + ("its traces are kept unverified (select.unchecked_domains: keep)\n" if action == "keep" else
+                           "none of its traces is kept; add a check for it, or set select.unchecked_domains: keep\n"))
+        return warning + (f"select: {self.kept} rows kept in dataset '{self.name}' [{self.dataset_id}]{state}; "
+                          f"excluded {sum(self.excluded.values())}" + (f" ({reasons})" if reasons else ""))
 
 
 def dataset_name(recipe: LoadedRecipe) -> str:
@@ -86,12 +95,21 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
 
     # 1. checks
     for row in candidates:
-        for check in checks:
-            if check.domains is not None and row["domain"] not in check.domains:
-                continue
+        covering = [c for c in checks if c.domains is None or row["domain"] in c.domains]
+        if not covering:
+            summary.unchecked_domains[row["domain"]] = cfg.unchecked_domains
+            if cfg.unchecked_domains == "drop":
+                reason[row["generation_id"]] = f"unchecked:{row['domain']}"
+            continue
+        for check in covering:
             verdict = verdicts.get(row["generation_id"], {}).get(check.name)
             if verdict is None:
                 reason[row["generation_id"]] = f"unverified:{check.name}"
+                break
+            if verdict[0] == "abstain":
+                if _abstain_action(cfg.abstain, check.name) == "keep":
+                    continue
+                reason[row["generation_id"]] = f"abstained:{check.name}:{verdict[1]}"
                 break
             if verdict[0] != "pass":
                 reason[row["generation_id"]] = f"failed:{check.name}:{verdict[1]}"
@@ -225,11 +243,17 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
         row["dataset_id"] = summary.dataset_id
     run = store.start_run("select", recipe.config.name, recipe.hash, str(recipe.path))
     stats = {"kept": summary.kept, "splits": summary.splits, "excluded": dict(summary.excluded),
+             "unchecked_domains": summary.unchecked_domains,
              "contamination": summary.contamination, "candidates": len(candidates)}
     summary.new = store.add_dataset({"dataset_id": summary.dataset_id, "name": summary.name, "selection": selection,
                                      "row_count": summary.kept, "stats": stats}, dataset_rows, run)
     store.finish_run(run, "ok", stats | {"dataset_id": summary.dataset_id, "new": summary.new})
     return summary
+
+
+def _abstain_action(setting: str | dict[str, str], check: str) -> str:
+    """``keep`` or ``drop`` for an abstain of ``check`` under ``select.abstain``."""
+    return setting if isinstance(setting, str) else setting.get(check, "drop")
 
 
 def _response_text(row: dict[str, Any]) -> str:

@@ -64,7 +64,7 @@ def test_reasoning_field_never_counts() -> None:
     assert (verdict.status, verdict.reason) == ("fail", "no_final_answer")
 
 
-@pytest.mark.parametrize("gold", ["F", "", None, "blue", "AB"])
+@pytest.mark.parametrize("gold", ["F", "", None, "blue", "bad", "AF", "AA"])
 def test_reference_that_names_no_option_abstains(gold: str | None) -> None:
     problem = Problem("q", "s", "l", "choice", "Pick.", gold, choices=COLOURS)
     verdict = ChoiceCheck().check(problem, gen("\\boxed{B}"))
@@ -81,3 +81,48 @@ def test_reference_letter_in_parentheses_and_unknown_params() -> None:
 def test_chosen_letter_without_choices_accepts_any_letter() -> None:
     assert chosen_letter("The answer is (G).", ()) == "G"
     assert chosen_letter("nothing chosen", ()) is None
+
+
+# ---- issue 9: hedges, several answers, multi-answer questions, the article "a" ------------------------
+@pytest.mark.parametrize("answer", [
+    "The answer is B or C.",
+    "\\boxed{B} or \\boxed{C}",
+    "So \\boxed{B}.\n\nOn reflection, the final answer is C.",   # a different answer restated after the box
+    "The answer is B and C.",                                    # two options for a one-option question
+])
+def test_committing_to_two_options_fails_as_multiple_answers(answer: str) -> None:
+    verdict = ChoiceCheck().check(MCQ, gen(answer))
+    assert (verdict.status, verdict.reason) == ("fail", "multiple_answers"), verdict.details
+    assert verdict.details["gold"] == "B"
+
+
+def test_the_same_option_twice_is_one_answer() -> None:
+    verdict = ChoiceCheck().check(MCQ, gen("\\boxed{B}\n\nThe final answer is (B) blue."))
+    assert (verdict.status, verdict.reason) == ("pass", "choice_match")
+
+
+@pytest.mark.parametrize(("answer", "status", "reason"), [
+    ("The answer is AD.", "pass", "choice_match"),
+    ("\\boxed{A, D}", "pass", "choice_match"),
+    ("The answer is A and D", "pass", "choice_match"),
+    ("\\boxed{AD}", "pass", "choice_match"),
+    ("\\boxed{A}", "fail", "choice_mismatch"),        # half of the set is wrong
+    ("\\boxed{ABD}", "fail", "choice_mismatch"),
+    ("The answer is A or D", "fail", "multiple_answers"),
+])
+def test_multi_answer_questions_compare_the_set(answer: str, status: str, reason: str) -> None:
+    problem = Problem("q", "s", "l", "choice", "Pick all that apply.", "AD", choices=COLOURS)
+    verdict = ChoiceCheck().check(problem, gen(answer))
+    assert (verdict.status, verdict.reason) == (status, reason), verdict.details
+    assert verdict.details["gold"] == "AD"
+
+
+@pytest.mark.parametrize("answer", [
+    "The answer is a number near 14.",           # the article, not option A
+    "the answer is a bit subtle, so let me think",
+    "I considered every colour carefully.",      # "red" inside "considered" is not option A
+])
+def test_articles_and_words_containing_an_option_are_not_options(answer: str) -> None:
+    problem = Problem("q", "s", "l", "choice", "Pick one.", "A", choices=COLOURS)
+    verdict = ChoiceCheck().check(problem, gen(answer))
+    assert (verdict.status, verdict.reason) == ("fail", "no_final_answer"), verdict.details

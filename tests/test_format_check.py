@@ -95,3 +95,24 @@ def test_loop_finders() -> None:
 def test_bad_params_are_usage_errors(params: dict, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         FormatCheck(**params)
+
+
+# ---- issue 9: loops in the middle of a trace, with the repeated span in the details ------------------------
+def test_a_loop_of_several_sentences_mid_trace_fails_with_the_span() -> None:
+    loop = "Wait, is it 3? Let me check the sum again. " * 40
+    verdict = FormatCheck().check(MATH, gen(f"<think>We add the numbers. {loop}So it is 4.</think>{ANSWER}"))
+    assert (verdict.status, verdict.reason) == ("fail", "repetition_loop")
+    assert verdict.details["sample"] == "Wait, is it 3? Let me check the sum again."
+    assert verdict.details["repeats"] == 40
+    one = "Let me recompute the total of the first column once more. " * 60
+    verdict = FormatCheck().check(MATH, gen(f"<think>Start. {one}Done, the total is 4.</think>{ANSWER}"))
+    assert (verdict.status, verdict.reason, verdict.details["repeats"]) == ("fail", "repetition_loop", 60)
+
+
+def test_legitimate_rechecking_and_counting_are_not_loops() -> None:
+    recheck = ("Let me double-check the sum. 1 + 3 = 4. Yes, that is right. " * 3 + "Now the product. "
+               "Let me double-check the sum. 2 + 2 = 4. Yes, that is right.")
+    steps = "".join(f"Step {i}: add one to get {i + 1}. " for i in range(80))
+    for reasoning in (recheck, steps):
+        verdict = FormatCheck().check(MATH, gen(f"<think>{reasoning}</think>{ANSWER}"))
+        assert (verdict.status, verdict.reason) == ("pass", "complete"), verdict.details

@@ -249,3 +249,53 @@ def test_batch_over_many_items_keeps_order(check: MathCheck) -> None:
     verdicts = check.check_batch(items)
     assert [v.generation_id for v in verdicts] == [f"g{i}" for i in range(300)]
     assert [v.status for v in verdicts] == ["fail" if i % 3 == 0 else "pass" for i in range(300)]
+
+
+# ---- issue 9: hedged answers, units, percentages, known defects -- verdict status and reason ------------
+@pytest.mark.parametrize(("gold", "response", "status", "reason"), [
+    # Two different boxes, or a different answer restated after the box: a hedge, even when one is right.
+    ("3", r"So $x = \boxed{3}$ or $x = \boxed{5}$.", "fail", "multiple_answers"),
+    ("5", r"So $x = \boxed{3}$ or $x = \boxed{5}$.", "fail", "multiple_answers"),
+    ("7", r"Either \boxed{3} or \boxed{5}.", "fail", "multiple_answers"),
+    ("3", "We get \\boxed{3}.\n\nHowever, rechecking, the final answer is 5.", "fail", "multiple_answers"),
+    ("3", r"The answer is $3 \text{ or } 5$.", "fail", "multiple_answers"),
+    ("3", "The answer is 3 or 5.", "fail", "multiple_answers"),
+    # One answer in several forms is one answer; a restatement before the last box is an earlier attempt.
+    (r"\frac{1}{2}", "\\boxed{\\frac{1}{2}}, that is \\boxed{0.5}.", "pass", "math_match"),
+    ("3", "\\boxed{3}\n\nThe final answer is $3$.", "pass", "math_match"),
+    ("4", "\\boxed{5}\n\nWait, that is wrong: the final answer is \\boxed{5}. We may check our answer: 2+2=4.",
+     "fail", "math_mismatch"),
+    ("4", "First the answer is 5. Correcting that, \\boxed{4}.", "pass", "math_match"),
+    (r"\frac{1}{2}", "\\boxed{0.4} and also \\boxed{\\frac{2}{5}}", "fail", "math_mismatch"),  # one wrong answer
+    # A reference that lists values: several boxes are one list; "or" in a union is part of the answer.
+    ("3, 5", r"The roots are \boxed{3} and \boxed{5}.", "pass", "math_match"),
+    ("3, 5", r"The roots are \boxed{3} and \boxed{6}.", "fail", "math_mismatch"),
+    (r"(-\infty,1)\cup(3,\infty)", r"\boxed{x<1 \text{ or } x>3}", "pass", "math_match"),
+    # Units with exponents and compound units.
+    ("6", r"\boxed{6\text{ cm}^2}", "pass", "math_match"),
+    ("9.8", r"\boxed{9.8\text{ m/s}^2}", "pass", "math_match"),
+    ("9.8", r"\boxed{9.8\,\mathrm{m\,s^{-2}}}", "pass", "math_match"),
+    ("60", r"\boxed{60\text{ km}\text{/h}}", "pass", "math_match"),
+    ("10", r"\boxed{10 m/s}", "pass", "math_match"),
+    ("61", r"\boxed{60\text{ km}\text{/h}}", "fail", "math_mismatch"),
+    # Percentages, both directions (a gold 25\% against 25 was the only disagreement on 5,000 real responses).
+    (r"25\%", r"\boxed{25}", "pass", "math_match"),
+    ("25", r"\boxed{25\%}", "pass", "math_match"),
+    (r"25\%", r"\boxed{0.25}", "pass", "math_match"),
+    (r"25\%", r"\boxed{26\%}", "fail", "math_mismatch"),
+    # Known defects: words are not letter products; "Answer: 12" is an answer.
+    (r"\text{yes}", r"\boxed{\text{sey}}", "fail", "math_mismatch"),
+    (r"\text{yes}", r"\boxed{\text{Yes}}", "pass", "math_match"),
+    ("12", "Adding them up.\nAnswer: 12", "pass", "math_match"),
+    ("12", "Adding them up.\nAnswer: 13", "fail", "math_mismatch"),
+])
+def test_issue9_answers(check: MathCheck, gold: str, response: str, status: str, reason: str) -> None:
+    verdict = check.check(problem(gold), gen(response))
+    assert (verdict.status, verdict.reason) == (status, reason), verdict.details
+
+
+def test_multiple_answers_details_list_what_was_committed(check: MathCheck) -> None:
+    verdict = check.check(problem("3"), gen(r"So \boxed{3} or \boxed{5}."))
+    assert verdict.details["committed"] == ["3", "5"]
+    assert verdict.details["matches"] == [True, False]
+    assert verdict.score == 0.0

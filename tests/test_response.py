@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from distill.response import extract_final_answer, last_boxed, split_response
+from distill.response import all_boxed, committed_answers, extract_final_answer, last_boxed, split_response
 
 
 @pytest.mark.parametrize(("content", "field", "expected"), [
@@ -84,3 +84,23 @@ def test_last_boxed_is_one_implementation() -> None:
     assert last_boxed is boxed.last_boxed
     assert last_boxed("\\boxed{a{b}c} and \\boxed{\\{1, 2\\}}") == "\\{1, 2\\}"
     assert last_boxed("\\boxed{unclosed") is None
+
+
+@pytest.mark.parametrize(("answer_text", "committed"), [
+    (r"So \boxed{3} or \boxed{5}.", ["3", "5"]),
+    ("\\boxed{3}.\n\nSo the final answer is 5.", ["3", "5"]),
+    ("\\boxed{3}.\n\nThe final answer is $3$.", ["3"]),                 # the same answer restated
+    (r"\boxed{\frac{1}{2}} and \boxed{ \frac{1}{2} }", [r"\frac{1}{2}"]),  # whitespace does not count
+    ("The answer is 5. Correcting that, \\boxed{4}.", ["4"]),            # before the last box: an earlier try
+    ("\\boxed{44}\n\nWe may check our answer: 17 * 44 = 748.", ["44"]),  # a check, not a second answer
+    ("Adding them.\nAnswer: 12", ["12"]),
+    ("No answer here.", []),
+    ("", []),
+])
+def test_committed_answers(answer_text: str, committed: list[str]) -> None:
+    assert committed_answers(answer_text) == committed
+
+
+def test_all_boxed_keeps_nested_braces_and_skips_unclosed() -> None:
+    text = r"\boxed{\frac{1}{2}} then \fbox{x^{2}} and \boxed{open"
+    assert [content for content, _ in all_boxed(text)] == [r"\frac{1}{2}", "x^{2}"]

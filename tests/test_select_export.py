@@ -212,3 +212,53 @@ def test_mixture_weights_scale_sources(tmp_path: Path) -> None:
             "SELECT p.source, count(*) FROM dataset_rows d JOIN problems p USING (problem_id) "
             "WHERE d.dataset_id = ? AND d.status = 'kept' GROUP BY 1", [summary.dataset_id]).fetchall())
     assert kept == {"a": 2, "b": 2} and summary.excluded == {"source_cap": 2}
+
+
+# ---- issue 9: select refuses to guess ------------------------------------------------------------------
+def test_with_no_check_for_a_domain_select_keeps_nothing_and_says_so(verified) -> None:
+    tmp_path, base_url = verified
+    summary = run_select(tmp_path, base_url, NO_DEDUP, checks=[])
+    assert summary.kept == 0
+    assert summary.excluded == {"unchecked:math": 28}
+    assert summary.unchecked_domains == {"math": "drop"}
+    first = summary.line().splitlines()[0]
+    assert first == ("select: no check in the recipe covers domain 'math': none of its traces is kept; "
+                     "add a check for it, or set select.unchecked_domains: keep")
+    # Only when the recipe opts in are unverified traces kept, and the line still says so.
+    opted = run_select(tmp_path, base_url, NO_DEDUP | {"unchecked_domains": "keep"}, checks=[])
+    assert opted.kept == 28 and not opted.excluded
+    assert "kept unverified" in opted.line().splitlines()[0]
+    # A check that covers only another domain leaves math unchecked too.
+    choice_only = run_select(tmp_path, base_url, NO_DEDUP, checks=[{"name": "choice"}])
+    assert choice_only.excluded == {"unchecked:math": 28}
+
+
+def test_abstain_is_reported_as_abstain_and_the_recipe_decides(verified) -> None:
+    tmp_path, base_url = verified
+    checks = [{"name": "format"}, {"name": "math"}, {"name": "language", "min_segment_chars": 200}]
+    recipe = load_recipe(recipe_file(tmp_path, base_url, NO_DEDUP, checks=checks))
+    with Store.open(recipe.store_path) as store:
+        verify(recipe, store)  # only the language verdicts are missing
+        # Segments of 200 letters or more: these short answers have none, so the language verdicts abstain,
+        # except the Chinese problem's, whose reasoning is an English sentence ("Let me work through this").
+        counts = dict(((s, r), n) for s, r, n in store.con.execute(
+            "SELECT status, reason, count(*) FROM verdicts WHERE check_name = 'language' GROUP BY ALL").fetchall())
+    assert counts == {("abstain", "language_unknown"): 24, ("fail", "wrong_language"): 4}
+    dropped = run_select(tmp_path, base_url, NO_DEDUP, checks=checks)
+    assert dropped.kept == 0
+    assert dropped.excluded["abstained:language:language_unknown"] == 10
+    assert dropped.excluded["failed:language:wrong_language"] == 4
+    kept = run_select(tmp_path, base_url, NO_DEDUP | {"abstain": {"language": "keep"}}, checks=checks)
+    assert kept.kept == 10 and "abstained:language:language_unknown" not in kept.excluded
+    assert kept.excluded["failed:language:wrong_language"] == 4
+    assert run_select(tmp_path, base_url, NO_DEDUP | {"abstain": "keep"}, checks=checks).kept == 10
+    assert run_select(tmp_path, base_url, NO_DEDUP | {"abstain": {"math": "keep"}}, checks=checks).kept == 0
+
+
+@pytest.mark.parametrize("select_cfg", [{"abstain": "maybe"}, {"abstain": {"language": "sometimes"}},
+                                        {"unchecked_domains": "guess"}])
+def test_select_abstain_and_unchecked_options_are_validated(tmp_path: Path, select_cfg: dict) -> None:
+    from distill.errors import RecipeError
+
+    with pytest.raises(RecipeError, match="select"):
+        load_recipe(recipe_file(tmp_path, "http://127.0.0.1:1/v1", select_cfg))

@@ -9,9 +9,15 @@ A letter counts only if it names one of the listed options, so "Answer: I think.
 A bare lower-case letter counts only where the answer is nothing else ("Answer: b"), never in prose
 ("the answer is a prime").
 
-Reasons: ``choice_match``, ``choice_mismatch``, ``no_final_answer``, and ``unparsable_reference`` (abstain)
-when the reference is not the letter of a listed option. Not guaranteed: reading prose such as "the
-second option".
+Hedges and several answers: every box, a restated answer after the last box ("the final answer is C")
+and the stated answer are read; two different options ("\\boxed{B} ... \\boxed{C}", "the answer is B or
+C") fail with ``multiple_answers``. A multi-answer question (reference "AD", as in Gaokao) passes when the
+named set is exactly the reference's ("AD", "A, D", "A and D"); a set named for a one-letter reference is
+``multiple_answers``.
+
+Reasons: ``choice_match``, ``choice_mismatch``, ``multiple_answers``, ``no_final_answer``, and
+``unparsable_reference`` (abstain) when the reference is not the letter(s) of listed options.
+Not guaranteed: reading prose such as "the second option".
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import re
 from typing import Any
 
 from distill.checks.base import Check
-from distill.response import extract_final_answer, last_boxed, split_response
+from distill.response import committed_answers, extract_final_answer, last_boxed, split_response
 from distill.types import Generation, Problem, Verdict
 
 _MARKUP = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox)\s*\{|[{}$*_`]|\\[()\[\]]")
@@ -81,9 +87,55 @@ def chosen_letter(answer_text: str, choices: tuple[str, ...]) -> str | None:
     return mentioned[0] if len(mentioned) == 1 else None
 
 
+_LIST_GLUE = re.compile(r"\b(?:and|or)\b|[,;/&()\s]")
+_HEDGE = re.compile(r"\bor\b", re.I)
+
+
+def _letter_set(answer: str, choices: tuple[str, ...], letters: list[str]) -> tuple[frozenset[str], bool] | None:
+    """The options an extracted answer names, and whether it hedges between them ("B or C"): one letter
+    (``_letter_of``), or a list of capital letters ("AD", "A, D", "A and D", "B or C")."""
+    single = _letter_of(answer, choices, letters)
+    if single is not None:
+        return frozenset(single), False
+    plain = _plain(answer)
+    glued = _LIST_GLUE.sub("", plain)
+    if 2 <= len(glued) <= len(letters) and all(letter in letters for letter in glued):
+        return frozenset(glued), bool(_HEDGE.search(plain))
+    return None
+
+
+def chosen_letters(answer_text: str, choices: tuple[str, ...]) -> tuple[list[frozenset[str]], bool]:
+    """Every option set the answer part commits to (each box, a restated answer after the last box, or
+    the stated answer), and whether any of them hedges with "or". Without any, the single letter
+    ``chosen_letter`` finds."""
+    letters = [chr(65 + i) for i in range(len(choices))] if choices else [chr(65 + i) for i in range(26)]
+    found: list[frozenset[str]] = []
+    hedge = False
+    for answer in committed_answers(answer_text):
+        named = _letter_set(answer, choices, letters)
+        if named is not None:
+            hedge = hedge or named[1]
+            if named[0] not in found:
+                found.append(named[0])
+    if not found:
+        letter = chosen_letter(answer_text, choices)
+        found = [frozenset(letter)] if letter else []
+    return found, hedge
+
+
+def _gold_letters(gold: str | None, n_choices: int) -> frozenset[str] | None:
+    """The reference's letters: one ("B", "(B)") or several for a multi-answer question ("AD", "A, D")."""
+    glued = _LIST_GLUE.sub("", gold or "")
+    if len(glued) == 1:
+        glued = glued.upper()  # "b" is option B; "bad" is not options B, A and D
+    if glued and len(set(glued)) == len(glued) and all("A" <= ch < chr(65 + n_choices) for ch in glued):
+        return frozenset(glued)
+    return None
+
+
 class ChoiceCheck(Check):
     name = "choice"
-    version = "2"
+    version = "3"  # 3: multiple_answers, multi-answer references
     domains = ("choice",)
 
     def __init__(self, **extra: Any):
@@ -91,15 +143,20 @@ class ChoiceCheck(Check):
 
     def check(self, problem: Problem, generation: Generation) -> Verdict:
         choices = problem.choices or ()
-        gold = (problem.answer or "").strip().strip("()").upper()
-        if len(gold) != 1 or not ("A" <= gold < chr(65 + len(choices))):
+        gold = _gold_letters(problem.answer, len(choices))
+        if gold is None:
             return self.verdict(generation, "abstain", "unparsable_reference", gold=problem.answer)
+        gold_text = "".join(sorted(gold))
         answer_text = generation.answer_text
         if answer_text is None:
             answer_text = split_response(generation.content, generation.reasoning).answer_text
-        letter = chosen_letter(answer_text, choices)
-        if letter is None:
-            return self.verdict(generation, "fail", "no_final_answer", gold=gold)
-        ok = letter == gold
+        named, hedge = chosen_letters(answer_text, choices)
+        if not named:
+            return self.verdict(generation, "fail", "no_final_answer", gold=gold_text)
+        committed = ["".join(sorted(letters)) for letters in named]
+        if hedge or len(named) > 1 or (len(gold) == 1 and len(named[0]) > 1):
+            return self.verdict(generation, "fail", "multiple_answers", 0.0, prediction=committed[-1], gold=gold_text,
+                                committed=committed)
+        ok = named[0] == gold
         return self.verdict(generation, "pass" if ok else "fail", "choice_match" if ok else "choice_mismatch",
-                            1.0 if ok else 0.0, prediction=letter, gold=gold)
+                            1.0 if ok else 0.0, prediction=committed[0], gold=gold_text)

@@ -2,8 +2,9 @@
 
 Fails, in this order: ``empty_response`` (no text at all), ``truncated`` (``finish_reason`` length),
 ``unclosed_think`` (a think block that never closes), ``repetition_loop`` (a degenerate loop: the text ends
-with one chunk repeated ``min_repeats`` times, or the same line/sentence comes ``min_repeats`` times in a
-row anywhere, in the content or the reasoning field), ``no_final_answer`` (nothing extractable from the
+with one chunk repeated ``min_repeats`` times, or the same block of one to four lines/sentences comes
+``min_repeats`` times in a row anywhere, in the content or the reasoning field; details give the repeated
+span as ``sample``), ``no_final_answer`` (nothing extractable from the
 answer part; skipped for code, which the code check reads for a code block), ``too_long`` / ``too_short``
 (completion tokens outside ``min_tokens``/``max_tokens``; not judged when the server gave no count).
 Passes with ``complete``.
@@ -42,19 +43,28 @@ def repeated_tail(text: str, min_repeats: int, max_period: int = 1000, min_perio
     return None
 
 
-def repeated_run(text: str, min_repeats: int, min_chars: int = 10) -> tuple[str, int] | None:
-    """(segment, count) for the longest run of one line or sentence (``min_chars`` or longer) repeated in
-    a row, when it comes ``min_repeats`` times or more."""
+def repeated_run(text: str, min_repeats: int, min_chars: int = 10, max_block: int = 4) -> tuple[str, int] | None:
+    """(block, count) for the longest run of one block of 1 to ``max_block`` consecutive lines or sentences
+    (``min_chars`` or longer together) repeated in a row anywhere in the text, when it comes ``min_repeats``
+    times or more: "Wait, is it 3? Let me check the sum again." forty times is a two-sentence block. The
+    block is returned joined by spaces."""
+    parts = [segment.strip() for segment in _SEGMENTS.split(text)]
+    parts = [segment for segment in parts if segment]
     best: tuple[str, int] | None = None
-    previous, run = None, 0
-    for segment in _SEGMENTS.split(text):
-        segment = segment.strip()
-        if not segment:
-            continue
-        run = run + 1 if segment == previous else 1
-        previous = segment
-        if run >= min_repeats and len(segment) >= min_chars and (best is None or run > best[1]):
-            best = (segment, run)
+    for size in range(1, max_block + 1):
+        i = 0
+        while i + size <= len(parts):
+            block = parts[i:i + size]
+            if any(size % d == 0 and block == block[:d] * (size // d) for d in range(1, size)):
+                i += 1  # a repetition of a shorter block: that block's own run is what counts
+                continue
+            count = 1
+            while parts[i + count * size:i + (count + 1) * size] == block:
+                count += 1
+            joined = " ".join(block)
+            if count >= min_repeats and len(joined) >= min_chars and (best is None or count > best[1]):
+                best = (joined, count)
+            i += size * (count - 1) + 1 if count > 1 else 1
     return best
 
 
@@ -64,7 +74,7 @@ class FormatCheck(Check):
     characters, and the shortest stretch that counts), ``require_final_answer``."""
 
     name = "format"
-    version = "1"
+    version = "2"  # 2: loops of blocks of up to four sentences anywhere
 
     def __init__(self, min_tokens: int = 0, max_tokens: int | None = None, min_repeats: int = 8,
                  max_period: int = 1000, min_loop_chars: int = 100, require_final_answer: bool = True,

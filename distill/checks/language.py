@@ -4,7 +4,10 @@ The expected language is the problem's (detected at ingest) unless the recipe fi
 Each part (reasoning, answer) is split into sentences and lines and each segment labelled by
 ``distill.language`` (scripts first, then function words, with py3langid to confirm a foreign Latin
 segment). Segments with fewer than ``min_segment_chars`` letters (a CJK character counts as two) say
-nothing: names, loanwords, Greek letters, code and formulas never decide.
+nothing: names, loanwords, Greek letters, code and formulas never decide. Two exceptions, because they
+are R1's code-switching: words of another script inside a sentence of a Latin-script trace ("First, 我们
+compute ...") are foreign whatever their length, and a Latin sentence of three words or more with two
+function words of one language ("Then we check it again.") is foreign in a trace of another script.
 
 For each part, ``target_word_share`` is the share of words (CJK: characters) in labelled segments that
 are in the expected language, DeepSeek-R1's language-consistency measure. A part fails when its
@@ -12,7 +15,9 @@ foreign share exceeds ``max_foreign_share`` (default 0: any meaningful foreign s
 
 Reasons: ``language_consistent`` (pass); ``language_mixed`` (fail: some segments in another
 language); ``wrong_language`` (fail: every labelled segment is in another language);
-``language_unknown`` (abstain: no expected language, or no segment long enough to tell);
+``garbled_text`` (fail: ``GARBLED_MIN`` or more replacement characters, control characters, private-use
+code points or mojibake sequences in a part, checked first); ``language_unknown`` (abstain: no expected
+language, or no segment long enough to tell);
 ``language_error`` (error: the analysis failed or overran its 60 s limit).
 Details: ``expected``; ``failing_parts`` (``["reasoning"]``, ``["answer"]`` or both) on a fail; per part
 ``target_word_share`` and up to five ``offending`` segments (language and the first 160 characters).
@@ -30,7 +35,7 @@ from typing import Any
 from distill.checks.base import Check
 from distill.checks.workers import WorkerPool
 from distill.errors import UsageError
-from distill.language import analyse_part
+from distill.language import GARBLED_MIN, analyse_part, garbled
 from distill.response import split_response
 from distill.types import Generation, Problem, Verdict
 
@@ -40,7 +45,9 @@ PARALLEL_MIN_BATCH = 64
 
 class LanguageCheck(Check):
     name = "language"
-    version = "2"  # 2: Japanese vs Chinese Han, close relatives, languages without word lists
+    # 2: Japanese vs Chinese Han, close relatives, languages without word lists; 3: words of another script
+    # inside a sentence count whatever their length, short Latin prose in a non-Latin trace, garbled text
+    version = "3"
 
     def __init__(self, language: str | None = None, min_segment_chars: int = 20, max_foreign_share: float = 0.0,
                  check_reasoning: bool = True, check_answer: bool = True, processes: int | None = None,
@@ -95,6 +102,11 @@ class LanguageCheck(Check):
             return self.verdict(generation, "abstain", "language_unknown", expected=None)
         split = split_response(generation.content, generation.reasoning)
         texts = {"reasoning": split.reasoning or "", "answer": split.answer_text}
+        for part in self.parts:
+            found = garbled(texts[part])
+            if len(found) >= GARBLED_MIN:
+                return self.verdict(generation, "fail", "garbled_text", 0.0, expected=expected, part=part,
+                                    garbled_count=len(found), sample=[ascii(c) for c in found[:5]])
         report: dict[str, Any] = {}
         failing: list[str] = []
         target_total = foreign_total = 0

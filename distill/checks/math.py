@@ -20,7 +20,13 @@ Guards around math-verify's known wrong answers (each has a test that fails with
   ``x>3``) and multiple-choice letters (``\\textbf{(C)}``, ``(C) 12``, ``c``): normalised before
   parsing where math-verify's own normalisation misses them; tests pin each behaviour.
 
-Verdicts: pass ``math_match``; fail ``math_mismatch`` or ``no_final_answer``; abstain
+Hedged answers: every answer the answer part commits to is judged (``distill.response.committed_answers``:
+each ``\\boxed{}``, and a "final answer is ..." stated after the last box; "3 or 5" is two answers when
+the reference is one value). Equivalent forms of one answer are one answer; two different answers fail
+with ``multiple_answers`` even when one of them is right. Several boxes for a reference that lists several
+values ("3, 5") are read as one list.
+
+Verdicts: pass ``math_match``; fail ``math_mismatch``, ``multiple_answers`` or ``no_final_answer``; abstain
 ``unparsable_reference`` (the gold cannot be parsed, and the prediction is not the same text: never a
 fail); error ``verify_timeout`` or ``verify_error``. Details: ``prediction``, ``gold``,
 ``parsed_prediction``, ``parsed_gold`` (strings), ``method`` (which path decided).
@@ -37,15 +43,20 @@ from typing import Any
 from distill.checks.base import Check
 from distill.checks.workers import WorkerPool
 from distill.errors import UsageError
-from distill.response import FALLBACKS, extract_final_answer, split_response
+from distill.response import FALLBACKS, all_boxed, committed_answers, extract_final_answer, split_response
 from distill.types import Generation, Problem, Verdict
 
 # ---- text normalisation (pure Python, runs in the workers too) ---------------------------------
 _SPACING = re.compile(r"(?<!\\)\\[!,; ]")  # \! \, \; "\ " but not the row separator "\\ "
 _TEXT_COMMANDS = r"\\(?:text|textbf|mathrm|mbox|textit|mathbf|textnormal)"
 _TEXT_WRAP = re.compile(_TEXT_COMMANDS + r"\s*\{([^{}]*)\}")
-_UNIT_AFTER_NUMBER = re.compile(r"(?<=\d)\s*\\(?:text|mbox|mathrm)\s*\{\s*[a-zA-Z .]*\}(?:\^\{?[23]\}?)?\s*$")
-_UNIT_WORDS = re.compile(r"(?<=\d)\s+[a-zA-Z]{2,}(?:\s+[a-zA-Z]{2,})*\s*$")  # "18 dollars", "5 sq ft"
+# Units after a number, exponents and compound units included: \text{ cm}^2, \text{m/s}^2, \mathrm{m\,s^{-2}},
+# \text{ km}\text{/h}.
+_EXPONENT = r"\^\s*\{?\s*-?\d+\s*\}?"
+_UNIT_PIECE = rf"\\(?:text|mbox|mathrm)\s*\{{\s*[a-zA-Z .\/]*(?:{_EXPONENT}[a-zA-Z .\/]*)*\}}(?:{_EXPONENT})?"
+_UNIT_AFTER_NUMBER = re.compile(rf"(?<=\d)\s*(?:{_UNIT_PIECE}\s*)+$")
+# Unit words after a number: "18 dollars", "5 cm^2", "10 m/s".
+_UNIT_WORDS = re.compile(rf"(?<=\d)\s+(?:[a-zA-Z]{{2,}}|[a-zA-Z]+(?=/))(?:[ /]+[a-zA-Z]{{1,}})*(?:{_EXPONENT})?\s*$")
 # Words that are mathematics, not units: "2 pi" is not 2.
 _MATH_WORDS = {"pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "mod", "inf",
                "infinity", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "root", "roots", "factorial"}
@@ -222,6 +233,22 @@ def plain_number(text: str) -> Fraction | None:
     return -value if sign else value
 
 
+_OR_WORDS = re.compile(r"\s+or\s+|\s*\\(?:text|textrm|mbox)\s*\{\s*or\s*\}\s*|\s*\\quad\s*\\text\{or\}\s*")
+# A union, an inequality or a \pm: "or" and commas there are part of one answer (x<1 or x>3).
+_SET_LIKE = re.compile(r"\\cup|\\pm|\\mp|<|>|\\le|\\ge|≤|≥|\\lor|\\vee")
+
+
+def _is_list(gold: str) -> bool:
+    """Whether a reference lists several values at the top level ("3, 5, 7"), not a tuple or an interval."""
+    depth = 0
+    for ch in gold.replace("\\{", "").replace("\\}", ""):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == "," and depth == 0 and not _THOUSANDS.match(gold.strip().strip("$")):
+            return True
+    return bool(re.search(r"\\pm|\\mp", gold))
+
+
 @lru_cache(maxsize=4096)
 def _parse_gold(text: str) -> list[Any]:
     from math_verify import parse
@@ -278,7 +305,7 @@ def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
         out.update(method="exact_rational", match=_same_value(g_plain, p_plain, gold_pct, pred_pct),
                    parsed_gold=str(g_plain), parsed_prediction=str(p_plain))
         return out
-    if gold_norm.replace(" ", "") == pred_norm.replace(" ", ""):  # the same text: no need for sympy
+    if _layout_free(gold_norm) == _layout_free(pred_norm):  # the same text: no need for sympy
         out.update(method="identical", match=True, parsed_gold=gold_norm, parsed_prediction=pred_norm)
         return out
     gold = _parse_gold(gold_norm)
@@ -298,13 +325,27 @@ def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
     return out
 
 
+_LAYOUT = re.compile(r"\\(?:left|right)(?![a-zA-Z])|\s+")
+
+
+def _layout_free(text: str) -> str:
+    """``text`` without what only lays it out: spaces, ``\\left``/``\\right``, ``\\dfrac``/``\\tfrac`` for
+    ``\\frac``. Equal layout-free texts are the same answer; unequal ones go on to math-verify."""
+    return _LAYOUT.sub("", text).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+
+
 def _warm_up() -> None:
-    """Once per worker: import math-verify and sympy, and silence the warning math-verify logs on every
-    call when its own timeouts are off (ours are enforced by the pool)."""
+    """Import math-verify and sympy and run sympy's LaTeX parsing and comparison once, and silence the
+    warning math-verify logs on every call when its own timeouts are off (ours are enforced by the pool).
+    The check runs it in the parent before the workers fork, so they start warm and the import is paid
+    once, not once per worker (about 1 s each on this machine kind); in a worker it is then a no-op."""
     import logging
 
+    from math_verify import parse, verify
+
     logging.getLogger("math_verify").setLevel(logging.ERROR)
-    verify_pair(("\\frac{1}{2}", "0.5"))
+    verify(parse("$\\frac{\\sqrt{3}}{2}$", parsing_timeout=None),
+           parse("$\\left(3, \\frac{\\pi}{2}\\right)$", parsing_timeout=None), timeout_seconds=None)
 
 
 # ---- the check ---------------------------------------------------------------------------------
@@ -315,7 +356,7 @@ class MathCheck(Check):
     a ``verify_error``, instead of exhausting the machine)."""
 
     name = "math"
-    version = "2"
+    version = "3"  # 3: multiple_answers
     domains = ("math",)
 
     def __init__(self, timeout_s: float = 10.0, processes: int | None = None, fallback: str = "none",
@@ -342,6 +383,7 @@ class MathCheck(Check):
 
     def _pool_get(self) -> WorkerPool:
         if self._pool is None:
+            _warm_up()  # in this process, before the workers fork (see _warm_up)
             self._pool = WorkerPool(verify_pair, processes=self.processes, timeout_s=self.timeout_s,
                                     initializer=_warm_up, memory_mb=self.memory_mb,
                                     on_timeout=lambda item: {"timeout": True},
@@ -351,22 +393,70 @@ class MathCheck(Check):
     def check(self, problem: Problem, generation: Generation) -> Verdict:
         return self.check_batch([(problem, generation)])[0]
 
+    def candidates(self, gold: str, generation: Generation) -> list[str]:
+        """The answers a response commits to (``distill.response.committed_answers``), read against the
+        reference: several boxes are one list answer when the reference is a list ("3, 5" boxed as 3 and
+        5), and "3 or 5" is two answers when the reference is one value."""
+        answer_text = generation.answer_text
+        if answer_text is None:
+            answer_text = split_response(generation.content, generation.reasoning).answer_text
+        committed = committed_answers(answer_text)
+        if not committed:
+            prediction = extract_final_answer(answer_text, fallback=self.fallback)
+            return [prediction] if prediction else []
+        boxes = [content for content, _ in all_boxed(answer_text) if content]
+        if len(boxes) > 1 and _is_list(gold):
+            return [", ".join(boxes)]
+        if len(committed) == 1 and not _is_list(gold) and not _SET_LIKE.search(gold + committed[0]):
+            parts = [part.strip() for part in _OR_WORDS.split(committed[0]) if part.strip()]
+            if len(parts) > 1:
+                return parts
+        return committed
+
     def check_batch(self, items: Sequence[tuple[Problem, Generation]]) -> list[Verdict]:
         verdicts: list[Verdict | None] = [None] * len(items)
-        work: list[tuple[int, tuple[str, str]]] = []
+        work: list[tuple[int, list[str]]] = []
         for i, (problem, generation) in enumerate(items):
-            prediction = self.prediction(generation)
+            candidates = self.candidates(problem.answer or "", generation)
             if not problem.answer:
                 verdicts[i] = self.verdict(generation, "abstain", "unparsable_reference",
-                                           prediction=prediction, gold=problem.answer)
-            elif prediction is None:
+                                           prediction=candidates[-1] if candidates else None, gold=problem.answer)
+            elif not candidates:
                 verdicts[i] = self.verdict(generation, "fail", "no_final_answer", gold=problem.answer)
             else:
-                work.append((i, (problem.answer, prediction)))
-        results = self._pool_get().map([pair for _, pair in work]) if work else []
-        for (i, (gold, prediction)), result in zip(work, results, strict=True):
-            verdicts[i] = self._verdict(items[i][1], gold, prediction, result)
+                work.append((i, candidates))
+        pairs = [(items[i][0].answer, candidate) for i, candidates in work for candidate in candidates]
+        results = iter(self._pool_get().map(pairs) if pairs else [])
+        hedged: list[tuple[int, list[str], list[dict[str, Any]]]] = []
+        for i, candidates in work:
+            gold, generation = items[i][0].answer or "", items[i][1]
+            outcome = [next(results) for _ in candidates]
+            last = outcome[-1]
+            matches = [result.get("match") for result in outcome]
+            if len(candidates) == 1 or any(m is None for m in matches):
+                verdicts[i] = self._verdict(generation, gold, candidates[-1], last)
+            elif all(matches):
+                verdicts[i] = self._verdict(generation, gold, candidates[-1], last | {"committed": candidates})
+            elif any(matches):
+                verdicts[i] = self._hedged(generation, gold, candidates, outcome)
+            else:
+                hedged.append((i, candidates, outcome))
+        # Every committed answer is wrong: one answer in several forms is a mismatch, several answers a hedge.
+        pairs = [(candidates[0], other) for _, candidates, _ in hedged for other in candidates[1:]]
+        results = iter(self._pool_get().map(pairs) if pairs else [])
+        for i, candidates, outcome in hedged:
+            same = [next(results).get("match") for _ in candidates[1:]]
+            generation, gold = items[i][1], items[i][0].answer or ""
+            if all(same):
+                verdicts[i] = self._verdict(generation, gold, candidates[-1], outcome[-1] | {"committed": candidates})
+            else:
+                verdicts[i] = self._hedged(generation, gold, candidates, outcome)
         return [v for v in verdicts if v is not None]
+
+    def _hedged(self, generation: Generation, gold: str, candidates: list[str],
+                outcome: list[dict[str, Any]]) -> Verdict:
+        return self.verdict(generation, "fail", "multiple_answers", 0.0, prediction=candidates[-1], gold=gold,
+                            committed=candidates, matches=[result.get("match") for result in outcome])
 
     def _verdict(self, generation: Generation, gold: str, prediction: str, result: dict[str, Any]) -> Verdict:
         details = {"prediction": prediction, "gold": gold}
