@@ -80,6 +80,11 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
         console.print(_table("Datasets (select / export)", ["name", "id", "rows", "exported to", "created"],
                              [[d["name"], d["dataset_id"], d["row_count"], d["location"] or "-", _ts(d["created_at"])]
                               for d in report["datasets"]]))
+    if report["datasets"] and report["datasets"][0]["excluded"]:
+        latest = report["datasets"][0]
+        console.print(_table(f"Excluded from '{latest['name']}' [{latest['dataset_id']}] by reason",
+                             ["reason", "generations"],
+                             sorted(([r, n] for r, n in latest["excluded"].items()), key=lambda x: -x[1])))
     if report["train_runs"]:
         console.print(_table("Training runs", ["run", "method", "base model", "status", "steps", "tokens", "loss",
                                                "peak GB", "model"],

@@ -121,6 +121,12 @@ def test_offline_quickstart_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.
     assert (tmp_path / "data_cards" / "quickstart.md").read_text().startswith("---\nlicense: apache-2.0")
     again = runner.invoke(app, ["run", "pipelines/quickstart.yaml"])
     assert "verify: 0 new verdicts" in again.stdout and "(unchanged: already recorded)" in again.stdout
+    # Every exclusion reason of the selection is in the status, as JSON and as a table.
+    status = json.loads(runner.invoke(app, ["status", "pipelines/quickstart.yaml", "--json"]).stdout)
+    excluded = status["datasets"][0]["excluded"]
+    assert sum(excluded.values()) == 5 and all(":" in reason or "_" in reason for reason in excluded)
+    table = runner.invoke(app, ["status", "pipelines/quickstart.yaml"], terminal_width=200).stdout
+    assert "by reason" in table and all(reason in table for reason in excluded)
 
 
 @pytest.mark.parametrize("extra, message", [

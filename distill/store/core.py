@@ -493,10 +493,14 @@ class Store(ResultsQueries):
                          "WHERE dataset_id = ?", [_json(list(formats)), location, card_path, hub_repo, dataset_id])
 
     def dataset_summary(self) -> list[dict[str, Any]]:
-        cursor = self.con.execute("SELECT name, dataset_id, row_count, location, hub_repo, created_at FROM datasets "
-                                  "ORDER BY created_at DESC LIMIT 10")
+        cursor = self.con.execute("SELECT name, dataset_id, row_count, location, hub_repo, created_at, stats "
+                                  "FROM datasets ORDER BY created_at DESC LIMIT 10")
         cols = [d[0] for d in cursor.description]
-        return [dict(zip(cols, r, strict=True)) for r in cursor.fetchall()]
+        rows = [dict(zip(cols, r, strict=True)) for r in cursor.fetchall()]
+        for row in rows:
+            stats = json.loads(row.pop("stats") or "{}")
+            row["excluded"] = stats.get("excluded", {})
+        return rows
 
     def count(self, table: str, where: str = "", params: Sequence[Any] = ()) -> int:
         if table not in TABLES:
