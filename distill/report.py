@@ -82,7 +82,7 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
                               for d in report["datasets"]]))
     if report["datasets"] and report["datasets"][0]["excluded"]:
         latest = report["datasets"][0]
-        console.print(_table(f"Excluded from '{latest['name']}' [{latest['dataset_id']}] by reason",
+        console.print(_table(f"Excluded by reason ({latest['name']})",
                              ["reason", "generations"],
                              sorted(([r, n] for r, n in latest["excluded"].items()), key=lambda x: -x[1])))
     if report["train_runs"]:
