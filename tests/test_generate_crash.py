@@ -128,3 +128,4 @@ def test_ctrl_c_stops_cleanly_keeps_what_arrived_and_says_so(tmp_path: Path, slo
     with Store.open(tmp_path / "crash.duckdb") as store:
         assert store.con.execute("SELECT count(*), count(DISTINCT generation_id) FROM generations").fetchone() == \
             (PROBLEMS * N, PROBLEMS * N)
+

@@ -1,51 +1,30 @@
-"""The `distill` command line. Each command lives in its own module; this one only wires them."""
+"""The `distill` command line: commands are wired in ``commands.py``, each in its own module.
+
+This module only starts them, and imports nothing heavy itself, so that Ctrl-C at any moment, even while
+the CLI's own imports load, ends as one line and exit code 130 rather than a traceback.
+"""
 
 from __future__ import annotations
 
-import typer
+import sys
+from typing import Any
 
-from distill import __version__
-from distill.cli.eval import eval_command
-from distill.cli.generate import generate_command
-from distill.cli.ingest import ingest_command
-from distill.cli.run import run_command
-from distill.cli.select import export_command, select_command
-from distill.cli.status import status_command
-from distill.cli.train import train_command
-from distill.cli.verify import verify_command
-
-app = typer.Typer(
-    name="distill",
-    help="Reasoning-distillation data factory: ingest problems, generate traces with a teacher, verify, "
-    "select, export, train and evaluate. Every stage reads and writes one DuckDB store per recipe.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"distill {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Print the version and exit.")) -> None:
-    pass
-
-
-app.command("ingest")(ingest_command)
-app.command("generate")(generate_command)
-app.command("verify")(verify_command)
-app.command("select")(select_command)
-app.command("export")(export_command)
-app.command("train")(train_command)
-app.command("eval")(eval_command)
-app.command("status")(status_command)
-app.command("run")(run_command)
+INTERRUPTED = "interrupted; everything finished before the interrupt is stored, rerun to continue"
 
 
 def main() -> None:
-    app()
+    try:
+        from distill.cli.commands import app
+
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write(f"error: {INTERRUPTED}\n")
+        raise SystemExit(130) from None
+
+
+def __getattr__(name: str) -> Any:  # `from distill.cli import app`, for tests and embedding
+    if name == "app":
+        from distill.cli.commands import app
+
+        return app
+    raise AttributeError(name)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from distill.cli import INTERRUPTED
 from distill.errors import DistillError
 from distill.progress import stderr_console
 
@@ -25,11 +26,15 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _duckdb_interrupt(exc: BaseException) -> bool:
+    return "duckdb" in type(exc).__module__ and type(exc).__name__ == "InterruptException"
+
+
 def _environment_failure(exc: BaseException) -> bool:
     """Disk full, read-only filesystem, I/O errors (from the OS or DuckDB): not bugs in distill."""
     if isinstance(exc, OSError):
         return True
-    return type(exc).__module__.startswith("duckdb") and type(exc).__name__ == "IOException"
+    return "duckdb" in type(exc).__module__ and type(exc).__name__ == "IOException"
 
 
 def guarded(fn: F) -> F:
@@ -52,11 +57,12 @@ def guarded(fn: F) -> F:
         except KeyboardInterrupt:
             if debug:
                 raise
-            raise _fail("interrupted; everything finished before the interrupt is stored, rerun to "
-                        "continue", 130) from None
+            raise _fail(INTERRUPTED, 130) from None
         except Exception as exc:
             if debug:
                 raise
+            if _duckdb_interrupt(exc):  # Ctrl-C that landed inside a DuckDB query
+                raise _fail(INTERRUPTED, 130) from None
             first = str(exc).splitlines()[0] if str(exc) else ""
             if _environment_failure(exc):  # the disk or filesystem, not a bug: say what and where
                 where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
