@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -9,7 +11,15 @@ from rich.table import Table
 
 from distill.store import Store
 
-stdout_console = Console()
+
+class _StdoutConsole(Console):
+    def on_broken_pipe(self) -> None:
+        """`distill status X | head`: the reader left, which is not a failure (rich's default exits 1)."""
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0)
+
+
+stdout_console = _StdoutConsole()
 
 
 def status_report(store: Store) -> dict[str, Any]:

@@ -142,3 +142,11 @@ def test_run_refuses_before_ingesting_or_spending(sample: Path, extra: str, mess
     assert "ingest:" not in result.output
     assert not (sample.parent / "sample.duckdb").exists() or json.loads(runner.invoke(
         app, ["status", str(sample), "--json"]).output)["tables"]["problems"] == 0
+
+
+def test_a_reader_that_leaves_early_is_not_an_error(sample: Path) -> None:
+    """`distill run X | head -3`: the pipe closes under the status tables; no 'bug', no traceback."""
+    shell = f"{sys.executable} -m distill run {sample} | head -3; exit ${{PIPESTATUS[0]}}"
+    out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stderr.strip() == "", (out.returncode, out.stderr[-500:])
+    assert out.stdout.startswith("ingest: 12 new problems")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -58,6 +60,9 @@ def guarded(fn: F) -> F:
             if debug:
                 raise
             raise _fail(INTERRUPTED, 130) from None
+        except BrokenPipeError:  # `distill status X | head`: the reader left; not an error of ours
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            raise typer.Exit(0) from None
         except Exception as exc:
             if debug:
                 raise
