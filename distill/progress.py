@@ -6,6 +6,8 @@ stay clean and the stage's one-line summary carries the result.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +27,12 @@ from rich.progress import (
 from rich.text import Text
 
 stderr_console = Console(stderr=True)
+
+
+def stdout_reader_left() -> None:
+    """`distill status X | head`: the reader closed stdout, which is not a failure. Point stdout at /dev/null
+    so the interpreter's final flush raises nothing more."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 class _RateColumn(ProgressColumn):

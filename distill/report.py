@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from distill.progress import stdout_reader_left
 from distill.store import Store
 
 
 class _StdoutConsole(Console):
     def on_broken_pipe(self) -> None:
         """`distill status X | head`: the reader left, which is not a failure (rich's default exits 1)."""
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        stdout_reader_left()
         raise SystemExit(0)
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,7 +16,7 @@ import typer
 
 from distill.cli import INTERRUPTED
 from distill.errors import DistillError
-from distill.progress import stderr_console
+from distill.progress import stderr_console, stdout_reader_left
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,7 +59,7 @@ def guarded(fn: F) -> F:
                 raise
             raise _fail(INTERRUPTED, 130) from None
         except BrokenPipeError:  # `distill status X | head`: the reader left; not an error of ours
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            stdout_reader_left()
             raise typer.Exit(0) from None
         except Exception as exc:
             if debug:

@@ -31,7 +31,7 @@ import pyarrow as pa
 from distill import __version__
 from distill.errors import StoreError, StoreLockedError, StorePathError, StoreValueError
 from distill.store.results import ResultsQueries
-from distill.store.values import _json, _now
+from distill.store.values import _dicts, _json, _now
 from distill.types import CodeTests, Generation, IngestError, Problem, Verdict
 
 # Each migration moves the schema from version i-1 to i. Never edit a released one; append.
@@ -450,8 +450,7 @@ class Store(ResultsQueries):
             "FROM generations g JOIN problems p USING (problem_id) "
             "WHERE g.status = 'ok' AND p.source IN (SELECT unnest(?)) ORDER BY p.rowid, g.teacher_hash, "
             "g.sample_index", [list(sources)])
-        cols = [d[0] for d in cursor.description]
-        return [dict(zip(cols, row, strict=True)) for row in cursor.fetchall()]
+        return _dicts(cursor)
 
     def verdict_map(self, checks: Sequence[tuple[str, str]]) -> dict[str, dict[str, tuple[str, str]]]:
         """generation_id -> {check: (status, reason)} for these (check, version) pairs."""
@@ -474,8 +473,8 @@ class Store(ResultsQueries):
 
     def latest_dataset(self, name: str) -> dict[str, Any] | None:
         cursor = self.con.execute("SELECT * FROM datasets WHERE name = ? ORDER BY created_at DESC LIMIT 1", [name])
-        row = cursor.fetchone()
-        return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
+        rows = _dicts(cursor)
+        return rows[0] if rows else None
 
     def dataset_rows(self, dataset_id: str, status: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM dataset_rows WHERE dataset_id = ?"
@@ -484,8 +483,7 @@ class Store(ResultsQueries):
             sql += " AND status = ?"
             params.append(status)
         cursor = self.con.execute(sql + " ORDER BY status, row_index", params)
-        cols = [d[0] for d in cursor.description]
-        return [dict(zip(cols, r, strict=True)) for r in cursor.fetchall()]
+        return _dicts(cursor)
 
     def record_export(self, dataset_id: str, formats: Sequence[str], location: str, card_path: str,
                       hub_repo: str | None) -> None:
@@ -495,8 +493,7 @@ class Store(ResultsQueries):
     def dataset_summary(self) -> list[dict[str, Any]]:
         cursor = self.con.execute("SELECT name, dataset_id, row_count, location, hub_repo, created_at, stats "
                                   "FROM datasets ORDER BY created_at DESC LIMIT 10")
-        cols = [d[0] for d in cursor.description]
-        rows = [dict(zip(cols, r, strict=True)) for r in cursor.fetchall()]
+        rows = _dicts(cursor)
         for row in rows:
             stats = json.loads(row.pop("stats") or "{}")
             row["excluded"] = stats.get("excluded", {})

@@ -11,12 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from distill.store.values import _json, _now
-
-
-def _dicts(cursor: Any) -> list[dict[str, Any]]:
-    cols = [d[0] for d in cursor.description]
-    return [dict(zip(cols, row, strict=True)) for row in cursor.fetchall()]
+from distill.store.values import _dicts, _json, _now
 
 
 class ResultsQueries:

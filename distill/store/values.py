@@ -7,6 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 
+def _dicts(cursor: Any) -> list[dict[str, Any]]:
+    """A query's rows as dicts keyed by column name."""
+    cols = [d[0] for d in cursor.description]
+    return [dict(zip(cols, row, strict=True)) for row in cursor.fetchall()]
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)  # stored as UTC TIMESTAMP
 

@@ -16,7 +16,7 @@ Guarantees (each has a test):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,6 +191,3 @@ def fit_lengths(encoded: list[tuple[list[int], list[int]]], max_length: int | No
     cut = [(ids, labels) for ids, labels in cut if any(t != IGNORE_INDEX for t in labels)]
     return cut, report
 
-
-def encode_examples(examples: Iterable[Example], chat: ChatFormat) -> list[tuple[list[int], list[int]]]:
-    return [chat.encode(e) for e in examples]

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transformers import PrinterCallback, TrainerCallback  # this module is imported only by the train stage
+# This module is imported only by the train stage, so transformers is imported here, at the top.
+from transformers import AutoConfig, AutoTokenizer, PrinterCallback, TrainerCallback
 
 from distill.errors import UsageError
 from distill.progress import stage_progress, stderr_console
@@ -123,9 +124,6 @@ def train(recipe: LoadedRecipe, store: Store | None) -> TrainSummary:
     dtype = pick_dtype(settings.dtype, device)
     attention = pick_attention(settings.attn_implementation, device)
     data = load_training_data(recipe, store, cfg.dataset, cfg.dataset_split)
-
-    from transformers import AutoConfig, AutoTokenizer
-
     model_ref = resolve_model_ref(recipe, settings.base_model)
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_ref)
