@@ -1,15 +1,20 @@
 """Near-duplicate detection and decontamination on 100,000 synthetic traces, on this machine.
 
-Traces are ~150-word texts from a 20,000-word vocabulary; 5% are near copies of another trace (one to
-three words changed) and 1% contain a MATH-500 problem (``../shared/data``; a synthetic stand-in when
-absent). Measured side by side in the same run:
+Two kinds of input (``--kind``):
+- ``traces``: ~150-word texts from a 20,000-word vocabulary; 5% are near copies of another trace (one to
+  three words changed) and 1% contain a MATH-500 problem (``../shared/data``; a synthetic stand-in when
+  absent);
+- ``templated``: ~30-word GSM-style problems from a few sentence templates, names and numbers
+  (``distill.testing.templated``), the case that used to turn near-duplicate search quadratic.
+
+Measured side by side in the same run:
 
 - distill: MinHash (one-permutation, 128 bins) + LSH banding over all traces, then 8-gram
   decontamination of all traces against the benchmark;
 - naive: exact Jaccard over word 5-gram sets for every pair, on a 1,500-trace subsample, extrapolated
   to the full set by the number of pairs; its pairs on the subsample are the reference for recall.
 
-Usage: ``.venv/bin/python bench/dedup_throughput.py [--traces 100000]``
+Usage: ``.venv/bin/python bench/dedup_throughput.py [--kind traces|templated] [--traces 100000]``
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from itertools import combinations
 from pathlib import Path
 
 from distill.dedup import Contamination, near_duplicates, normalise
+from distill.testing.templated import templated_problems
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "math500.test.jsonl"
 
@@ -50,13 +56,14 @@ def shingles(text: str) -> set[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--kind", choices=["traces", "templated"], default="traces")
     parser.add_argument("--traces", type=int, default=100_000)
     parser.add_argument("--subsample", type=int, default=1_500)
     parser.add_argument("--threshold", type=float, default=0.85)
     args = parser.parse_args()
     benchmark = [json.loads(line)["problem"] for line in DATA.open()] if DATA.exists() else \
         [" ".join(f"bench{i}w{j}" for j in range(30)) for i in range(500)]
-    traces = make_traces(args.traces, benchmark)
+    traces = make_traces(args.traces, benchmark) if args.kind == "traces" else templated_problems(args.traces)
 
     started = time.perf_counter()
     found = near_duplicates(traces, args.threshold)

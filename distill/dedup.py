@@ -3,10 +3,11 @@
 - Normalisation: lowercase, whitespace collapsed (``normalise``). Exact duplicates share the hash of
   the normalised text.
 - Near duplicates: MinHash over word 5-gram shingles with one-permutation hashing (the 64-bit shingle
-  hashes are split into ``num_perm`` bins and each bin keeps its minimum; empty bins borrow from the
-  next non-empty one, "densification"), then LSH banding tuned to the Jaccard ``threshold``. Candidate
-  pairs from the bands are confirmed with their exact shingle Jaccard similarity, so a pair is only
-  reported at or above the threshold. Work is numpy per document, not Python per shingle.
+  hashes are split into ``num_perm`` bins and each bin keeps its minimum; empty bins borrow along a
+  pseudo-random probe sequence, "optimal densification"), then LSH banding tuned to the Jaccard
+  ``threshold``. Candidate pairs from the bands are filtered by their sketch agreement and confirmed with
+  their exact shingle Jaccard similarity, so a pair is only reported at or above the threshold. Work is
+  numpy per document, not Python per shingle, and stays near-linear on short templated texts.
 - Decontamination: word n-grams (8 by default, as s1 and open-r1) of lowercased, whitespace-normalised
   text; a text shares an n-gram with a benchmark item, or contains a benchmark item shorter than n
   words as a whole (which plain n-gram matching would never catch).
@@ -72,25 +73,54 @@ def shingle_hashes(text: str, size: int = SHINGLE) -> np.ndarray:
 
 
 class MinHasher:
+    """One-permutation MinHash with optimal densification (Shrivastava, ICML 2017).
+
+    The shingle hashes are split into ``num_perm`` bins by their top bits; each bin keeps its minimum. An
+    empty bin (a short text has fewer shingles than bins) borrows the value of the first filled bin along
+    a fixed pseudo-random probe sequence of its own. Copying from the *next* filled bin instead (the simple
+    rotation) makes runs of neighbouring bins identical, so an LSH band of r rows behaves like one row and
+    short templated texts (GSM-style problems, ~30 shingles) collide in almost every band: near-duplicate
+    search then turns quadratic. With independent probes, two texts agree on a bin with probability equal
+    to their Jaccard similarity, as with ``num_perm`` independent permutations, at the cost of one sort.
+    Sketch values are 32-bit (the low bits of each bin's minimum): a chance collision costs 2^-32 per bin.
+    """
+
+    PROBES = 64
+
     def __init__(self, num_perm: int = 128):
         if num_perm & (num_perm - 1):
             raise ValueError("num_perm must be a power of two")
         self.num_perm = num_perm
         self.shift = np.uint64(64 - int(math.log2(num_perm)))
+        rng = np.random.default_rng(0x5EED)
+        self.probes = rng.integers(0, num_perm, size=(num_perm, self.PROBES))
 
     def sketch(self, text: str) -> np.ndarray:
-        h = shingle_hashes(text)
-        sketch = np.full(self.num_perm, np.iinfo(np.uint64).max, dtype=np.uint64)
-        if len(h):
-            h = np.sort(h)
-            bins = (h >> self.shift).astype(np.int64)
-            first = np.unique(bins, return_index=True)
-            sketch[first[0]] = h[first[1]] & ((np.uint64(1) << self.shift) - np.uint64(1))
-            empty = np.flatnonzero(sketch == np.iinfo(np.uint64).max)
-            if len(empty) < self.num_perm:  # densify: an empty bin takes the next filled bin's value
-                filled = np.flatnonzero(sketch != np.iinfo(np.uint64).max)
-                nxt = filled[np.searchsorted(filled, empty) % len(filled)]
-                sketch[empty] = sketch[nxt] ^ np.uint64(0x5851F42D4C957F2D) * empty.astype(np.uint64)
+        return self.sketch_hashes(np.unique(shingle_hashes(text)))
+
+    def sketch_hashes(self, h: np.ndarray) -> np.ndarray:
+        """The sketch of a set of shingle hashes, given sorted and unique (``np.unique``)."""
+        empty_value = np.iinfo(np.uint32).max
+        sketch = np.full(self.num_perm, empty_value, dtype=np.uint32)
+        if not len(h):
+            return sketch
+        bins = (h >> self.shift).astype(np.int64)
+        first_bins, first_at = np.unique(bins, return_index=True)
+        sketch[first_bins] = (h[first_at] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        if len(first_bins) == self.num_perm:
+            return sketch
+        filled = np.zeros(self.num_perm, dtype=bool)
+        filled[first_bins] = True
+        empty = np.flatnonzero(~filled)
+        probes = self.probes[empty]
+        hit = filled[probes]
+        found = hit.any(axis=1)
+        donor = probes[np.arange(len(empty)), hit.argmax(axis=1)]
+        # After PROBES misses (only for texts with a handful of shingles): the next filled bin, cyclically.
+        filled_bins = first_bins
+        fallback = filled_bins[np.searchsorted(filled_bins, empty) % len(filled_bins)]
+        donor = np.where(found, donor, fallback)
+        sketch[empty] = sketch[donor]
         return sketch
 
 
@@ -107,38 +137,76 @@ def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     return best
 
 
-def exact_jaccard(a: str, b: str) -> float:
-    """Jaccard similarity of the two texts' shingle sets (what the sketches estimate)."""
-    x, y = np.unique(shingle_hashes(a)), np.unique(shingle_hashes(b))
+def _jaccard(x: np.ndarray, y: np.ndarray) -> float:
     union = len(np.union1d(x, y))
     return len(np.intersect1d(x, y, assume_unique=True)) / union if union else 1.0
 
 
-def near_duplicates(texts: Sequence[str], threshold: float, num_perm: int = 128) -> dict[int, int]:
-    """For each text that nearly duplicates an earlier one, the index of that earlier text."""
-    hasher = MinHasher(num_perm)
-    bands, rows = lsh_bands(threshold, num_perm)
-    sketches = np.stack([hasher.sketch(t) for t in texts]) if texts else np.zeros((0, num_perm), np.uint64)
-    buckets: list[dict[bytes, list[int]]] = [{} for _ in range(bands)]
-    duplicate_of: dict[int, int] = {}
-    for i in range(len(texts)):
-        if not texts[i].strip():
-            continue
+def exact_jaccard(a: str, b: str) -> float:
+    """Jaccard similarity of the two texts' shingle sets (what the sketches estimate)."""
+    return _jaccard(np.unique(shingle_hashes(a)), np.unique(shingle_hashes(b)))
+
+
+class NearDuplicateIndex:
+    """Texts added one at a time; each is reported as a near copy of an earlier *kept* text, or kept.
+
+    Candidates come from LSH bands over the sketches of kept texts only; a candidate whose sketch agrees
+    on fewer than ``threshold - slack`` of the bins is dropped without further work (the estimate's standard
+    deviation at the threshold is about 0.03 with 128 bins, so the slack of 0.15 is five of them), and the
+    rest are confirmed with the exact shingle Jaccard. Memory: the kept texts' sketches (4 bytes a bin)
+    and shingle sets.
+    """
+
+    SLACK = 0.15
+
+    def __init__(self, threshold: float, num_perm: int = 128):
+        self.threshold = threshold
+        self.hasher = MinHasher(num_perm)
+        self.bands, self.rows = lsh_bands(threshold, num_perm)
+        self.buckets: list[dict[bytes, list[int]]] = [{} for _ in range(self.bands)]
+        self.sketches = np.zeros((1024, num_perm), dtype=np.uint32)
+        self.shingles: list[np.ndarray] = []
+        self.ids: list[int] = []
+        self.candidates_seen = 0  # band candidates looked at, in all: near-linear work keeps this near zero
+
+    def add(self, key: int, text: str) -> int | None:
+        """The key of the kept text that ``text`` nearly duplicates, or None (then ``text`` is kept)."""
+        if not text.strip():
+            return None
+        hashes = np.unique(shingle_hashes(text))
+        sketch = self.hasher.sketch_hashes(hashes)
+        band_keys = [sketch[b * self.rows:(b + 1) * self.rows].tobytes() for b in range(self.bands)]
         candidates: set[int] = set()
-        for b in range(bands):
-            key = sketches[i, b * rows:(b + 1) * rows].tobytes()
-            bucket = buckets[b].setdefault(key, [])
-            candidates.update(bucket)
-            bucket.append(i)
-        best = None
-        for j in sorted(candidates):
-            if j in duplicate_of:
-                continue  # compare with the kept copy only
-            if exact_jaccard(texts[i], texts[j]) >= threshold:
-                best = j
-                break
-        if best is not None:
-            duplicate_of[i] = best
+        for bucket, band_key in zip(self.buckets, band_keys, strict=True):
+            found = bucket.get(band_key)
+            if found:
+                candidates.update(found)
+        if candidates:
+            self.candidates_seen += len(candidates)
+            slots = np.fromiter(sorted(candidates), dtype=np.int64, count=len(candidates))
+            agree = (self.sketches[slots] == sketch).mean(axis=1)
+            for slot in slots[agree >= self.threshold - self.SLACK]:
+                if _jaccard(hashes, self.shingles[slot]) >= self.threshold:
+                    return self.ids[slot]
+        slot = len(self.ids)
+        if slot == len(self.sketches):
+            self.sketches = np.concatenate([self.sketches, np.zeros_like(self.sketches)])
+        self.sketches[slot] = sketch
+        self.shingles.append(hashes)
+        self.ids.append(key)
+        for bucket, band_key in zip(self.buckets, band_keys, strict=True):
+            bucket.setdefault(band_key, []).append(slot)
+        return None
+
+
+def near_duplicates(texts: Sequence[str], threshold: float, num_perm: int = 128) -> dict[int, int]:
+    """For each text that nearly duplicates an earlier one, the index of that earlier (kept) text."""
+    index = NearDuplicateIndex(threshold, num_perm)
+    duplicate_of: dict[int, int] = {}
+    for i, text in enumerate(texts):
+        earlier = index.add(i, text)
+        if earlier is not None:
+            duplicate_of[i] = earlier
     return duplicate_of
 
 
