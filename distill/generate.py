@@ -19,9 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +29,7 @@ from distill.prompts import PromptBuilder
 from distill.recipe import LoadedRecipe, TeacherConfig
 from distill.response import extract_final_answer, split_response
 from distill.store import RunContext, Store
+from distill.store.writer import BackgroundWrites
 from distill.teachers import make_teacher, teacher_hash
 from distill.types import ChatRequest, Completion, Generation, SamplingParams
 
@@ -204,23 +203,15 @@ async def _generate_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg
     last_flush = time.monotonic()
     # Writes go to one writer thread, in order, so the event loop never waits on DuckDB; the stage owns the
     # connection and nothing else touches it until the writer has finished.
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="distill-store-writer")
-    writes: deque[Future[int]] = deque()
+    writes = BackgroundWrites(MAX_QUEUED_WRITES)
     error_ids = store.error_ids_of(t_hash)
 
     def flush() -> None:
         nonlocal last_flush
         if buffer:
-            writes.append(writer.submit(store.add_generations, list(buffer), error_ids))
+            writes.submit(store.add_generations, list(buffer), error_ids)
             buffer.clear()
         last_flush = time.monotonic()
-        while writes and writes[0].done():
-            writes.popleft().result()  # a failed write raises here, in the stage
-
-    async def backpressure() -> None:
-        while len(writes) > MAX_QUEUED_WRITES:
-            await asyncio.wrap_future(writes[0])
-            writes.popleft().result()
 
     def feed() -> Iterator[ChatRequest]:
         # Lazily consumed by the teacher: once a budget is spent, no further request goes out.
@@ -253,7 +244,7 @@ async def _generate_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg
                     summary.errors_by_reason[completion.error] = summary.errors_by_reason.get(completion.error, 0) + 1
                 if len(buffer) >= FLUSH_ROWS:
                     flush()
-                    await backpressure()
+                    await writes.wait_room_async()
                 bar.advance()
                 elapsed = max(time.monotonic() - started, 1e-9)
                 bar.set_extras(**{"tok/s": f"{summary.completion_tokens / elapsed:,.0f}",
@@ -261,7 +252,5 @@ async def _generate_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg
     finally:
         flush_task.cancel()
         flush()
-        writer.shutdown(wait=True)  # every queued write commits, also on Ctrl-C
-        for done in writes:
-            done.result()
+        writes.close()
         await teacher.aclose()

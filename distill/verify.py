@@ -17,8 +17,10 @@ from distill.errors import RecipeError, UsageError
 from distill.progress import stage_progress
 from distill.recipe import LoadedRecipe
 from distill.store import Store
+from distill.store.writer import BackgroundWrites
 
 BATCH = 512
+MAX_QUEUED_WRITES = 2  # verdict batches waiting for the writer before checking pauses
 
 
 @dataclass
@@ -67,6 +69,9 @@ def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
     sources = [s.display_name for s in recipe.config.sources]
     started = time.monotonic()
     status = "failed"
+    # Verdicts commit on a writer thread with a connection of its own, while the next batch is read and checked.
+    writer_store = store.for_thread()
+    writes = BackgroundWrites(MAX_QUEUED_WRITES)
     try:
         for check in checks:
             try:
@@ -77,18 +82,22 @@ def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
                 with stage_progress(f"verify {check.name}", total=len(pending), unit="verdicts") as bar:
                     for start in range(0, len(pending), BATCH):
                         verdicts = check.check_batch(store.generations_by_id(pending[start:start + BATCH]))
-                        store.add_verdicts(verdicts, run)
+                        writes.submit(writer_store.add_verdicts, verdicts, run)
+                        writes.wait_room()
                         for v in verdicts:
                             counts[v.status] = counts.get(v.status, 0) + 1
                         summary.computed[check.name] += len(verdicts)
                         bar.advance(len(verdicts))
             finally:
                 check.close()
+        writes.close()  # the last verdicts are committed, or their failure raised here
         status = "ok"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
+        writes.close(raise_failure=False)
+        writer_store.close()
         summary.elapsed_s = time.monotonic() - started
         store.finish_run(run, status, {"computed": summary.computed, "by_status": summary.by_status})
     return summary

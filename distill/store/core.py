@@ -158,6 +158,11 @@ class Store(ResultsQueries):
         self.path = path
         self.read_only = read_only
 
+    def for_thread(self) -> Store:
+        """The same store on a connection of its own (a DuckDB cursor), for use from another thread
+        while this one goes on; closing it leaves this one open."""
+        return Store(self.con.cursor(), self.path, self.read_only)
+
     # ---- opening -------------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path, read_only: bool = False) -> Store:
