@@ -160,6 +160,9 @@ class SelectConfig(_Section):
     per_source_cap: dict[str, int] = Field(default_factory=dict)
     weights: dict[str, float] = Field(default_factory=dict)
     seed: int = 0
+    # Select's working memory: half goes to DuckDB (the candidates table; it spills to disk beyond), the rest
+    # covers Python's few bytes per candidate and the near-duplicate index of kept problems.
+    memory_limit_mb: int = Field(default=1536, ge=128)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     decontaminate: DecontaminationConfig = Field(default_factory=DecontaminationConfig)
 

@@ -25,7 +25,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from distill.dedup import Contamination, exact_key, near_duplicates
+import numpy as np
+import pyarrow as pa
+
+from distill.dedup import Contamination, NearDuplicateIndex, exact_key, near_duplicates
 from distill.errors import SourceError
 from distill.recipe import LoadedRecipe, SourceConfig
 from distill.sources.readers import read_rows
@@ -82,173 +85,210 @@ def benchmark_texts(name: str, reference: str, recipe: LoadedRecipe) -> Iterable
 
 
 def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
+    """Decide every candidate; the store holds the candidates (a temporary table), Python holds a few bytes
+    per candidate (positions, codes, reasons) and streams the texts: problems once, responses once."""
     cfg = recipe.config.select
     rng = random.Random(cfg.seed)
     # The check classes say name, version and domains; no need to construct them (and start pools or probe
     # sandboxes) just to read their verdicts.
     checks = check_classes(recipe)
-    sources = [s.display_name for s in recipe.config.sources]
-    candidates = store.selection_candidates(sources)
-    verdicts = store.verdict_map([(c.name, c.version) for c in checks])
-    reason: dict[str, str] = {}
     summary = SelectSummary("", dataset_name(recipe))
+    count = store.open_selection([s.display_name for s in recipe.config.sources], cfg.memory_limit_mb // 2)
+    try:
+        cols = store.selection_columns()
+        names: dict[str, list[str]] = cols.pop("_names")  # type: ignore[assignment]
+        reason: dict[int, str] = {}  # position -> the first reason that excluded it
 
-    # 1. checks
-    for row in candidates:
-        covering = [c for c in checks if c.domains is None or row["domain"] in c.domains]
-        if not covering:
-            summary.unchecked_domains[row["domain"]] = cfg.unchecked_domains
-            if cfg.unchecked_domains == "drop":
-                reason[row["generation_id"]] = f"unchecked:{row['domain']}"
-            continue
-        for check in covering:
-            verdict = verdicts.get(row["generation_id"], {}).get(check.name)
-            if verdict is None:
-                reason[row["generation_id"]] = f"unverified:{check.name}"
-                break
-            if verdict[0] == "abstain":
-                if _abstain_action(cfg.abstain, check.name) == "keep":
+        # 1. checks, in recipe order: the first one a candidate fails (or lacks) is its reason
+        covered: set[str] = set()
+        covers_all = any(c.domains is None for c in checks)
+        for check in checks:
+            covered.update(check.domains or ())
+            for pos, status, why in store.selection_outcomes(check.name, check.version, check.domains):
+                if pos in reason:
                     continue
-                reason[row["generation_id"]] = f"abstained:{check.name}:{verdict[1]}"
-                break
-            if verdict[0] != "pass":
-                reason[row["generation_id"]] = f"failed:{check.name}:{verdict[1]}"
-                break
-    samples: Counter[str] = Counter(r["problem_id"] for r in candidates)
-    passing: Counter[str] = Counter(r["problem_id"] for r in candidates if r["generation_id"] not in reason)
-
-    problems: dict[str, dict[str, Any]] = {}
-    for row in candidates:
-        problems.setdefault(row["problem_id"], row)
-    bad_problem: dict[str, str] = {}
-
-    # 2. decontamination
-    if cfg.decontaminate.enabled and cfg.decontaminate.benchmarks:
-        index = Contamination({name: benchmark_texts(name, ref, recipe)
-                               for name, ref in cfg.decontaminate.benchmarks.items()}, cfg.decontaminate.ngram)
-        hits: Counter[str] = Counter()
-        for pid, row in problems.items():
-            bench = index.match(row["prompt"])
-            if bench is not None:
-                bad_problem[pid] = f"contaminated:{bench}"
-                hits[bench] += 1
-        summary.contamination = {name: hits.get(name, 0) for name in cfg.decontaminate.benchmarks}
-
-    # 3. problem dedup: the first copy (recipe source order) is kept
-    if cfg.dedup.problems:
-        order = [pid for pid in problems if pid not in bad_problem]
-        seen: dict[str, str] = {}
-        for pid in order:
-            key = exact_key(problems[pid]["prompt"])
-            if key in seen:
-                bad_problem[pid] = "duplicate_problem"
-            else:
-                seen[key] = pid
-        rest = [pid for pid in order if pid not in bad_problem]
-        for i in near_duplicates([problems[p]["prompt"] for p in rest], cfg.dedup.near_duplicate_threshold,
-                                 cfg.dedup.num_perm):
-            bad_problem[rest[i]] = "near_duplicate_problem"
-
-    # 4. difficulty band
-    for pid in problems:
-        rate = passing[pid] / samples[pid]
-        if pid not in bad_problem and not cfg.min_pass_rate <= rate <= cfg.max_pass_rate:
-            bad_problem[pid] = "outside_difficulty_band"
-    for row in candidates:
-        if row["generation_id"] not in reason and row["problem_id"] in bad_problem:
-            reason[row["generation_id"]] = bad_problem[row["problem_id"]]
-
-    # 5. response dedup, among the samples of each problem (the same text twice teaches nothing new)
-    alive = [r for r in candidates if r["generation_id"] not in reason]
-    if cfg.dedup.responses:
-        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in alive:
-            grouped[row["problem_id"]].append(row)
-        for rows in grouped.values():
-            seen_responses: set[str] = set()
-            unique = []
-            for row in rows:
-                key = exact_key(_response_text(row))
-                if key in seen_responses:
-                    reason[row["generation_id"]] = "duplicate_response"
+                if status is None:
+                    reason[pos] = f"unverified:{check.name}"
+                elif status == "abstain":
+                    if _abstain_action(cfg.abstain, check.name) != "keep":
+                        reason[pos] = f"abstained:{check.name}:{why}"
                 else:
-                    seen_responses.add(key)
-                    unique.append(row)
-            if len(unique) > 1:
-                for i in near_duplicates([_response_text(r) for r in unique], cfg.dedup.near_duplicate_threshold,
-                                         cfg.dedup.num_perm):
-                    reason[unique[i]["generation_id"]] = "near_duplicate_response"
-        alive = [r for r in alive if r["generation_id"] not in reason]
+                    reason[pos] = f"failed:{check.name}:{why}"
+        if not covers_all:
+            for code, domain in enumerate(names["domain"]):
+                if domain in covered:
+                    continue
+                at = np.flatnonzero(cols["domain"] == code)
+                if len(at):
+                    summary.unchecked_domains[domain] = cfg.unchecked_domains
+                    if cfg.unchecked_domains == "drop":
+                        for pos in at.tolist():
+                            reason.setdefault(pos, f"unchecked:{domain}")
+        problem_of = cols["problem_pos"]
+        n_problems = int(problem_of.max()) + 1 if count else 0
+        failed = np.zeros(count, dtype=bool)
+        failed[list(reason)] = True
+        samples = np.bincount(problem_of, minlength=n_problems)
+        passing = np.bincount(problem_of[~failed], minlength=n_problems)
 
-    # 6. policy per problem
-    by_problem: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in alive:
-        by_problem[row["problem_id"]].append(row)
-    for rows in by_problem.values():
-        if cfg.policy == "first":
-            keep = [min(rows, key=lambda r: (r["sample_index"], r["teacher_hash"]))]
-        elif cfg.policy == "shortest":
-            keep = [min(rows, key=lambda r: (r["completion_tokens"] or len(_response_text(r)), r["sample_index"]))]
-        elif cfg.policy == "k_per_problem":
-            keep = rng.sample(rows, min(cfg.k, len(rows)))
-        else:
-            keep = rows
-        kept_ids = {r["generation_id"] for r in keep}
-        for row in rows:
-            if row["generation_id"] not in kept_ids:
-                reason[row["generation_id"]] = f"policy:{cfg.policy}"
-    alive = [r for r in alive if r["generation_id"] not in reason]
+        # 2-3. decontamination and problem dedup, streaming the problems once (first copy in source order kept)
+        bad_problem: dict[int, str] = {}
+        index = None
+        if cfg.decontaminate.enabled and cfg.decontaminate.benchmarks:
+            index = Contamination({name: benchmark_texts(name, ref, recipe)
+                                   for name, ref in cfg.decontaminate.benchmarks.items()}, cfg.decontaminate.ngram)
+        hits: Counter[str] = Counter()
+        seen: set[str] = set()
+        near = NearDuplicateIndex(cfg.dedup.near_duplicate_threshold, cfg.dedup.num_perm)
+        for ppos, prompt in store.selection_problems():
+            bench = index.match(prompt) if index is not None else None
+            if bench is not None:
+                bad_problem[ppos] = f"contaminated:{bench}"
+                hits[bench] += 1
+            elif cfg.dedup.problems:
+                key = exact_key(prompt)
+                if key in seen:
+                    bad_problem[ppos] = "duplicate_problem"
+                else:
+                    seen.add(key)
+                    if near.add(ppos, prompt) is not None:
+                        bad_problem[ppos] = "near_duplicate_problem"
+        del seen, near
+        if index is not None:
+            summary.contamination = {name: hits.get(name, 0) for name in cfg.decontaminate.benchmarks}
 
-    # 7. per-source caps and mixture weights
-    by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in alive:
-        by_source[row["source"]].append(row)
-    caps = dict(cfg.per_source_cap)
-    if cfg.weights:
-        present = {s: w for s, w in cfg.weights.items() if by_source.get(s)}
-        if present:
-            # The source that runs out first (relative to its weight) sets the scale for all.
-            scale = min(len(by_source[s]) / w for s, w in present.items() if w > 0)
-            for s, w in present.items():
-                caps[s] = min(caps.get(s, len(by_source[s])), int(scale * w))
-    for source, rows in by_source.items():
-        cap = caps.get(source)
-        if cap is not None and len(rows) > cap:
-            keep_ids = {r["generation_id"] for r in rng.sample(rows, cap)}
-            for row in rows:
-                if row["generation_id"] not in keep_ids:
-                    reason[row["generation_id"]] = "source_cap"
-    kept = [r for r in alive if r["generation_id"] not in reason]
+        # 4. difficulty band
+        rate = passing / np.maximum(samples, 1)
+        for ppos in np.flatnonzero((rate < cfg.min_pass_rate) | (rate > cfg.max_pass_rate)).tolist():
+            bad_problem.setdefault(ppos, "outside_difficulty_band")
+        if bad_problem:
+            bad_at = np.flatnonzero(np.isin(problem_of, np.fromiter(bad_problem, dtype=np.int64)))
+            for pos in bad_at.tolist():
+                reason.setdefault(pos, bad_problem[int(problem_of[pos])])
 
-    # Splits, then the record.
-    test_size = recipe.config.export.test_size
-    order = list(range(len(kept)))
-    rng.shuffle(order)
-    n_test = round(len(kept) * test_size)
-    split_of = {kept[i]["generation_id"]: ("test" if rank < n_test else "train") for rank, i in enumerate(order)}
-    dataset_rows = [{"generation_id": r["generation_id"], "problem_id": r["problem_id"],
-                     "split": split_of[r["generation_id"]], "row_index": i, "status": "kept", "reason": None}
-                    for i, r in enumerate(kept)]
-    dataset_rows += [{"generation_id": r["generation_id"], "problem_id": r["problem_id"], "split": "excluded",
-                      "row_index": i, "status": "excluded", "reason": reason[r["generation_id"]]}
-                     for i, r in enumerate(r for r in candidates if r["generation_id"] in reason)]
-    summary.kept = len(kept)
-    summary.splits = dict(Counter(split_of.values()))
-    summary.excluded = Counter(reason.values())
-    selection = {"select": cfg.model_dump(mode="json"), "checks": [[c.name, c.version] for c in checks],
-                 "test_size": test_size}
-    summary.dataset_id = stable_hash(summary.name, selection, [(r["generation_id"], r["split"]) for r in dataset_rows
-                                                               if r["status"] == "kept"])
-    for row in dataset_rows:
-        row["dataset_id"] = summary.dataset_id
-    run = store.start_run("select", recipe.config.name, recipe.hash, str(recipe.path))
-    stats = {"kept": summary.kept, "splits": summary.splits, "excluded": dict(summary.excluded),
-             "unchecked_domains": summary.unchecked_domains,
-             "contamination": summary.contamination, "candidates": len(candidates)}
-    summary.new = store.add_dataset({"dataset_id": summary.dataset_id, "name": summary.name, "selection": selection,
-                                     "row_count": summary.kept, "stats": stats}, dataset_rows, run)
-    store.finish_run(run, "ok", stats | {"dataset_id": summary.dataset_id, "new": summary.new})
+        # 5. response dedup among the samples of each problem (the same text twice teaches nothing new), and
+        # response lengths for the `shortest` policy where token counts are unknown
+        tokens = cols["completion_tokens"]
+        alive = _alive(count, reason)
+        need_length = cfg.policy == "shortest" and bool(np.any(tokens[alive] <= 0))
+        length: dict[int, int] = {}
+        if cfg.dedup.responses or need_length:
+            group: list[tuple[int, str]] = []
+            for pos, ppos, text in store.selection_responses(alive):
+                if group and problem_of[group[0][0]] != ppos:
+                    _dedup_responses(group, cfg, reason)
+                    group = []
+                if need_length and tokens[pos] <= 0:
+                    length[pos] = len(text)
+                if cfg.dedup.responses:
+                    group.append((pos, text))
+            _dedup_responses(group, cfg, reason)
+            alive = _alive(count, reason)
+
+        # 6. policy per problem
+        sample_index = cols["sample_index"]
+        teacher = store.selection_teacher_codes() if cfg.policy == "first" else None
+        by_problem: dict[int, list[int]] = defaultdict(list)
+        for pos in alive.tolist():
+            by_problem[int(problem_of[pos])].append(pos)
+        for rows in by_problem.values():
+            if cfg.policy == "first":
+                keep = [min(rows, key=lambda r: (sample_index[r], teacher[r]))]
+            elif cfg.policy == "shortest":
+                keep = [min(rows, key=lambda r: (tokens[r] if tokens[r] > 0 else length[r], sample_index[r]))]
+            elif cfg.policy == "k_per_problem":
+                keep = rng.sample(rows, min(cfg.k, len(rows)))
+            else:
+                keep = rows
+            kept_here = set(keep)
+            for pos in rows:
+                if pos not in kept_here:
+                    reason[pos] = f"policy:{cfg.policy}"
+        del by_problem
+        alive = _alive(count, reason)
+
+        # 7. per-source caps and mixture weights
+        by_source: dict[str, list[int]] = defaultdict(list)
+        for pos in alive.tolist():
+            by_source[names["source"][cols["source"][pos]]].append(pos)
+        caps = dict(cfg.per_source_cap)
+        if cfg.weights:
+            present = {s: w for s, w in cfg.weights.items() if by_source.get(s)}
+            if present:
+                # The source that runs out first (relative to its weight) sets the scale for all.
+                scale = min(len(by_source[s]) / w for s, w in present.items() if w > 0)
+                for s, w in present.items():
+                    caps[s] = min(caps.get(s, len(by_source[s])), int(scale * w))
+        for source, rows in by_source.items():
+            cap = caps.get(source)
+            if cap is not None and len(rows) > cap:
+                keep_ids = set(rng.sample(rows, cap))
+                for pos in rows:
+                    if pos not in keep_ids:
+                        reason[pos] = "source_cap"
+        del by_source
+        kept = _alive(count, reason)
+
+        # Splits, then the record.
+        test_size = recipe.config.export.test_size
+        order = list(range(len(kept)))
+        rng.shuffle(order)
+        n_test = round(len(kept) * test_size)
+        split = np.empty(len(kept), dtype=object)
+        for rank, i in enumerate(order):
+            split[i] = "test" if rank < n_test else "train"
+        excluded = np.fromiter(sorted(reason), dtype=np.int64, count=len(reason))
+        decisions = pa.table({
+            "pos": pa.array(np.concatenate([kept, excluded]), pa.int64()),
+            "split": pa.array(list(split) + ["excluded"] * len(excluded), pa.string()),
+            "row_index": pa.array(np.concatenate([np.arange(len(kept)), np.arange(len(excluded))]), pa.int32()),
+            "status": pa.array(["kept"] * len(kept) + ["excluded"] * len(excluded), pa.string()),
+            "reason": pa.array([None] * len(kept) + [reason[p] for p in excluded.tolist()], pa.string()),
+        })
+        summary.kept = len(kept)
+        summary.splits = dict(Counter(split.tolist()))
+        summary.excluded = Counter(reason.values())
+        selection = {"select": cfg.model_dump(mode="json", exclude={"memory_limit_mb"}),
+                     "checks": [[c.name, c.version] for c in checks], "test_size": test_size}
+        kept_ids = store.selection_generation_ids(kept)
+        summary.dataset_id = stable_hash(summary.name, selection, [(g, str(s)) for g, s in zip(kept_ids, split,
+                                                                                               strict=True)])
+        del kept_ids
+        run = store.start_run("select", recipe.config.name, recipe.hash, str(recipe.path))
+        stats = {"kept": summary.kept, "splits": summary.splits, "excluded": dict(summary.excluded),
+                 "unchecked_domains": summary.unchecked_domains,
+                 "contamination": summary.contamination, "candidates": count}
+        summary.new = store.add_selection({"dataset_id": summary.dataset_id, "name": summary.name,
+                                           "selection": selection, "row_count": summary.kept, "stats": stats},
+                                          decisions, run)
+        store.finish_run(run, "ok", stats | {"dataset_id": summary.dataset_id, "new": summary.new})
+    finally:
+        store.close_selection()
     return summary
+
+
+def _alive(count: int, reason: dict[int, str]) -> np.ndarray:
+    """Positions not yet excluded, in order."""
+    mask = np.ones(count, dtype=bool)
+    if reason:
+        mask[np.fromiter(reason, dtype=np.int64, count=len(reason))] = False
+    return np.flatnonzero(mask)
+
+
+def _dedup_responses(group: list[tuple[int, str]], cfg: Any, reason: dict[int, str]) -> None:
+    """Exact then near duplicates among one problem's alive samples (in order; the first copy is kept)."""
+    seen: set[str] = set()
+    unique: list[tuple[int, str]] = []
+    for pos, text in group:
+        key = exact_key(text)
+        if key in seen:
+            reason[pos] = "duplicate_response"
+        else:
+            seen.add(key)
+            unique.append((pos, text))
+    if len(unique) > 1:
+        for i in near_duplicates([t for _, t in unique], cfg.dedup.near_duplicate_threshold, cfg.dedup.num_perm):
+            reason[unique[i][0]] = "near_duplicate_response"
 
 
 def _abstain_action(setting: str | dict[str, str], check: str) -> str:
@@ -256,5 +296,4 @@ def _abstain_action(setting: str | dict[str, str], check: str) -> str:
     return setting if isinstance(setting, str) else setting.get(check, "drop")
 
 
-def _response_text(row: dict[str, Any]) -> str:
-    return f"{row['reasoning'] or ''}\n{row['answer_text'] or row['content'] or ''}"
+

@@ -31,6 +31,7 @@ import pyarrow as pa
 from distill import __version__
 from distill.errors import StoreError, StoreLockedError, StorePathError, StoreValueError
 from distill.store.results import ResultsQueries
+from distill.store.selection import SelectionQueries
 from distill.store.values import _dicts, _json, _now
 from distill.types import CodeTests, Generation, IngestError, Problem, Verdict
 
@@ -150,7 +151,7 @@ class RunContext:
     recipe_hash: str | None
 
 
-class Store(ResultsQueries):
+class Store(ResultsQueries, SelectionQueries):
     """One DuckDB file. Open with ``Store.open(path)``; use as a context manager."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool):

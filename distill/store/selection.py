@@ -1,0 +1,134 @@
+"""Queries of the select stage, over a temporary table of candidates so that select's memory does not grow
+with the traces' length and stays small per candidate.
+
+``open_selection`` writes the candidates (successful generations of the recipe's sources, in a stable order)
+into the connection's temporary table ``_select_candidates`` with their position ``pos`` and the position
+of their problem ``problem_pos``; later queries return positions and short columns, or stream texts in
+chunks. DuckDB keeps the temporary table within its ``memory_limit`` and spills to disk beyond it.
+A mixin of ``Store``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from distill.store.values import _json, _now
+
+CHUNK = 2_000
+
+
+class SelectionQueries:
+    con: Any
+
+    def open_selection(self, sources: Sequence[str], memory_limit_mb: int | None = None) -> int:
+        """Write the candidates of these sources into ``_select_candidates``; return how many there are."""
+        if memory_limit_mb:
+            self.con.execute(f"SET memory_limit = '{int(memory_limit_mb)}MB'")
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE _select_candidates AS "
+            "SELECT (row_number() OVER (ORDER BY p.rowid, g.teacher_hash, g.sample_index) - 1)::BIGINT AS pos, "
+            "(dense_rank() OVER (ORDER BY p.rowid) - 1)::BIGINT AS problem_pos, "
+            "g.generation_id, g.problem_id, p.source, p.domain, g.teacher_hash, g.sample_index, g.completion_tokens "
+            "FROM generations g JOIN problems p USING (problem_id) "
+            "WHERE g.status = 'ok' AND p.source IN (SELECT unnest(?))", [list(sources)])
+        return int(self.con.execute("SELECT count(*) FROM _select_candidates").fetchone()[0])
+
+    def selection_columns(self) -> dict[str, np.ndarray]:
+        """Per candidate, by position: problem_pos, sample_index, completion_tokens (-1 when unknown), and
+        source and domain as codes into ``sources`` / ``domains`` (returned as lists in the dict's
+        ``_names``)."""
+        sources = [r[0] for r in self.con.execute("SELECT DISTINCT source FROM _select_candidates "
+                                                  "ORDER BY 1").fetchall()]
+        domains = [r[0] for r in self.con.execute("SELECT DISTINCT domain FROM _select_candidates "
+                                                  "ORDER BY 1").fetchall()]
+        cols = self.con.execute(
+            "SELECT problem_pos, sample_index, coalesce(completion_tokens, -1) AS completion_tokens, "
+            "(list_position(?, source) - 1)::INTEGER AS source, "
+            "(list_position(?, domain) - 1)::INTEGER AS domain "
+            "FROM _select_candidates ORDER BY pos", [sources, domains]).fetchnumpy()
+        out = {k: np.asarray(v) for k, v in cols.items()}
+        out["_names"] = {"source": sources, "domain": domains}  # type: ignore[assignment]
+        return out
+
+    def selection_teacher_codes(self) -> np.ndarray:
+        """Per candidate, the rank of its teacher hash (ties of the ``first`` policy break on it)."""
+        cols = self.con.execute("SELECT (dense_rank() OVER (ORDER BY teacher_hash) - 1)::INTEGER AS t "
+                                "FROM _select_candidates ORDER BY pos").fetchnumpy()
+        return np.asarray(cols["t"])
+
+    def selection_outcomes(self, check: str, version: str, domains: Sequence[str] | None
+                           ) -> Iterator[tuple[int, str | None, str | None]]:
+        """(pos, status, reason) of the candidates this check covers whose verdict is missing (status None)
+        or not a pass, by position."""
+        sql = ("SELECT c.pos, v.status, v.reason FROM _select_candidates c LEFT JOIN verdicts v "
+               "ON v.generation_id = c.generation_id AND v.check_name = ? AND v.check_version = ? "
+               "WHERE (v.status IS NULL OR v.status <> 'pass')")
+        params: list[Any] = [check, version]
+        if domains is not None:
+            sql += " AND c.domain IN (SELECT unnest(?))"
+            params.append(list(domains))
+        yield from self._chunks(sql + " ORDER BY c.pos", params)
+
+    def selection_problems(self) -> Iterator[tuple[int, str]]:
+        """(problem_pos, prompt) of every candidate problem, in order."""
+        yield from self._chunks(
+            "SELECT c.problem_pos, p.prompt FROM (SELECT DISTINCT problem_pos, problem_id FROM _select_candidates) c "
+            "JOIN problems p USING (problem_id) ORDER BY c.problem_pos", [])
+
+    def selection_responses(self, positions: np.ndarray) -> Iterator[tuple[int, int, str]]:
+        """(pos, problem_pos, response text) of these candidates, by position, read in chunks."""
+        self.con.register("_select_alive", pa.table({"pos": pa.array(positions, pa.int64())}))
+        try:
+            yield from self._chunks(
+                "SELECT c.pos, c.problem_pos, concat(coalesce(g.reasoning, ''), chr(10), "
+                "coalesce(g.answer_text, g.content, '')) FROM _select_alive a JOIN _select_candidates c USING (pos) "
+                "JOIN generations g USING (generation_id) ORDER BY c.pos", [])
+        finally:
+            self.con.unregister("_select_alive")
+
+    def selection_generation_ids(self, positions: np.ndarray) -> list[str]:
+        self.con.register("_select_ids", pa.table({"pos": pa.array(positions, pa.int64())}))
+        try:
+            return [r[0] for r in self.con.execute(
+                "SELECT c.generation_id FROM _select_ids JOIN _select_candidates c USING (pos) ORDER BY c.pos"
+            ).fetchall()]
+        finally:
+            self.con.unregister("_select_ids")
+
+    def add_selection(self, row: dict[str, Any], decisions: pa.Table, run: Any) -> bool:
+        """Record a selection from per-position decisions (pos, split, row_index, status, reason); False when
+        this exact selection exists already."""
+        if self.con.execute("SELECT count(*) FROM datasets WHERE dataset_id = ?", [row["dataset_id"]]).fetchone()[0]:
+            return False
+        self.con.begin()
+        try:
+            self.con.execute(
+                "INSERT INTO datasets BY NAME SELECT ? AS dataset_id, ? AS name, ?::JSON AS selection, "
+                "? AS row_count, ?::JSON AS stats, ? AS recipe_hash, ? AS run_id, ? AS created_at",
+                [row["dataset_id"], row["name"], _json(row["selection"]), row["row_count"], _json(row["stats"]),
+                 run.recipe_hash, run.run_id, _now()])
+            self.con.register("_select_decisions", decisions)
+            self.con.execute(
+                "INSERT INTO dataset_rows BY NAME SELECT ? AS dataset_id, c.generation_id, c.problem_id, d.split, "
+                "d.row_index, d.status, d.reason FROM _select_decisions d JOIN _select_candidates c USING (pos)",
+                [row["dataset_id"]])
+            self.con.unregister("_select_decisions")
+            self.con.commit()
+        except Exception:
+            self.con.rollback()
+            raise
+        return True
+
+    def close_selection(self) -> None:
+        self.con.execute("DROP TABLE IF EXISTS _select_candidates")
+
+    def _chunks(self, sql: str, params: list[Any]) -> Iterator[Any]:
+        # The connection's own result (the temporary table is private to it): the caller does not query the
+        # store until the iteration ends.
+        result = self.con.execute(sql, params)
+        while rows := result.fetchmany(CHUNK):
+            yield from rows
