@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from distill import interrupts
 from distill.errors import RecipeError, UsageError
 from distill.recipe import LoadedRecipe
 from distill.store import Store
@@ -101,5 +102,6 @@ def preflight(recipe: LoadedRecipe) -> None:
 def run_pipeline(recipe: LoadedRecipe, store: Store, *, force: bool = False) -> Iterator[str]:
     preflight(recipe)
     for stage in STAGES:
+        interrupts.check()  # a Ctrl-C whose exception was lost inside the last stage still stops the run here
         if stage.configured(recipe):
             yield stage.run(recipe, store, force)

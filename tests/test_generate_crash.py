@@ -129,3 +129,47 @@ def test_ctrl_c_stops_cleanly_keeps_what_arrived_and_says_so(tmp_path: Path, slo
         assert store.con.execute("SELECT count(*), count(DISTINCT generation_id) FROM generations").fetchone() == \
             (PROBLEMS * N, PROBLEMS * N)
 
+
+
+def _armed(pid: int) -> bool:
+    """The CLI's own handler is installed (it catches SIGTERM; a bare interpreter only catches SIGINT)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
+    return bool(caught & (1 << (signal.SIGTERM - 1)))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to see when the handler is armed")
+def test_an_interrupt_at_any_point_of_start_up_exits_130_and_leaves_no_running_run(tmp_path: Path,
+                                                                                    slow_server: int) -> None:
+    """From the instant the CLI arms its handler (the interpreter's own ~30 ms start is Python's) through the
+    imports, the store's opening, the request list and the first requests: always the one line and 130
+    (143 for SIGTERM), never exit 0 or a traceback; a run that started is marked interrupted."""
+    recipe = write_recipe(tmp_path, slow_server)
+    cmd = [sys.executable, "-m", "distill", "generate", str(recipe)]
+    for delay, sig in [(0.0, signal.SIGINT), (0.02, signal.SIGINT), (0.05, signal.SIGINT), (0.1, signal.SIGINT),
+                       (0.2, signal.SIGINT), (0.3, signal.SIGINT), (0.45, signal.SIGINT), (0.6, signal.SIGINT),
+                       (0.8, signal.SIGINT), (1.1, signal.SIGINT), (1.5, signal.SIGINT), (0.3, signal.SIGTERM),
+                       (1.5, signal.SIGTERM)]:
+        victim = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not _armed(victim.pid):
+            assert victim.poll() is None and time.monotonic() < deadline
+            time.sleep(0.002)
+        time.sleep(delay)
+        victim.send_signal(sig)
+        _, stderr = victim.communicate(timeout=60)
+        expected = 143 if sig == signal.SIGTERM else 130
+        assert victim.returncode == expected, (delay, sig, victim.returncode, stderr[-500:])
+        assert "Traceback" not in stderr and "this is a bug" not in stderr, (delay, stderr[-500:])
+        assert stderr.strip().splitlines()[-1].endswith("rerun to continue"), (delay, stderr[-500:])
+        with Store.open(tmp_path / "crash.duckdb") as store:
+            statuses = {s for (s,) in store.con.execute("SELECT status FROM runs WHERE stage = 'generate'").fetchall()}
+        assert statuses <= {"interrupted"}, (delay, statuses)
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    with Store.open(tmp_path / "crash.duckdb") as store:
+        assert store.con.execute("SELECT count(*), count(DISTINCT generation_id) FROM generations").fetchone() == \
+            (PROBLEMS * N, PROBLEMS * N)

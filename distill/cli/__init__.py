@@ -1,7 +1,8 @@
 """The `distill` command line: commands are wired in ``commands.py``, each in its own module.
 
-This module only starts them, and imports nothing heavy itself, so that Ctrl-C at any moment, even while
-the CLI's own imports load, ends as one line and exit code 130 rather than a traceback.
+This module only starts them, and imports nothing heavy itself: it arms the interrupt handler first
+(``distill.interrupts``), so that Ctrl-C or SIGTERM at any moment, even while the CLI's own imports load,
+ends as one line and exit code 130 (143 for SIGTERM) rather than a traceback, a lost interrupt or exit 0.
 """
 
 from __future__ import annotations
@@ -13,13 +14,30 @@ INTERRUPTED = "interrupted; everything finished before the interrupt is stored, 
 
 
 def main() -> None:
+    from distill import interrupts
+
+    interrupts.arm()
     try:
         from distill.cli.commands import app
 
         app()
+        interrupts.check()
     except KeyboardInterrupt:
+        _interrupted()
+    except SystemExit as exc:
+        # 0: the interrupt's exception was lost on the way; 130: typer's own Ctrl-C exit (silent) or the
+        # command's (then already said); either way SIGTERM is 143
+        if interrupts.pending() and exc.code in (0, None, 130):
+            _interrupted()
+        raise
+
+
+def _interrupted() -> None:
+    from distill import interrupts
+
+    if not interrupts.announced():
         sys.stderr.write(f"error: {INTERRUPTED}\n")
-        raise SystemExit(130) from None
+    raise SystemExit(interrupts.exit_code()) from None
 
 
 def __getattr__(name: str) -> Any:  # `from distill.cli import app`, for tests and embedding

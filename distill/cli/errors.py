@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from distill import interrupts
 from distill.cli import INTERRUPTED
 from distill.errors import DistillError
 from distill.progress import stderr_console, stdout_reader_left
@@ -24,6 +25,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _fail(message: str, code: int) -> typer.Exit:
     stderr_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _interrupted() -> typer.Exit:
+    exit_ = _fail(INTERRUPTED, 130)
+    interrupts.mark_announced()
+    return exit_
 
 
 def _duckdb_interrupt(exc: BaseException) -> bool:
@@ -57,7 +64,7 @@ def guarded(fn: F) -> F:
         except KeyboardInterrupt:
             if debug:
                 raise
-            raise _fail(INTERRUPTED, 130) from None
+            raise _interrupted() from None
         except BrokenPipeError:  # `distill status X | head`: the reader left; not an error of ours
             stdout_reader_left()
             raise typer.Exit(0) from None
@@ -65,7 +72,7 @@ def guarded(fn: F) -> F:
             if debug:
                 raise
             if _duckdb_interrupt(exc):  # Ctrl-C that landed inside a DuckDB query
-                raise _fail(INTERRUPTED, 130) from None
+                raise _interrupted() from None
             first = str(exc).splitlines()[0] if str(exc) else ""
             if _environment_failure(exc):  # the disk or filesystem, not a bug: say what and where
                 where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
