@@ -19,20 +19,19 @@ exact-duplicate pass has no such error.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
-import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-_WS = re.compile(r"\s+")
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 SHINGLE = 5
 
 
 def normalise(text: str) -> str:
-    return _WS.sub(" ", text.lower()).strip()
+    return " ".join(text.lower().split())  # str.split() splits on the same whitespace as str.isspace()
 
 
 def exact_key(text: str) -> str:
@@ -72,6 +71,11 @@ def shingle_hashes(text: str, size: int = SHINGLE) -> np.ndarray:
     return out
 
 
+@functools.cache
+def _probes(num_perm: int, probes: int) -> np.ndarray:
+    return np.random.default_rng(0x5EED).integers(0, num_perm, size=(num_perm, probes))
+
+
 class MinHasher:
     """One-permutation MinHash with optimal densification (Shrivastava, ICML 2017).
 
@@ -92,8 +96,7 @@ class MinHasher:
             raise ValueError("num_perm must be a power of two")
         self.num_perm = num_perm
         self.shift = np.uint64(64 - int(math.log2(num_perm)))
-        rng = np.random.default_rng(0x5EED)
-        self.probes = rng.integers(0, num_perm, size=(num_perm, self.PROBES))
+        self.probes = _probes(num_perm, self.PROBES)
 
     def sketch(self, text: str) -> np.ndarray:
         return self.sketch_hashes(np.unique(shingle_hashes(text)))
@@ -199,10 +202,38 @@ class NearDuplicateIndex:
         return None
 
 
+SMALL_GROUP = 32  # up to this many texts, compare every pair exactly: cheaper than sketches, and misses none
+
+
+def _shingle_set(text: str) -> set[int]:
+    """Word 5-gram shingles as Python hashes: for comparisons within one process only (they are salted)."""
+    words = normalise(text).split(" ")
+    if len(words) < SHINGLE:
+        return {hash(tuple(words))}
+    return set(map(hash, zip(*(words[i:] for i in range(SHINGLE)), strict=False)))
+
+
 def near_duplicates(texts: Sequence[str], threshold: float, num_perm: int = 128) -> dict[int, int]:
-    """For each text that nearly duplicates an earlier one, the index of that earlier (kept) text."""
-    index = NearDuplicateIndex(threshold, num_perm)
+    """For each text that nearly duplicates an earlier one, the index of that earlier (kept) text.
+
+    A small group (the samples of one problem) is compared pair by pair with exact shingle Jaccard; a large
+    one goes through ``NearDuplicateIndex``."""
     duplicate_of: dict[int, int] = {}
+    if len(texts) <= SMALL_GROUP:
+        kept: list[tuple[int, set[int]]] = []
+        for i, text in enumerate(texts):
+            if not text.strip():
+                continue
+            mine = _shingle_set(text)
+            for j, theirs in kept:
+                common = len(mine & theirs)
+                if common / (len(mine) + len(theirs) - common) >= threshold:
+                    duplicate_of[i] = j
+                    break
+            else:
+                kept.append((i, mine))
+        return duplicate_of
+    index = NearDuplicateIndex(threshold, num_perm)
     for i, text in enumerate(texts):
         earlier = index.add(i, text)
         if earlier is not None:

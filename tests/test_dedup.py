@@ -34,6 +34,9 @@ def test_near_duplicates_found_and_unrelated_left_alone() -> None:
         texts.append(" ".join(copy))
     found = near_duplicates(texts, threshold=0.85)
     assert {k: v for k, v in found.items() if k >= 300} == {300 + i: i for i in range(30)}
+    # a small group (one problem's samples) is compared pair by pair, exactly
+    assert near_duplicates([texts[0], texts[330], texts[1], texts[300], "", texts[301]], threshold=0.85) == \
+        {3: 0, 5: 2}
     assert exact_key("Hello   World\n") == exact_key("hello world")
     bands, rows = lsh_bands(0.85, 128)
     assert bands * rows == 128 and 1 - (1 - 0.85 ** rows) ** bands >= 0.99

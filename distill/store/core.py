@@ -177,7 +177,9 @@ class Store(ResultsQueries, SelectionQueries):
                 raise StorePathError(f"{p}: cannot create the store's folder {p.parent}: "
                                      f"{exc.strerror or type(exc).__name__}") from None
         try:
+            # DuckDB's own progress bar (queries over 2 s) would write over the stage's progress and logs
             con = duckdb.connect(str(p), read_only=read_only)
+            con.execute("SET enable_progress_bar = false")
         except duckdb.IOException as exc:
             msg = str(exc)
             if "lock" in msg.lower():
