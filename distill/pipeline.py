@@ -4,8 +4,10 @@ rerun after a crash or a finished run only does what is missing."""
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from distill import interrupts
 from distill.errors import RecipeError, UsageError
@@ -97,6 +99,35 @@ def preflight(recipe: LoadedRecipe) -> None:
     if teacher is not None and teacher.api_key_env and not os.environ.get(teacher.api_key_env):
         raise UsageError(f"teacher.api_key_env: the environment variable {teacher.api_key_env} is not set; export "
                          f"it with the API key")
+    if _wants_dataset(recipe):
+        _check_writable(recipe.resolve(recipe.config.export.out_dir), f"{recipe.path}: export.out_dir")
+        _check_writable(Path.cwd() / "data_cards", "data_cards (the card's copy)")
+    if recipe.config.train is not None:
+        _check_writable(recipe.resolve(recipe.config.train.output_dir), f"{recipe.path}: train.output_dir")
+
+
+def _check_writable(path: Path, what: str) -> None:
+    """Make the folder and write a probe file in it (access checks say yes to root on /proc and the like):
+    else one line naming it, before any spend."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{what}: cannot create {path}: {existing} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        why = "read-only filesystem" if _read_only_fs(existing) else (exc.strerror or type(exc).__name__).lower()
+        raise UsageError(f"{what}: cannot write to {path} ({why}); choose another folder") from None
+
+
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def run_pipeline(recipe: LoadedRecipe, store: Store, *, force: bool = False) -> Iterator[str]:

@@ -134,11 +134,16 @@ def test_offline_quickstart_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.
     ("checks:\n  - name: math\n    timeout_s: -1\n", "checks[0]: check 'math': timeout_s must be a positive number"),
     ("teacher:\n  model: m\n  api_key_env: DISTILL_TEST_UNSET_KEY\n",
      "teacher.api_key_env: the environment variable DISTILL_TEST_UNSET_KEY is not set"),
+    ("export:\n  out_dir: data/sample_gsm8k.jsonl/exports\n",
+     "export.out_dir: cannot create {tmp}/data/sample_gsm8k.jsonl/exports: {tmp}/data/sample_gsm8k.jsonl is a file"),
+    ("train:\n  base_model: m\n  output_dir: /proc/distill-checkpoints\n",
+     "train.output_dir: cannot write to /proc/distill-checkpoints"),
 ])
 def test_run_refuses_before_ingesting_or_spending(sample: Path, extra: str, message: str) -> None:
     sample.write_text(sample.read_text() + extra)
     result = runner.invoke(app, ["run", str(sample)])
-    assert result.exit_code == 2 and message in result.output, result.output
+    message = message.format(tmp=sample.parent)
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
     assert "ingest:" not in result.output
     assert not (sample.parent / "sample.duckdb").exists() or json.loads(runner.invoke(
         app, ["status", str(sample), "--json"]).output)["tables"]["problems"] == 0
