@@ -49,8 +49,7 @@ def assistant_turn(reasoning: str | None, answer: str | None) -> str:
 
 
 def build_records(recipe: LoadedRecipe, store: Store, dataset_id: str) -> dict[str, list[dict[str, Any]]]:
-    sources = [s.display_name for s in recipe.config.sources]
-    by_id = {r["generation_id"]: r for r in store.selection_candidates(sources)}
+    by_id = {r["generation_id"]: r for r in store.kept_generations(dataset_id)}
     verdicts = store.con.execute(
         "SELECT v.generation_id, v.check_name, v.status, v.reason FROM verdicts v JOIN dataset_rows d "
         "USING (generation_id) WHERE d.dataset_id = ? AND d.status = 'kept'", [dataset_id]).fetchall()

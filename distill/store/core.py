@@ -449,26 +449,16 @@ class Store(ResultsQueries, SelectionQueries):
             "WHERE check_version = latest.v GROUP BY ALL ORDER BY 1, 2, 4 DESC").fetchall()
 
     # ---- selection and export -------------------------------------------------------------------
-    def selection_candidates(self, sources: Sequence[str]) -> list[dict[str, Any]]:
-        """Successful generations of these sources' problems, in a stable order."""
+    def kept_generations(self, dataset_id: str) -> list[dict[str, Any]]:
+        """The kept rows of a selection with their generation and problem (what export writes), and nothing
+        of the excluded rows."""
         cursor = self.con.execute(
             "SELECT g.generation_id, g.problem_id, p.source, p.domain, p.prompt, p.answer, p.language, "
             "g.teacher_hash, g.sample_index, g.origin, g.model, g.messages, g.content, g.reasoning, g.answer_text, "
             "g.final_answer, g.prompt_tokens, g.completion_tokens, g.cost_usd "
-            "FROM generations g JOIN problems p USING (problem_id) "
-            "WHERE g.status = 'ok' AND p.source IN (SELECT unnest(?)) ORDER BY p.rowid, g.teacher_hash, "
-            "g.sample_index", [list(sources)])
+            "FROM dataset_rows d JOIN generations g USING (generation_id) JOIN problems p ON p.problem_id = "
+            "g.problem_id WHERE d.dataset_id = ? AND d.status = 'kept'", [dataset_id])
         return _dicts(cursor)
-
-    def verdict_map(self, checks: Sequence[tuple[str, str]]) -> dict[str, dict[str, tuple[str, str]]]:
-        """generation_id -> {check: (status, reason)} for these (check, version) pairs."""
-        out: dict[str, dict[str, tuple[str, str]]] = {}
-        for name, version in checks:
-            rows = self.con.execute("SELECT generation_id, status, reason FROM verdicts WHERE check_name = ? "
-                                    "AND check_version = ?", [name, version]).fetchall()
-            for gid, status, reason in rows:
-                out.setdefault(gid, {})[name] = (status, reason)
-        return out
 
     def add_dataset(self, row: dict[str, Any], rows: Sequence[dict[str, Any]], run: RunContext) -> bool:
         """Record a selection; False when this exact selection exists already."""
