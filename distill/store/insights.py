@@ -9,6 +9,7 @@ no check has judged yet is not counted as passing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -92,6 +93,11 @@ class InsightQueries:
             f"{_LATEST_VERDICTS} SELECT p.language, v.reason, count(*) FROM latest v JOIN generations g "
             "USING (generation_id) JOIN problems p USING (problem_id) WHERE v.check_name = 'language' "
             "GROUP BY ALL ORDER BY 1, 3 DESC").fetchall()
+
+    def dataset_stats(self, dataset_id: str) -> dict[str, Any] | None:
+        """The statistics select recorded with a dataset (kept, exclusions, contamination hits per benchmark)."""
+        row = self.con.execute("SELECT stats FROM datasets WHERE dataset_id = ?", [dataset_id]).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
 
     def dataset_reasons(self, dataset_id: str) -> list[tuple[str, int]]:
         """(exclusion reason, rows) of one dataset."""
