@@ -36,3 +36,33 @@ def report_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None, out
     with db:
         summary = write_report(db, name, out or default_report_path(db.path))
     typer.echo(summary.line())
+
+
+@guarded
+def show_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None,
+                 source: Annotated[str | None, typer.Option(help="Only this source's traces.")] = None,
+                 check: Annotated[str | None, typer.Option(help="Only traces this check judged (with --status "
+                                                           "and --reason: that check's verdict).")] = None,
+                 status: Annotated[str | None, typer.Option(help="pass, fail, abstain, error (a verdict) or kept, "
+                                                            "excluded (the dataset row).")] = None,
+                 reason: Annotated[str | None, typer.Option(help="A verdict reason (math_mismatch) or an exclusion "
+                                                            "reason (failed:math:math_mismatch).")] = None,
+                 problem: Annotated[str | None, typer.Option(help="A problem id or its first characters.")] = None,
+                 row: Annotated[int | None, typer.Option(help="A kept row of the dataset, by index.")] = None,
+                 dataset: Annotated[str | None, typer.Option(help="Dataset name (default: the latest).")] = None,
+                 page: Annotated[int, typer.Option(help="Page to show first.")] = 1,
+                 per_page: Annotated[int, typer.Option(help="Traces per page.")] = 3,
+                 full: Annotated[bool, typer.Option("--full", help="Show long reasoning whole.")] = False,
+                 debug: DebugOpt = False) -> None:
+    """Page through traces with their reasoning, answer, reference and every verdict, filtered. On a terminal,
+    Enter shows the next page."""
+    import sys
+
+    from distill.report import stdout_console
+    from distill.show import TraceFilter, show
+
+    name, db = _readable(recipe, store)
+    interactive = sys.stdin.isatty() and stdout_console.is_terminal
+    with db:
+        show(db, TraceFilter(source, check, status, reason, problem, row, dataset), stdout_console, page=page,
+             per_page=per_page, full=full, ask=stdout_console.input if interactive else None)
