@@ -49,10 +49,13 @@ def open_store_for_reading(recipe_path: Path | None, store: Path | None) -> tupl
     else:
         name, path = Path(store).stem, Path(store)
     try:
-        return name, Store.open(path, read_only=True)
+        db = Store.open(path, read_only=True)
     except StoreLockedError:
         from distill.live import read_live_status
 
         if read_live_status(path) is None:
             raise
         return name, Path(path)
+    if recipe_path is None:
+        name = db.recipe_name() or name
+    return name, db

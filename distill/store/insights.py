@@ -30,6 +30,12 @@ TRACE_STATUSES = (*VERDICT_STATUSES, "kept", "excluded")
 class InsightQueries:
     con: Any
 
+    def recipe_name(self) -> str | None:
+        """The recipe named by the latest run that wrote this store."""
+        row = self.con.execute("SELECT recipe_name FROM runs WHERE recipe_name IS NOT NULL "
+                               "ORDER BY started_at DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
     def check_order(self) -> list[str]:
         """Check names in the order they were first verified (verify runs a recipe's checks in its order)."""
         return [r[0] for r in self.con.execute(
