@@ -188,3 +188,40 @@ def test_show_through_the_cli(quickstart: Path) -> None:
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     bad = runner.invoke(app, ["show", str(quickstart), "--status", "passed"])
     assert bad.exit_code == 2 and bad.stderr.startswith("error: --status passed: expected one of pass,")
+
+
+def test_report_puts_base_and_student_side_by_side(tmp_path: Path) -> None:
+    """An eval of two served models on a three-problem benchmark: the report's per-benchmark figures are the
+    evals table's."""
+    from distill.evaluate import evaluate
+    from distill.html_report import write_report
+    from distill.recipe import load_recipe
+    from distill.testing.fault_server import FaultServer, ServerPlan
+
+    (tmp_path / "train.jsonl").write_text(json.dumps({"question": "What is 2 + 2?", "answer": "#### 4"}) + "\n")
+    (tmp_path / "bench.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [
+        {"problem": "Compute alpha: 5 + 10.", "answer": "15"}, {"problem": "Compute beta: 1 + 1.", "answer": "2"},
+        {"problem": "Compute gamma: 3 + 4.", "answer": "7"}]))
+    base_plan = ServerPlan(answers={"alpha": "\\boxed{15}", "beta": "\\boxed{3}", "gamma": "\\boxed{8}"})
+    student_plan = ServerPlan(answers={"alpha": "\\boxed{15}", "beta": "\\boxed{2}", "gamma": "\\boxed{8}"})
+    with FaultServer(base_plan) as base, FaultServer(student_plan) as student:
+        served = {"use_n": "never", "max_concurrency": 1, "max_retries": 0, "timeout_s": 5}
+        recipe_path = tmp_path / "ev.yaml"
+        recipe_path.write_text(json.dumps({
+            "name": "ev", "store": "ev.duckdb", "sources": [{"adapter": "gsm8k", "path": "train.jsonl"}],
+            "checks": [{"name": "format"}, {"name": "math"}],
+            "eval": {"benchmarks": {"tiny": {"adapter": "math", "path": "bench.jsonl"}},
+                     "models": {"base": {"model": "b", "base_urls": [base.base_url], **served},
+                                "student": {"model": "s", "base_urls": [student.base_url], **served}}}}))
+        recipe = load_recipe(recipe_path)
+        with Store.open(recipe.store_path) as store:
+            evaluate(recipe, store)
+            summary = write_report(store, "ev", tmp_path / "ev.html")
+            stored = store.con.execute("SELECT benchmark, metric, label, value FROM evals").fetchall()
+    parsed = _Figures()
+    parsed.feed(summary.path.read_text())
+    shown = {k: _number(v) for k, v in parsed.figures.items() if k.startswith("eval.")}
+    assert shown == {f"eval.{b}.{m}.{label}": round(v, 4) for b, m, label, v in stored}
+    assert shown["eval.tiny.pass@1.base"] == pytest.approx(1 / 3, abs=1e-4)
+    assert shown["eval.tiny.pass@1.student"] == pytest.approx(2 / 3, abs=1e-4)
+    assert "Base vs student per benchmark" in summary.path.read_text()
