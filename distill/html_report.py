@@ -26,6 +26,7 @@ from distill import __version__
 from distill.report import cumulative_funnel, eval_comparison
 from distill.store import Store
 
+EVAL_SOURCE_PREFIX = "eval:"  # distill.evaluate.SOURCE_PREFIX, not imported: that module loads the checks
 SAMPLES_KEPT = 3
 SAMPLES_PER_REASON = 2
 DEDUP_REASONS = ("duplicate_problem", "near_duplicate_problem", "duplicate_response", "near_duplicate_response")
@@ -59,7 +60,9 @@ def write_report(store: Store, name: str, out: Path) -> ReportSummary:
 def report_data(store: Store) -> dict[str, Any]:
     funnel = cumulative_funnel(store)
     dataset_id = funnel["dataset_id"]
-    facts = store.generation_facts()
+    # Benchmark problems answered by the models under test (sources eval:*) are not the teacher's data: the
+    # funnel lists them as sources of their own; lengths, pass rates and cost are about the training sources.
+    facts = [f for f in store.generation_facts() if not f["source"].startswith(EVAL_SOURCE_PREFIX)]
     judged = [f for f in facts if f["passed"] is not None]
     use_tokens = bool(judged) and all(f["completion_tokens"] is not None for f in judged)
     length = (lambda f: f["completion_tokens"]) if use_tokens else (lambda f: f["chars"])
@@ -192,7 +195,7 @@ def render_report(data: dict[str, Any], name: str, store_path: str) -> tuple[str
                              f"lengths.{group}.median"))
         sections.append(_section("Response length, passed vs rejected",
                                  f"Length of each judged trace in {lengths['unit']}: passing every check against "
-                                 "rejected by at least one.", chart,
+                                 "rejected by at least one (benchmark sources left out).", chart,
                                  _figures_table(["group", "figure", "value"], rows)))
 
     rates = data["pass_rates"]
@@ -206,7 +209,7 @@ def render_report(data: dict[str, Any], name: str, store_path: str) -> tuple[str
                 (["mean pass rate", round(statistics.fmean(values), 4)], "pass_rate.mean")]
         sections.append(_section("Teacher pass rate per problem",
                                  "How many problems the teacher solves at each rate (samples passing every check / "
-                                 "judged samples): the difficulty band select can keep.",
+                                 "judged samples; benchmark sources left out): the difficulty band select can keep.",
                                  chart, _figures_table(["figure", "value"], rows)))
 
     mix = data["language_mix"]
@@ -293,8 +296,8 @@ def _cost_section(data: dict[str, Any]) -> str:
         if cost["kept_completion_tokens"] is not None:
             rows.append((["mean completion tokens per kept trace", round(cost["kept_completion_tokens"] / kept, 1)],
                          "cost.kept_mean_completion_tokens"))
-    caption = ("What the traces cost: tokens and dollars over all generations, and per kept trace what was spent on "
-               "the dataset's problems, the rejected samples included.")
+    caption = ("What the traces cost: tokens and dollars over all generations of the training sources, and per kept "
+               "trace what was spent on the dataset's problems, the rejected samples included.")
     return _section("Tokens and cost per kept trace", caption, None, _figures_table(["figure", "value"], rows))
 
 

@@ -225,3 +225,10 @@ def test_report_puts_base_and_student_side_by_side(tmp_path: Path) -> None:
     assert shown["eval.tiny.pass@1.base"] == pytest.approx(1 / 3, abs=1e-4)
     assert shown["eval.tiny.pass@1.student"] == pytest.approx(2 / 3, abs=1e-4)
     assert "Base vs student per benchmark" in summary.path.read_text()
+    # The benchmark's samples come from the models under test, not the teacher: no teacher pass rate from them.
+    assert "pass_rate.problems" not in parsed.figures and parsed.figures["cost.generations"] == "0"
+    assert parsed.figures["funnel.total.generations"] == "6"  # the funnel still counts them, as source eval:tiny
+    from distill.evaluate import SOURCE_PREFIX
+    from distill.html_report import EVAL_SOURCE_PREFIX
+
+    assert EVAL_SOURCE_PREFIX == SOURCE_PREFIX
