@@ -172,11 +172,15 @@ def stage_progress(description: str, total: int | None, unit: str = "items") -> 
             while not stop.wait(TICK_S):
                 ticker.tick(time.monotonic())
 
-        thread = threading.Thread(target=run, name="distill-progress", daemon=True)
-        thread.start()
+        # Nothing to tick for on a terminal without a live status file (the library used from a script).
+        thread = threading.Thread(target=run, name="distill-progress", daemon=True) \
+            if publish is not None or not on_terminal else None
+        if thread is not None:
+            thread.start()
         try:
             yield stage
         finally:
             stop.set()
-            thread.join()
+            if thread is not None:
+                thread.join()
             ticker.finish()
