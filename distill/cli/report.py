@@ -28,8 +28,9 @@ def _readable(recipe: Path | None, store: Path | None):  # -> tuple[str, Store]
 @guarded
 def report_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None, out: OutOpt = None,
                    debug: DebugOpt = False) -> None:
-    """Write one self-contained HTML file: funnel, failure reasons, lengths, pass rates, languages, cost, dedup,
-    training loss, base vs student, and sample traces."""
+    """Write one self-contained HTML file with charts and sample traces.
+
+    Funnel, failure reasons, lengths, pass rates, languages, cost, dedup, training loss, base vs student."""
     from distill.html_report import default_report_path, write_report
 
     name, db = _readable(recipe, store)
@@ -54,8 +55,9 @@ def show_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None,
                  per_page: Annotated[int, typer.Option(help="Traces per page.")] = 3,
                  full: Annotated[bool, typer.Option("--full", help="Show long reasoning whole.")] = False,
                  debug: DebugOpt = False) -> None:
-    """Page through traces with their reasoning, answer, reference and every verdict, filtered. On a terminal,
-    Enter shows the next page."""
+    """Page through traces: reasoning, answer, reference and every verdict, filtered.
+
+    On a terminal, Enter shows the next page."""
     import sys
 
     from distill.report import stdout_console

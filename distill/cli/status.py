@@ -16,8 +16,10 @@ from distill.cli.options import DebugOpt, JsonOpt, OptionalRecipeArg, StoreOpt
 @guarded
 def status_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None, as_json: JsonOpt = False,
                    debug: DebugOpt = False) -> None:
-    """The cumulative funnel, then rejections, generations, problems, datasets, training, evaluation and recent
-    runs. While a stage writes the store: its live progress and the counts committed when it began."""
+    """The funnel, rejections, generations, datasets, training, evaluation; a running stage's live progress.
+
+    The cumulative funnel comes first, then what the checks rejected and the stages' records, sized for 80
+    columns. While a stage writes the store: that stage's progress and the counts committed when it began."""
     from distill.live import read_live_status
     from distill.report import render_live_status, render_status, status_report
 
