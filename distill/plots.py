@@ -49,7 +49,7 @@ def _svg(fig: Any) -> str:
 def funnel_chart(steps: Sequence[str], sources: Sequence[str], counts: Sequence[Sequence[int]]) -> str:
     """Horizontal bars, one group per funnel step (top to bottom), one bar per source; ``counts[s][i]`` is
     source s at step i."""
-    fig, ax = _figure(7.5, 0.45 * len(steps) * max(1, min(len(sources), 3)) + 0.8)
+    fig, ax = _figure(7.5, 0.35 * len(steps) * (1 + 0.5 * (min(len(sources), 4) - 1)) + 0.8)
     height = 0.8 / max(1, len(sources))
     for s, (source, row) in enumerate(zip(sources, counts, strict=True)):
         ys = [i + s * height for i in range(len(steps))]

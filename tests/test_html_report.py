@@ -33,9 +33,15 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(ROOT / "pipelines", root / "pipelines")
     with (root / "pipelines" / "data" / "sample_traces.jsonl").open("a") as f:
         f.write(json.dumps(HOSTILE) + "\n")
+    # A second source repeats the quickstart's first problem: select drops it as a duplicate problem.
+    first = json.loads((ROOT / "pipelines" / "data" / "sample_traces.jsonl").read_text().splitlines()[0])
+    (root / "pipelines" / "data" / "copies.jsonl").write_text(json.dumps(dict(first, response=first["response"][0]))
+                                                              + "\n")
     recipe = root / "pipelines" / "quickstart.yaml"
-    recipe.write_text(recipe.read_text().replace("out_dir: ../exports", f"out_dir: {root / 'exports'}")
-                      + f"store: {root / 'q.duckdb'}\n")
+    text = recipe.read_text().replace("out_dir: ../exports", f"out_dir: {root / 'exports'}")
+    text = text.replace("    name: sample_traces\n", "    name: sample_traces\n  - adapter: traces\n"
+                        "    path: data/copies.jsonl\n    name: copies\n")
+    recipe.write_text(text + f"store: {root / 'q.duckdb'}\n")
     result = runner.invoke(app, ["run", str(recipe)])
     assert result.exit_code == 0, result.output
     return recipe
@@ -71,7 +77,7 @@ def report(quickstart: Path) -> tuple[Path, _Figures, str]:
     out = quickstart.parent.parent / "report.html"
     result = runner.invoke(app, ["report", str(quickstart), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("report: 5 charts and ")
+    assert result.stdout.startswith("report: 6 charts and ")
     page = out.read_text()
     parsed = _Figures()
     parsed.feed(page)
@@ -87,8 +93,14 @@ def test_report_figures_match_the_store(quickstart: Path, report: tuple[Path, _F
               "WHERE w.check_name = v.check_name)")
     dataset = one("SELECT dataset_id FROM datasets ORDER BY created_at DESC LIMIT 1")
 
-    assert fig["funnel.total.problems"] == one("SELECT count(*) FROM problems") == 6
-    assert fig["funnel.total.generations"] == one("SELECT count(*) FROM generations WHERE status = 'ok'") == 12
+    assert fig["funnel.total.problems"] == one("SELECT count(*) FROM problems") == 7
+    assert fig["funnel.total.generations"] == one("SELECT count(*) FROM generations WHERE status = 'ok'") == 13
+    for source in ("sample_traces", "copies"):  # two sources: side by side, each with its own figures
+        assert fig[f"funnel.{source}.generations"] == one(
+            "SELECT count(*) FROM generations JOIN problems USING (problem_id) WHERE source = ?", source)
+        assert fig[f"funnel.{source}.kept"] == one(
+            "SELECT count(*) FROM dataset_rows JOIN problems USING (problem_id) WHERE dataset_id = ? "
+            "AND status = 'kept' AND source = ?", dataset, source)
     assert fig["funnel.total.problems_generated"] == one("SELECT count(DISTINCT problem_id) FROM generations")
     every = one(f"SELECT count(*) FROM (SELECT generation_id FROM {latest} GROUP BY 1 "
                 "HAVING bool_and(status = 'pass'))")
@@ -109,6 +121,7 @@ def test_report_figures_match_the_store(quickstart: Path, report: tuple[Path, _F
     excluded = con.execute("SELECT reason, count(*) FROM dataset_rows WHERE dataset_id = ? AND status = 'excluded' "
                            "GROUP BY 1", [dataset]).fetchall()
     assert {k: v for k, v in fig.items() if k.startswith("excluded.")} == {f"excluded.{r}": n for r, n in excluded}
+    assert fig["excluded.duplicate_problem"] == 1 and fig["funnel.copies.kept"] == 0
 
     languages = con.execute("SELECT source, language, count(*) FROM problems GROUP BY ALL").fetchall()
     assert {k: v for k, v in fig.items() if k.startswith("language.")} == {
@@ -122,13 +135,13 @@ def test_report_figures_match_the_store(quickstart: Path, report: tuple[Path, _F
 
 def test_report_is_self_contained_and_escapes_trace_text(report: tuple[Path, _Figures, str]) -> None:
     _, parsed, page = report
-    assert page.count("<svg") == 5  # one per chart: no dedup hit, training run or evaluation here
+    assert page.count("<svg") == 6  # one per chart: no training run or evaluation in this store
     assert "script" not in parsed.tags and "img" not in parsed.tags  # the hostile trace stayed text
     assert not {"src", "onerror", "href"} & parsed.attributes  # nothing to fetch, nothing to run
     assert "&lt;script&gt;alert(&#x27;answer&#x27;)&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "What is 2 + 3? &lt;/pre&gt;&lt;script&gt;alert(&#x27;problem&#x27;)&lt;/script&gt;" in page
-    assert page.count("<figcaption>") == 5 and page.count("<details>") >= 3  # reasoning folded
+    assert page.count("<figcaption>") == 6 and page.count("<details>") >= 3  # reasoning folded
     assert "Rejected by math: math_mismatch" in page
 
 
