@@ -65,6 +65,8 @@ def find_page(store: Store, where: TraceFilter, page: int = 1, per_page: int = 3
                                    problem=where.problem, row=where.row, dataset_id=dataset_id,
                                    limit=per_page, offset=(page - 1) * per_page)
     pages = max(1, -(-total // per_page))
+    if total and not ids:
+        raise UsageError(f"--page {page}: {total} traces match, {pages} page(s) of {per_page}")
     return TracePage(total, page, pages, store.traces(ids, dataset_id), dataset_id)
 
 

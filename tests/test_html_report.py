@@ -16,6 +16,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from distill.cli import app
+from distill.errors import UsageError
 from distill.show import TraceFilter, find_page, show
 from distill.store import Store
 
@@ -174,6 +175,8 @@ def test_show_filters_by_reason_status_and_row(quickstart: Path) -> None:
         assert by_exclusion.total == 2
         kept = find_page(store, TraceFilter(status="kept"), page=2, per_page=4)
         assert (kept.total, kept.pages, len(kept.traces)) == (5, 2, 1)
+        with pytest.raises(UsageError, match="--page 3: 5 traces match, 2 page"):
+            find_page(store, TraceFilter(status="kept"), page=3, per_page=4)
         row = find_page(store, TraceFilter(row=3))
         assert row.total == 1 and row.traces[0]["dataset_row"] == 3 and row.traces[0]["dataset_status"] == "kept"
         language = find_page(store, TraceFilter(check="language", status="fail"), per_page=10)

@@ -161,11 +161,16 @@ class InsightQueries:
         if row is not None:
             where.append("d.status = 'kept' AND d.row_index = ?")
             params.append(row)
-        sql = (f"{_LATEST_VERDICTS} SELECT g.generation_id FROM generations g JOIN problems p USING (problem_id) "
+        sql = (f"{_LATEST_VERDICTS} SELECT g.generation_id, count(*) OVER () FROM generations g "
+               "JOIN problems p USING (problem_id) "
                "LEFT JOIN dataset_rows d ON d.generation_id = g.generation_id AND d.dataset_id = ? "
-               f"WHERE {' AND '.join(where)} ORDER BY g.rowid")
-        ids = [r[0] for r in self.con.execute(sql, [dataset_id, *params]).fetchall()]
-        return len(ids), ids[offset: offset + limit]
+               f"WHERE {' AND '.join(where)} ORDER BY g.rowid LIMIT ? OFFSET ?")
+        rows = self.con.execute(sql, [dataset_id, *params, limit, offset]).fetchall()
+        if rows or offset == 0:
+            return (rows[0][1] if rows else 0), [r[0] for r in rows]
+        # Past the last page: the count alone.
+        total = self.con.execute(sql.replace("LIMIT ? OFFSET ?", "LIMIT 1"), [dataset_id, *params]).fetchall()
+        return (total[0][1] if total else 0), []
 
     def traces(self, generation_ids: Sequence[str], dataset_id: str | None = None) -> list[dict[str, Any]]:
         """Everything about these generations, in the order given: problem, reference, response parts, tokens,
