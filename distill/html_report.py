@@ -287,12 +287,12 @@ def _cost_section(data: dict[str, Any]) -> str:
     rows = [(["generations (all)", spent["generations"]], "cost.generations"),
             (["completion tokens (all)", "not recorded" if spent["completion_tokens"] is None
               else spent["completion_tokens"]], "cost.completion_tokens"),
-            (["cost USD (all)", round(spent["cost_usd"], 6)], "cost.cost_usd")]
+            (["cost USD (all)", f"{spent['cost_usd']:.6f}"], "cost.cost_usd")]
     if cost and cost["kept"]:
         kept = cost["kept"]
         rows += [(["kept traces", kept], "cost.kept"),
                  (["cost USD per kept trace (the dataset's problems, rejected samples included)",
-                   round((cost["cost_usd"] or 0) / kept, 6)], "cost.per_kept_usd")]
+                   f"{(cost['cost_usd'] or 0) / kept:.6f}"], "cost.per_kept_usd")]
         if cost["kept_completion_tokens"] is not None:
             rows.append((["mean completion tokens per kept trace", round(cost["kept_completion_tokens"] / kept, 1)],
                          "cost.kept_mean_completion_tokens"))

@@ -248,3 +248,53 @@ def test_report_puts_base_and_student_side_by_side(tmp_path: Path) -> None:
     from distill.html_report import EVAL_SOURCE_PREFIX
 
     assert EVAL_SOURCE_PREFIX == SOURCE_PREFIX
+
+
+def test_report_tokens_and_cost_per_kept_trace_match_the_store(tmp_path: Path) -> None:
+    """A priced teacher (the fault server) answers the sample problems twice each; the report's spend, cost per
+    kept trace and tokens per kept trace are the store's sums."""
+    from distill.generate import generate
+    from distill.html_report import write_report
+    from distill.ingest import ingest
+    from distill.recipe import load_recipe
+    from distill.select import select
+    from distill.testing.fault_server import FaultServer, ServerPlan
+    from distill.verify import verify
+
+    shutil.copytree(ROOT / "pipelines" / "data", tmp_path / "data")
+    plan = ServerPlan(answers={"baker": "The answer is \\boxed{15}.", "Mia reads": "The answer is \\boxed{72}.",
+                               "rows of chairs": "The answer is \\boxed{70}."})
+    with FaultServer(plan) as server:
+        path = tmp_path / "priced.yaml"
+        path.write_text(json.dumps({
+            "name": "priced", "store": str(tmp_path / "priced.duckdb"),
+            "sources": [{"adapter": "gsm8k", "path": "data/sample_gsm8k.jsonl"}],
+            "teacher": {"model": "t", "base_urls": [server.base_url], "n": 2, "use_n": "never",
+                        "max_concurrency": 2, "price_input_per_mtok": 3.0, "price_output_per_mtok": 15.0},
+            "checks": [{"name": "format"}, {"name": "math"}],
+            "select": {"policy": "all", "decontaminate": {"enabled": False}}}))
+        recipe = load_recipe(path)
+        with Store.open(recipe.store_path) as store:
+            ingest(recipe, store)
+            generate(recipe, store)
+            verify(recipe, store)
+            select(recipe, store)
+            summary = write_report(store, "priced", tmp_path / "priced.html")
+    parsed = _Figures()
+    parsed.feed(summary.path.read_text())
+    fig = parsed.figures
+    con = duckdb.connect(str(tmp_path / "priced.duckdb"), read_only=True)
+    dataset = con.execute("SELECT dataset_id FROM datasets").fetchone()[0]
+    cost, tokens, n = con.execute("SELECT sum(cost_usd), sum(completion_tokens), count(*) FROM generations").fetchone()
+    kept, kept_tokens = con.execute(
+        "SELECT count(*), sum(g.completion_tokens) FROM dataset_rows d JOIN generations g USING (generation_id) "
+        "WHERE d.dataset_id = ? AND d.status = 'kept'", [dataset]).fetchone()
+    spent_on_dataset = con.execute("SELECT sum(cost_usd) FROM generations WHERE problem_id IN (SELECT problem_id "
+                                   "FROM dataset_rows WHERE dataset_id = ?)", [dataset]).fetchone()[0]
+    # baker and Mia right twice each (the second copy dropped as a duplicate response); the rest wrong or unanswered
+    assert kept == 2 and n == 14 and cost > 0
+    assert fig["cost.generations"] == f"{n:,}" and fig["cost.completion_tokens"] == f"{tokens:,}"
+    assert fig["cost.cost_usd"] == f"{cost:.6f}" and fig["cost.kept"] == f"{kept:,}"
+    assert fig["cost.per_kept_usd"] == f"{spent_on_dataset / kept:.6f}"
+    assert float(fig["cost.kept_mean_completion_tokens"]) == round(kept_tokens / kept, 1)
+    assert "response length (completion tokens)" in summary.path.read_text()
