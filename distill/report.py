@@ -108,7 +108,7 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
         render_cumulative_funnel(funnel, console)
     rejected = [f for f in report["funnel"] if f["status"] != "pass"]
     if rejected:
-        _gap(console, _table("Rejected by check (latest check versions)", ["check", "status", "reason", "traces"],
+        _gap(console, _table("Rejected by check", ["check", "status", "reason", "traces"],
                              [[f["check"], f["status"], f["reason"], f["count"]] for f in rejected]))
     if report["datasets"] and report["datasets"][0]["excluded"]:
         latest = report["datasets"][0]
