@@ -60,6 +60,8 @@ def show_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None,
     On a terminal, Enter shows the next page."""
     import sys
 
+    from rich.text import Text
+
     from distill.report import stdout_console
     from distill.show import TraceFilter, show
 
@@ -67,4 +69,5 @@ def show_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None,
     interactive = sys.stdin.isatty() and stdout_console.is_terminal
     with db:
         show(db, TraceFilter(source, check, status, reason, problem, row, dataset), stdout_console, page=page,
-             per_page=per_page, full=full, ask=stdout_console.input if interactive else None)
+             per_page=per_page, full=full, ask=(lambda prompt: stdout_console.input(Text(prompt))) if interactive
+             else None)
