@@ -1,14 +1,19 @@
 """Live progress for long stages: done/total, rate, ETA, and optional cost and error counters.
 
-Drawn on stderr with rich; when stderr is not a terminal (CI, pipes) rich prints nothing live, so logs
-stay clean and the stage's one-line summary carries the result.
+Drawn on stderr with rich on a terminal. When stderr is not a terminal (nohup, CI, Slurm, a pipe) rich draws
+nothing; instead a plain line (``generate m: 120/400 req (30%), 2.1 req/s, elapsed 0:00:57, ETA 0:02:13, ...``)
+is printed every ``DISTILL_PROGRESS_EVERY_S`` seconds (default 15), so a long stage is never silent, and a short
+one leaves only its summary line. When the process publishes a live status (``distill.live``), the same figures
+are written beside the store about once a second for `distill status` to read.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -25,6 +30,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+
+from distill import live
+
+PLAIN_EVERY_S = 15.0  # between plain progress lines when stderr is not a terminal (10-30 s reads well in logs)
+TICK_S = 1.0  # how often the live status file is refreshed
 
 stderr_console = Console(stderr=True)
 
@@ -69,8 +79,74 @@ class StageProgress:
         self.progress.update(self.task_id, extras="  ".join(f"{k} {v}" for k, v in self.extras.items()))
 
 
+def plain_every_s() -> float:
+    """``DISTILL_PROGRESS_EVERY_S`` when set to a positive number, else ``PLAIN_EVERY_S``."""
+    try:
+        value = float(os.environ.get("DISTILL_PROGRESS_EVERY_S", ""))
+    except ValueError:
+        return PLAIN_EVERY_S
+    return value if value > 0 else PLAIN_EVERY_S
+
+
+class ProgressTicker:
+    """Turns a stage's progress into a snapshot (done, total, rate, elapsed, ETA, extras) and, at each ``tick``,
+    publishes it to the live status and, when ``plain`` and ``every_s`` have passed since the last one, prints it
+    as one plain line. ``tick`` takes the time, so tests drive it without waiting."""
+
+    def __init__(self, stage: StageProgress, description: str, unit: str, *, plain: bool, every_s: float,
+                 publish: live.LiveStatus | None, write: Callable[[str], None], now: float):
+        self.stage = stage
+        self.description = description
+        self.unit = unit
+        self.plain = plain
+        self.every_s = every_s
+        self.publish = publish
+        self.write = write
+        self.last_plain = now
+
+    def snapshot(self, state: str = "running") -> dict[str, object]:
+        task = next(t for t in self.stage.progress.tasks if t.id == self.stage.task_id)
+        try:
+            extras = dict(self.stage.extras)
+        except RuntimeError:  # the stage added a key while we copied; the next tick has it
+            extras = {}
+        # The average since the stage began: honest when the stage stalls (rich's windowed speed would keep
+        # showing the rate of the last burst).
+        done, total, elapsed = int(task.completed), task.total, task.elapsed or 0.0
+        rate = done / elapsed if elapsed > 0 and done else None
+        eta = (total - done) / rate if rate and total is not None else None
+        return {"description": self.description, "unit": self.unit, "state": state, "done": done,
+                "total": int(total) if total is not None else None, "rate": rate, "elapsed_s": elapsed,
+                "eta_s": eta, "extras": extras}
+
+    def tick(self, now: float) -> None:
+        snapshot = None
+        if self.publish is not None:
+            snapshot = self.snapshot()
+            self.publish.update(snapshot)
+        if self.plain and now - self.last_plain >= self.every_s:
+            self.last_plain = now
+            self.write(live.stage_line(snapshot or self.snapshot()))
+
+    def finish(self) -> None:
+        if self.publish is not None:
+            self.publish.update(self.snapshot("finished"))
+
+
+def _write_stderr(line: str) -> None:
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr closed under us: progress is not worth failing the stage for
+        pass
+
+
 @contextmanager
 def stage_progress(description: str, total: int | None, unit: str = "items") -> Iterator[StageProgress]:
+    on_terminal = stderr_console.is_terminal
+    publish = live.current()
+    if publish is not None:
+        publish.stage_started()
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -83,8 +159,28 @@ def stage_progress(description: str, total: int | None, unit: str = "items") -> 
         _ExtrasColumn(),
         console=stderr_console,
         transient=False,
-        disable=not stderr_console.is_terminal,
+        disable=not on_terminal,
     )
     with progress:
         task_id = progress.add_task(description, total=total, extras="")
-        yield StageProgress(progress, task_id)
+        stage = StageProgress(progress, task_id)
+        ticker = ProgressTicker(stage, description, unit, plain=not on_terminal, every_s=plain_every_s(),
+                                publish=publish, write=_write_stderr, now=time.monotonic())
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(TICK_S):
+                ticker.tick(time.monotonic())
+
+        # Nothing to tick for on a terminal without a live status file (the library used from a script).
+        thread = threading.Thread(target=run, name="distill-progress", daemon=True) \
+            if publish is not None or not on_terminal else None
+        if thread is not None:
+            thread.start()
+        try:
+            yield stage
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join()
+            ticker.finish()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from distill.progress import stdout_reader_left
 from distill.store import Store
@@ -26,6 +28,7 @@ def status_report(store: Store) -> dict[str, Any]:
         "store": str(store.path),
         "schema_version": store.schema_version(),
         "tables": store.table_counts(),
+        "cumulative_funnel": cumulative_funnel(store),
         "problems": store.problem_summary(),
         "ingest_errors": [{"source": s, "reason": r, "count": n} for s, r, n in store.ingest_error_summary()],
         "generations": store.generation_summary(),
@@ -40,6 +43,31 @@ def status_report(store: Store) -> dict[str, Any]:
     }
 
 
+def cumulative_funnel(store: Store) -> dict[str, Any]:
+    """Problems -> generations -> passing each check in turn -> kept, per source and in total. ``steps`` are
+    (label, key) pairs in funnel order; each source row and ``total`` hold a count per key."""
+    checks = store.check_order()
+    dataset_id = store.latest_dataset_id()
+    dataset = next((d for d in store.dataset_summary() if d["dataset_id"] == dataset_id), None)
+    rows = store.funnel_by_source(checks, dataset_id)
+    steps = [("problems", "problems"), ("with a generation", "problems_generated"),
+             ("generations", "generations")]
+    for i, check in enumerate(checks[:-1]):
+        steps.append((f"passed {check}" if i == 0 else f"+ passed {check}", f"passed:{check}"))
+    if checks:
+        steps.append(("passed every check", "passed_every_check"))
+    if dataset is not None:
+        steps.append((f"kept in {dataset['name']}", "kept"))
+    sources = []
+    for row in rows:
+        flat = {k: v for k, v in row.items() if k != "passed"}
+        flat.update({f"passed:{c}": n for c, n in row["passed"].items()})
+        sources.append(flat)
+    total = {key: sum(r[key] for r in sources) for _, key in steps}
+    return {"steps": [{"label": label, "key": key} for label, key in steps], "sources": sources, "total": total,
+            "checks": checks, "dataset": dataset["name"] if dataset else None, "dataset_id": dataset_id}
+
+
 def _train_run(row: dict[str, Any]) -> dict[str, Any]:
     """A training run for `status`: the record's figures without the loss curve (it is in the store)."""
     metrics = row.get("metrics") or {}
@@ -50,80 +78,165 @@ def _train_run(row: dict[str, Any]) -> dict[str, Any]:
             "started_at": row["started_at"], "finished_at": row["finished_at"]}
 
 
-def _fmt(value: float | None, digits: int) -> str:
+def _number(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    table = Table(title=title, title_justify="left", title_style="bold")
+def _table(title: str, columns: list[str], rows: list[list[Any]], fold: tuple[str, ...] = ()) -> Table:
+    """A compact table for an 80-column terminal: numbers never wrap; columns named in ``fold`` (paths, ids)
+    break anywhere rather than being cut short; other text wraps at spaces."""
+    table = Table(title=Text(title), title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, padding=(0, 1))
     for i, col in enumerate(columns):
-        table.add_column(col, justify="right" if i and all(isinstance(r[i], int | float) for r in rows) else "left")
+        numeric = bool(i) and all(isinstance(r[i], int | float) for r in rows)
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=numeric,
+                         overflow="fold")
     for row in rows:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+        table.add_row(*(Text(f"{v:,}" if isinstance(v, int) else str(v)) for v in row))  # never read as markup
     return table
 
 
 def render_status(report: dict[str, Any], recipe_name: str, console: Console = stdout_console) -> None:
-    console.print(f"[bold]{recipe_name}[/]  store {report['store']} (schema v{report['schema_version']})")
+    """The status for a terminal of 80 columns: the cumulative funnel first, then what went wrong, then the
+    stages' records; a table with nothing in it is left out."""
+    console.print(Text.assemble((recipe_name, "bold"), f"  store {report['store']}",
+                                f" (schema v{report['schema_version']})"))
+    funnel = report["cumulative_funnel"]
+    if not report["problems"]:
+        console.print("No problems yet: run `distill ingest RECIPE`.")
+    else:
+        render_cumulative_funnel(funnel, console)
+    rejected = [f for f in report["funnel"] if f["status"] != "pass"]
+    if rejected:
+        _gap(console, _table("Rejected by check", ["check", "status", "reason", "traces"],
+                             [[f["check"], f["status"], f["reason"], f["count"]] for f in rejected]))
+    if report["datasets"] and report["datasets"][0]["excluded"]:
+        latest = report["datasets"][0]
+        _gap(console, _table(f"Excluded by reason ({latest['name']})", ["reason", "traces"],
+                             sorted(([r, n] for r, n in latest["excluded"].items()), key=lambda x: (-x[1], x[0]))))
+    if report["generations"]:
+        _gap(console, _table(
+            "Generations", ["teacher", "problems", "ok", "errors", "tokens in/out", "cost $"],
+            [[f"{g['model']} [{g['teacher_hash'][:8]}]", g["problems"], g["ok"], g["errors"],
+              f"{_short(g['prompt_tokens'])}/{_short(g['completion_tokens'])}", f"{g['cost_usd']:.4f}"]
+             for g in report["generations"]], fold=("teacher",)))
+    if report["generation_errors"]:
+        _gap(console, _table("Generation errors by reason", ["teacher", "reason", "rows"],
+                             [[e["teacher_hash"][:8], e["error"], e["count"]] for e in report["generation_errors"]]))
     problems = report["problems"]
     if problems:
         rows = [[p["source"], p["domain"], p["problems"], p["languages"], p["ingest_errors"]] for p in problems]
-        total = [["total", "", sum(p["problems"] for p in problems), "", sum(p["ingest_errors"] for p in problems)]]
-        console.print(_table("Problems", ["source", "domain", "problems", "languages", "bad rows"], rows + total))
-    else:
-        console.print("No problems yet: run `distill ingest RECIPE`.")
+        if len(problems) > 1:
+            rows.append(["total", "", sum(p["problems"] for p in problems), "",
+                         sum(p["ingest_errors"] for p in problems)])
+        _gap(console, _table("Problems", ["source", "domain", "problems", "languages", "bad rows"], rows,
+                             fold=("source", "languages")))
     if report["ingest_errors"]:
-        console.print(_table("Bad rows by reason (table ingest_errors)", ["source", "reason", "rows"],
-                             [[e["source"], e["reason"], e["count"]] for e in report["ingest_errors"]]))
-    if report["generations"]:
-        console.print(_table(
-            "Generations", ["teacher", "hash", "problems", "ok", "errors", "prompt tok", "completion tok", "cost $"],
-            [[g["model"], g["teacher_hash"], g["problems"], g["ok"], g["errors"], g["prompt_tokens"],
-              g["completion_tokens"], f"{g['cost_usd']:.4f}"] for g in report["generations"]]))
-    if report["generation_errors"]:
-        console.print(_table("Generation errors by reason", ["hash", "reason", "rows"],
-                             [[e["teacher_hash"], e["error"], e["count"]] for e in report["generation_errors"]]))
-    if report["funnel"]:
-        _render_funnel_rows(report["funnel"], console)
+        _gap(console, _table("Bad rows by reason (table ingest_errors)", ["source", "reason", "rows"],
+                             [[e["source"], e["reason"], e["count"]] for e in report["ingest_errors"]],
+                             fold=("source",)))
     if report["datasets"]:
-        console.print(_table("Datasets (select / export)", ["name", "id", "rows", "exported to", "created"],
-                             [[d["name"], d["dataset_id"], d["row_count"], d["location"] or "-", _ts(d["created_at"])]
-                              for d in report["datasets"]]))
-    if report["datasets"] and report["datasets"][0]["excluded"]:
-        latest = report["datasets"][0]
-        console.print(_table(f"Excluded by reason ({latest['name']})",
-                             ["reason", "generations"],
-                             sorted(([r, n] for r, n in latest["excluded"].items()), key=lambda x: -x[1])))
+        _gap(console, _table("Datasets (select / export)", ["name", "rows", "created", "exported to"],
+                             [[f"{d['name']} [{d['dataset_id'][:8]}]", d["row_count"], _ts(d["created_at"]),
+                               d["location"] or "-"] for d in report["datasets"]], fold=("name", "exported to")))
     if report["train_runs"]:
-        console.print(_table("Training runs", ["run", "method", "base model", "status", "steps", "tokens", "loss",
-                                               "peak GB", "model"],
-                             [[t["train_run_id"], t["method"], t["base_model"], t["status"], t["steps"],
-                               t["tokens_seen"], _fmt(t["train_loss"], 4), _fmt(t["peak_memory_gb"], 2),
-                               t["model_dir"] or "-"] for t in report["train_runs"]]))
+        _gap(console, _table("Training runs", ["run", "method", "status", "steps", "loss", "peak GB", "model"],
+                             [[t["train_run_id"][:12], t["method"], t["status"], t["steps"],
+                               _number(t["train_loss"], 4), _number(t["peak_memory_gb"], 2), t["model_dir"] or "-"]
+                              for t in report["train_runs"]], fold=("run", "model")))
     if report["evals"]["rows"]:
         columns, rows = comparison_table_rows(report["evals"])
-        console.print(_table("Evaluation (table evals; newest result per model label)", columns, rows))
-    counts = report["tables"]
-    console.print(_table("Tables", ["table", "rows"], [[t, n] for t, n in counts.items()]))
+        _gap(console, _table("Evaluation (newest result per model label)", columns, rows, fold=("benchmark",)))
     if report["runs"]:
-        console.print(_table("Recent runs", ["run", "stage", "status", "started", "finished"],
-                             [[r["run_id"], r["stage"], r["status"], _ts(r["started_at"]), _ts(r["finished_at"])]
-                              for r in report["runs"]]))
+        _gap(console, _table("Recent runs", ["run", "status", "took"],
+                             [[r["run_id"], r["status"], _took(r["started_at"], r["finished_at"])]
+                              for r in report["runs"]], fold=("run",)))
+    counts = [f"{t} {n:,}" for t, n in report["tables"].items() if n]
+    if counts:
+        console.print(Text("Rows: " + ", ".join(counts), style="dim"))
+
+
+def render_live_status(live: dict[str, Any] | None, name: str, store_path: Any,
+                       console: Console = stdout_console) -> None:
+    """What a running stage publishes (``distill.live``): who holds the store, the stage's progress, and the
+    store's counts as committed when the stage began."""
+    from distill.live import stage_line
+
+    console.print(Text.assemble((name, "bold"), f"  store {store_path}"))
+    if live is None:
+        console.print("The store is being written and its writer publishes no progress.")
+        return
+    console.print(Text(f"Being written by `distill {live['command']}` (PID {live['pid']}, since "
+                       f"{_clock(live['started_at'])} UTC); progress file updated "
+                       f"{_number(live.get('age_s'), 1)} s ago."))
+    stage = live.get("stage")
+    if stage:
+        state = "running" if stage.get("state") == "running" else "finished; the command goes on"
+        console.print()
+        console.print(Text(f"Stage ({state})", style="bold"))
+        console.print(Text(stage_line(stage)))
+    else:
+        console.print(Text("No stage with a progress bar has started yet."))
+    counts = [f"{t} {n:,}" for t, n in (live.get("committed") or {}).items() if n]
+    if counts:
+        console.print()
+        console.print(Text(f"Committed when the stage began ({_clock(live.get('committed_at'))} UTC): "
+                           + ", ".join(counts)))
+
+
+def _clock(value: Any) -> str:
+    text = str(value or "-")
+    return text[11:19] if len(text) >= 19 else text
+
+
+def render_cumulative_funnel(funnel: dict[str, Any], console: Console) -> None:
+    """One line per step: how many, and what share of the step before is left (the sources side by side
+    when there are two or three; more would not fit 80 columns)."""
+    sources = funnel["sources"]
+    side_by_side = 1 < len(sources) <= 3
+    columns = ["step", "total", "left"] + ([s["source"] for s in sources] if side_by_side else [])
+    rows, previous = [], None
+    for step in funnel["steps"]:
+        n = funnel["total"][step["key"]]
+        share = "" if previous in (None, 0) or step["key"] == "generations" else f"{100 * n / previous:.0f}%"
+        rows.append([step["label"], n, share] + ([s[step["key"]] for s in sources] if side_by_side else []))
+        previous = n
+    table = _table("Funnel (cumulative)", columns, rows)
+    table.columns[0].no_wrap = True
+    table.columns[2].justify = "right"
+    _gap(console, table)
+
+
+def _gap(console: Console, table: Table) -> None:
+    console.print()
+    console.print(table)
+
+
+def _short(n: int) -> str:
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n / size:.1f}{suffix}"
+    return str(n)
+
+
+def _took(started: Any, finished: Any) -> str:
+    if started is None or finished is None:
+        return "-"
+    seconds = (finished - started).total_seconds()
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def _ts(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
-
-
-def _render_funnel_rows(funnel: list[dict[str, Any]], console: Console) -> None:
-    console.print(_table("Verdicts by check, status and reason", ["check", "status", "reason", "generations"],
-                         [[f["check"], f["status"], f["reason"], f["count"]] for f in funnel]))
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
 
 
 def render_funnel(store: Store, console: Console = stdout_console) -> None:
-    funnel = [{"check": c, "status": st, "reason": r, "count": n} for c, st, r, n in store.verdict_funnel()]
-    if funnel:
-        _render_funnel_rows(funnel, console)
+    """After verify: the cumulative funnel and what each check rejected."""
+    render_cumulative_funnel(cumulative_funnel(store), console)
+    rejected = [(c, st, r, n) for c, st, r, n in store.verdict_funnel() if st != "pass"]
+    if rejected:
+        _gap(console, _table("Rejected by check", ["check", "status", "reason", "traces"],
+                             [list(r) for r in rejected]))
 
 
 # ---- evaluations: models side by side --------------------------------------------------------------

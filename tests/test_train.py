@@ -133,6 +133,16 @@ def test_training_lowers_the_loss_and_is_recorded(exported: Path, method: str, l
         shown = status_report(store)["train_runs"]
     assert [(t["method"], t["status"], t["steps"], t["model_dir"]) for t in shown] == [
         (method, "ok", 24, str(summary.model_dir))]
+    # `distill report` draws the recorded loss curve and prints its ends.
+    from distill.html_report import report_data, write_report
+
+    with Store.open(recipe.store_path, read_only=True) as store:
+        page = write_report(store, "student", folder / "report.html").path.read_text()
+        assert report_data(store)["train"]["train_run_id"] == summary.train_run_id
+    curve = record["metrics"]["loss_curve"]
+    assert "Training loss" in page and 'data-figure="train.steps">24<' in page
+    assert f'data-figure="train.first_loss">{round(curve[0]["loss"], 4):,.4f}<' in page
+    assert f'data-figure="train.last_loss">{round(curve[-1]["loss"], 4):,.4f}<' in page
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(exported: Path) -> None:

@@ -8,6 +8,7 @@ from distill import __version__
 from distill.cli.eval import eval_command
 from distill.cli.generate import generate_command
 from distill.cli.ingest import ingest_command
+from distill.cli.report import report_command, show_command
 from distill.cli.run import run_command
 from distill.cli.select import export_command, select_command
 from distill.cli.status import status_command
@@ -44,4 +45,6 @@ app.command("export")(export_command)
 app.command("train")(train_command)
 app.command("eval")(eval_command)
 app.command("status")(status_command)
+app.command("report")(report_command)
+app.command("show")(show_command)
 app.command("run")(run_command)

@@ -5,6 +5,8 @@ Imports of pydantic, DuckDB and pyarrow happen inside the functions so `distill 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,3 +21,41 @@ def open_recipe_store(recipe_path: Path, store: Path | None, read_only: bool = F
 
     recipe = load_recipe(recipe_path)
     return recipe, Store.open(store or recipe.store_path, read_only=read_only)
+
+
+@contextmanager
+def writing(db: Store, command: str) -> Iterator[Store]:
+    """Hold a store opened for writing and publish the running stage's progress beside it, so `distill status`
+    can show it while the store is locked (see ``distill.live``)."""
+    from distill.live import publishing
+
+    with db, publishing(db, command):
+        yield db
+
+
+def open_store_for_reading(recipe_path: Path | None, store: Path | None) -> tuple[str, Store | Path]:
+    """A display name and a read-only store, from a recipe, a ``--store`` path, or both. When another process
+    holds the store's write lock, the store's path instead (the caller shows that process's live status)."""
+    from distill.errors import StoreLockedError, UsageError
+    from distill.store import Store
+
+    if recipe_path is None and store is None:
+        raise UsageError("give a recipe or --store PATH")
+    if recipe_path is not None:
+        from distill.recipe import load_recipe
+
+        recipe = load_recipe(recipe_path)
+        name, path = recipe.config.name, store or recipe.store_path
+    else:
+        name, path = Path(store).stem, Path(store)
+    try:
+        db = Store.open(path, read_only=True)
+    except StoreLockedError:
+        from distill.live import read_live_status
+
+        if read_live_status(path) is None:
+            raise
+        return name, Path(path)
+    if recipe_path is None:
+        name = db.recipe_name() or name
+    return name, db

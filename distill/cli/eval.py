@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from distill.cli.common import open_recipe_store
+from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
 
@@ -19,5 +19,5 @@ def eval_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = Fa
     from distill.evaluate import evaluate
 
     loaded, db = open_recipe_store(recipe, store)
-    with db:
+    with writing(db, "eval"):
         typer.echo(evaluate(loaded, db).line())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from distill.cli.common import open_recipe_store
+from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
 
@@ -15,6 +15,6 @@ def generate_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt 
     from distill.generate import generate
 
     loaded, db = open_recipe_store(recipe, store)
-    with db:
+    with writing(db, "generate"):
         summary = generate(loaded, db)
     typer.echo(summary.line())

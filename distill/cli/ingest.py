@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from distill.cli.common import open_recipe_store
+from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, ForceOpt, RecipeArg, StoreOpt
 
@@ -16,6 +16,6 @@ def ingest_command(recipe: RecipeArg, store: StoreOpt = None, force: ForceOpt = 
     from distill.ingest import ingest
 
     loaded, db = open_recipe_store(recipe, store)
-    with db:
+    with writing(db, "ingest"):
         summary = ingest(loaded, db, force=force)
     typer.echo(summary.line(db.path))

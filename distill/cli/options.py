@@ -16,3 +16,7 @@ StoreOpt = Annotated[
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Redo work the store marks as done (adds no duplicates).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+OptionalRecipeArg = Annotated[
+    Path | None,
+    typer.Argument(help="Recipe YAML file; optional when --store names the store.", show_default=False),
+]

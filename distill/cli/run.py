@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from distill.cli.common import open_recipe_store
+from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, ForceOpt, RecipeArg, StoreOpt
 
@@ -17,7 +17,7 @@ def run_command(recipe: RecipeArg, store: StoreOpt = None, force: ForceOpt = Fal
     from distill.report import render_status, status_report
 
     loaded, db = open_recipe_store(recipe, store)
-    with db:
+    with writing(db, "run"):
         for line in run_pipeline(loaded, db, force=force):
             typer.echo(line)
         report = status_report(db)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from distill.cli.common import open_recipe_store
+from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
 
@@ -15,7 +15,7 @@ def select_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = 
     from distill.select import select
 
     loaded, db = open_recipe_store(recipe, store)
-    with db:
+    with writing(db, "select"):
         typer.echo(select(loaded, db).line())
 
 
@@ -25,5 +25,5 @@ def export_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = 
     from distill.export import export
 
     loaded, db = open_recipe_store(recipe, store)
-    with db:
+    with writing(db, "export"):
         typer.echo(export(loaded, db).line())

@@ -1,26 +1,39 @@
-"""`distill status RECIPE`: what the store holds, stage by stage."""
+"""`distill status [RECIPE]`: what the store holds, stage by stage; while a stage writes it, that stage's live
+progress."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
-from distill.cli.common import open_recipe_store
+from distill.cli.common import open_store_for_reading
 from distill.cli.errors import guarded
-from distill.cli.options import DebugOpt, JsonOpt, RecipeArg, StoreOpt
+from distill.cli.options import DebugOpt, JsonOpt, OptionalRecipeArg, StoreOpt
 
 
 @guarded
-def status_command(recipe: RecipeArg, store: StoreOpt = None, as_json: JsonOpt = False,
+def status_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None, as_json: JsonOpt = False,
                    debug: DebugOpt = False) -> None:
-    """Show problems per source, bad rows by reason, generations, verdicts and recent runs."""
-    from distill.report import render_status, status_report
+    """The funnel, rejections, generations, datasets, training, evaluation; a running stage's live progress.
 
-    loaded, db = open_recipe_store(recipe, store, read_only=True)
+    The cumulative funnel comes first, then what the checks rejected and the stages' records, sized for 80
+    columns. While a stage writes the store: that stage's progress and the counts committed when it began."""
+    from distill.live import read_live_status
+    from distill.report import render_live_status, render_status, status_report
+
+    name, db = open_store_for_reading(recipe, store)
+    if isinstance(db, Path):  # locked by a running stage that publishes its progress
+        live = read_live_status(db)
+        if as_json:
+            typer.echo(json.dumps({"store": str(db), "live": live}, indent=2, default=str))
+        else:
+            render_live_status(live, name, db)
+        return
     with db:
         report = status_report(db)
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))
     else:
-        render_status(report, loaded.config.name)
+        render_status(report, name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from distill.cli.common import open_recipe_store
+from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
 
@@ -23,5 +23,5 @@ def train_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = F
         typer.echo(train(load_recipe(recipe), None).line())
         return
     loaded, db = open_recipe_store(recipe, store)
-    with db:
+    with writing(db, "train"):
         typer.echo(train(loaded, db).line())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from distill.cli.common import open_recipe_store
+from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
 
@@ -16,7 +16,7 @@ def verify_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = 
     from distill.verify import verify
 
     loaded, db = open_recipe_store(recipe, store)
-    with db:
+    with writing(db, "verify"):
         summary = verify(loaded, db)
         typer.echo(summary.line())
         render_funnel(db)

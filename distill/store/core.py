@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from distill import __version__
 from distill.errors import StoreError, StoreLockedError, StorePathError, StoreValueError
+from distill.store.insights import InsightQueries
 from distill.store.results import ResultsQueries
 from distill.store.selection import SelectionQueries
 from distill.store.values import _dicts, _json, _now
@@ -151,7 +152,7 @@ class RunContext:
     recipe_hash: str | None
 
 
-class Store(ResultsQueries, SelectionQueries):
+class Store(ResultsQueries, SelectionQueries, InsightQueries):
     """One DuckDB file. Open with ``Store.open(path)``; use as a context manager."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool):
