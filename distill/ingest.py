@@ -16,7 +16,7 @@ from distill.errors import StoreValueError
 from distill.progress import stage_progress
 from distill.recipe import LoadedRecipe, SourceConfig
 from distill.response import extract_final_answer, split_response
-from distill.sources import read_source
+from distill.sources import check_adapters, read_source
 from distill.store import RunContext, Store
 from distill.types import Generation, ImportedResponse, IngestError, Problem, stable_hash
 
@@ -91,6 +91,7 @@ def imported_row(response: ImportedResponse, run: RunContext) -> dict[str, objec
 
 
 def ingest(recipe: LoadedRecipe, store: Store, *, force: bool = False) -> IngestSummary:
+    check_adapters(recipe)
     run = store.start_run("ingest", recipe.config.name, recipe.hash, str(recipe.path))
     summary = IngestSummary(run.run_id)
     try:

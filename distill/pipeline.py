@@ -82,8 +82,10 @@ STAGES: tuple[Stage, ...] = (
 def preflight(recipe: LoadedRecipe) -> None:
     """What can be known before anything is spent: check names and parameters, the teacher's API-key
     variable. Raises the stage's own one-line error."""
+    from distill.sources import check_adapters
     from distill.verify import build_checks
 
+    check_adapters(recipe)
     for check in build_checks(recipe):
         check.close()
     evaluation = recipe.config.eval

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from distill.errors import RecipeError
+from distill.suggest import did_you_mean
 from distill.types import stable_hash
 
 FORMATS = ("jsonl", "json", "parquet", "csv", "arrow")
@@ -341,13 +343,36 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys valid beside the last part of ``loc`` (the recipe section that holds it), or []."""
+    model: Any = Recipe
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = next((t for t in _types_in(field.annotation) if isinstance(t, type) and issubclass(t, BaseModel)),
+                     None)
+        if model is None:
+            return []
+    return list(getattr(model, "model_fields", {}))
+
+
+def _types_in(annotation: Any) -> list[Any]:
+    args = typing.get_args(annotation)
+    return [annotation] if not args else [t for a in args for t in _types_in(a)]
+
+
 def _describe(err: dict[str, Any]) -> str:
     kind = err["type"]
     value = err.get("input")
     if kind == "missing":
         return "required key is missing"
     if kind == "extra_forbidden":
-        return "unknown key"
+        valid = _fields_at(tuple(err["loc"]))
+        hint = did_you_mean(str(err["loc"][-1]), valid)
+        return f"unknown key{hint}" + (f"; valid keys here: {', '.join(valid)}" if valid and not hint else "")
     shown = redact(json.dumps(value, default=str))
     if kind in _EXPECTED:
         return f"{_EXPECTED[kind]}, got {shown}"

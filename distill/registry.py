@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from distill.errors import UsageError
+from distill.suggest import did_you_mean
 
 T = TypeVar("T")
 
@@ -35,7 +36,8 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         if name not in self._entries:
-            raise UsageError(f"Unknown {self.kind} {name!r}. Available: {', '.join(self.names())}")
+            raise UsageError(f"Unknown {self.kind} {name!r}{did_you_mean(name, self.names())}. "
+                             f"Available: {', '.join(self.names())}")
         entry = self._entries[name]
         if isinstance(entry, str):
             module, _, attr = entry.partition(":")

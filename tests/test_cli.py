@@ -69,8 +69,27 @@ def test_unknown_adapter_is_one_line_and_exit_2(tmp_path: Path) -> None:
     recipe.write_text(f"name: r\nstore: {tmp_path / 'r.duckdb'}\nsources:\n  - {{adapter: gsm9k, path: a.jsonl}}\n")
     result = runner.invoke(app, ["ingest", str(recipe)])
     assert result.exit_code == 2
-    assert "Unknown adapter 'gsm9k'. Available:" in result.stderr
+    assert "r.yaml: sources[0].adapter: Unknown adapter 'gsm9k' (did you mean 'gsm8k'?). Available:" in \
+        " ".join(result.stderr.split())
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("yaml_text, message", [
+    ("chekcs:\n  - name: math\n", "chekcs: unknown key (did you mean 'checks'?)"),
+    ("teacher:\n  model: m\n  temprature: 0.5\n", "teacher.temprature: unknown key (did you mean 'temperature'?)"),
+    ("select:\n  dedup: {zzz: 1}\n", "select.dedup.zzz: unknown key; valid keys here: problems, responses, "
+     "near_duplicate_threshold, num_perm"),
+    ("checks:\n  - name: maths\n", "checks[0]: Unknown check 'maths' (did you mean 'math'?). Available: choice"),
+    ("checks:\n  - {name: math, timout_s: 3}\n", "checks[0]: check 'math': unknown parameter 'timout_s' (did you "
+     "mean 'timeout_s'?); valid parameters: timeout_s, processes, fallback, memory_mb"),
+])
+def test_misspellings_get_a_did_you_mean_and_the_valid_choices(tmp_path: Path, yaml_text: str, message: str) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"name: r\nstore: {tmp_path / 'r.duckdb'}\nsources:\n  - {{adapter: gsm8k, path: a.jsonl}}\n"
+                      + yaml_text)
+    result = runner.invoke(app, ["run", str(recipe)])
+    assert result.exit_code == 2
+    assert f"r.yaml: {message}" in " ".join(result.stderr.split()), result.stderr
 
 
 def test_bad_recipe_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -30,8 +30,21 @@ class Check:
     def __init__(self, **params: Any):
         if params:
             from distill.errors import UsageError
+            from distill.suggest import did_you_mean
 
-            raise UsageError(f"check {self.name!r}: unknown parameter(s): {', '.join(sorted(params))}")
+            valid = self.parameter_names()
+            first = sorted(params)[0]
+            raise UsageError(f"check {self.name!r}: unknown parameter {first!r}{did_you_mean(first, valid)}; "
+                             + (f"valid parameters: {', '.join(valid)}" if valid else "it takes no parameters"))
+
+    @classmethod
+    def parameter_names(cls) -> list[str]:
+        """The recipe parameters this check takes (its ``__init__`` keywords)."""
+        import inspect
+
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return [p.name for p in inspect.signature(cls.__init__).parameters.values()
+                if p.kind in kinds and p.name != "self"]
 
     def verdict(self, generation: Generation, status: str, reason: str, score: float | None = None,
                 **details: Any) -> Verdict:

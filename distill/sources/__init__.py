@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from distill.errors import SourceError, UsageError
+from distill.errors import RecipeError, SourceError, UsageError
 from distill.language import detect_language
-from distill.recipe import SourceConfig
+from distill.recipe import LoadedRecipe, SourceConfig
 from distill.sources.adapters import ADAPTERS, RowError
 from distill.sources.readers import raw_text, read_rows
 from distill.types import ImportedResponse, IngestError, Problem
@@ -39,6 +39,15 @@ def _safe_raw(row: dict) -> str:
         return json.dumps(row, ensure_ascii=True, default=str)[:2000]
     except (ValueError, RecursionError, TypeError):
         return repr(row)[:2000]
+
+
+def check_adapters(recipe: LoadedRecipe) -> None:
+    """Every source names a known adapter: else ``file.yaml: sources[i].adapter: Unknown adapter ...``."""
+    for i, cfg in enumerate(recipe.config.sources):
+        try:
+            ADAPTERS.get(cfg.adapter)
+        except UsageError as exc:
+            raise RecipeError(f"{recipe.path}: sources[{i}].adapter: {exc}") from None
 
 
 def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]
