@@ -19,6 +19,8 @@ A selection is identified by its content: running select again on unchanged inpu
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -33,7 +35,7 @@ from distill.errors import SourceError
 from distill.recipe import LoadedRecipe, SourceConfig
 from distill.sources.readers import read_rows
 from distill.store import Store
-from distill.types import IngestError, stable_hash
+from distill.types import IngestError
 from distill.verify import check_classes
 
 TEXT_FIELDS = ("problem", "question", "prompt")
@@ -250,10 +252,7 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
         summary.excluded = Counter(reason.values())
         selection = {"select": cfg.model_dump(mode="json", exclude={"memory_limit_mb"}),
                      "checks": [[c.name, c.version] for c in checks], "test_size": test_size}
-        kept_ids = store.selection_generation_ids(kept)
-        summary.dataset_id = stable_hash(summary.name, selection, [(g, str(s)) for g, s in zip(kept_ids, split,
-                                                                                               strict=True)])
-        del kept_ids
+        summary.dataset_id = _selection_id(summary.name, selection, store.selection_generation_ids(kept), split)
         run = store.start_run("select", recipe.config.name, recipe.hash, str(recipe.path))
         stats = {"kept": summary.kept, "splits": summary.splits, "excluded": dict(summary.excluded),
                  "unchecked_domains": summary.unchecked_domains,
@@ -265,6 +264,28 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
     finally:
         store.close_selection()
     return summary
+
+
+def _selection_id(name: str, selection: dict[str, Any], kept_ids: Iterable[str], split: np.ndarray) -> str:
+    """``stable_hash(name, selection, [[generation_id, split], ...])`` of the kept rows, hashed as the ids
+    stream by, so a million kept rows never sit in one JSON string."""
+    digest = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        digest.update(json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                                 default=str).encode("utf-8"))
+
+    digest.update(b"[")
+    feed(name)
+    digest.update(b",")
+    feed(selection)
+    digest.update(b",[")
+    for i, gid in enumerate(kept_ids):
+        if i:
+            digest.update(b",")
+        feed([gid, str(split[i])])
+    digest.update(b"]]")
+    return digest.hexdigest()[:16]
 
 
 def _alive(count: int, reason: dict[int, str]) -> np.ndarray:

@@ -16,6 +16,7 @@ from distill.recipe import load_recipe
 from distill.select import select
 from distill.store import Store
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
+from distill.types import stable_hash
 from distill.verify import verify
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -262,3 +263,26 @@ def test_select_abstain_and_unchecked_options_are_validated(tmp_path: Path, sele
 
     with pytest.raises(RecipeError, match="select"):
         load_recipe(recipe_file(tmp_path, "http://127.0.0.1:1/v1", select_cfg))
+
+
+def test_select_memory_setting_bounds_duckdb_and_leaves_the_selection_alone(verified) -> None:
+    """The candidates live in a DuckDB temporary table under select.memory_limit_mb / 2; the setting is not part
+    of the selection's identity, and the id is the content hash of the kept (generation, split) pairs."""
+    tmp_path, base_url = verified
+    cfg = NO_DEDUP | {"policy": "k_per_problem", "k": 2, "seed": 3}
+    recipe = load_recipe(recipe_file(tmp_path, base_url, cfg | {"memory_limit_mb": 256}))
+    with Store.open(recipe.store_path) as store:
+        small = select(recipe, store)
+        limit = store.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        kept = store.con.execute("SELECT generation_id, split FROM dataset_rows WHERE dataset_id = ? AND "
+                                 "status = 'kept' ORDER BY row_index", [small.dataset_id]).fetchall()
+        temp = store.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_select_candidates'"
+                                 ).fetchone()[0]
+    assert limit.replace(" ", "") in ("128.0MiB", "128MiB", "122.0MiB") and temp == 0, limit
+    default = run_select(tmp_path, base_url, cfg)
+    assert default.dataset_id == small.dataset_id and len(kept) == small.kept == 8
+    from distill.select import dataset_name
+
+    assert small.dataset_id == stable_hash(dataset_name(recipe), {
+        "select": recipe.config.select.model_dump(mode="json", exclude={"memory_limit_mb"}),
+        "checks": [["format", "2"], ["math", "3"]], "test_size": 0.0}, [list(r) for r in kept])

@@ -90,12 +90,13 @@ class SelectionQueries:
         finally:
             self.con.unregister("_select_alive")
 
-    def selection_generation_ids(self, positions: np.ndarray) -> list[str]:
+    def selection_generation_ids(self, positions: np.ndarray) -> Iterator[str]:
+        """The generation ids of these candidates, by position, read in chunks."""
         self.con.register("_select_ids", pa.table({"pos": pa.array(positions, pa.int64())}))
         try:
-            return [r[0] for r in self.con.execute(
-                "SELECT c.generation_id FROM _select_ids JOIN _select_candidates c USING (pos) ORDER BY c.pos"
-            ).fetchall()]
+            for (gid,) in self._chunks("SELECT c.generation_id FROM _select_ids JOIN _select_candidates c "
+                                       "USING (pos) ORDER BY c.pos", []):
+                yield gid
         finally:
             self.con.unregister("_select_ids")
 
