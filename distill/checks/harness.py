@@ -35,6 +35,7 @@ import time
 OUTPUT_CAP = 1 << 20
 STDERR_CAP = 16_000
 PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
 _buffer = bytearray(1 << 20)
 # From the command line (python -c SOURCE WORK sweep|group SCRUB...): the working directory, whether
 # kill(-1) is safe (a PID namespace or a uid of our own), and the directories emptied after each job.
@@ -165,7 +166,8 @@ def _exit_code(value):
 
 
 def _others():
-    """PIDs the sweep must still kill: live processes of our uid other than us (and init)."""
+    """PIDs the sweep must still kill or reap: processes of our uid other than us (and init), dead ones
+    only when they are ours to reap."""
     me, uid, found = os.getpid(), os.getuid(), []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) in (me, 1):
@@ -174,12 +176,22 @@ def _others():
             if os.stat(f"/proc/{entry}").st_uid != uid:
                 continue
             with open(f"/proc/{entry}/stat", "rb") as stat:
-                if stat.read().rsplit(b")", 1)[1].split()[0] == b"Z":
-                    continue  # dead, waiting for its parent to reap it
+                state, parent = stat.read().rsplit(b")", 1)[1].split()[:2]
+            if state == b"Z" and int(parent) != me:
+                continue  # dead, and its parent (not us) reaps it
         except OSError:
             continue
         found.append(int(entry))
     return found
+
+
+def _reap():
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
 
 
 def _sweep(child):
@@ -195,6 +207,7 @@ def _sweep(child):
             os.kill(-1, signal.SIGKILL)  # every process we may signal, except us and init
         except OSError:
             pass
+        _reap()
         if not _others():
             return True
         time.sleep(0.005)
@@ -304,7 +317,9 @@ def _job(header, payload):
 def main():
     global WORK, SWEEP, SCRUB
     WORK, SWEEP, SCRUB = sys.argv[1], sys.argv[2] == "sweep", sys.argv[3:]
-    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    libc = ctypes.CDLL(None)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a run come to us, and the sweep reaps them
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _send({"ready": True})
     while True:
