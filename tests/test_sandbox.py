@@ -250,25 +250,37 @@ def test_nothing_carries_from_one_run_to_the_next(backend: str) -> None:
     assert first.stdout == "ok\n" and second.stdout == "[] []\n"
 
 
+VERIFY_MANY = r'''
+import sys
+from distill.checks.code import CodeCheck
+from distill.types import CodeTests, Generation, Problem
+
+PROGRAM = """
+import os, time
+time.sleep(0.05)
+mine = (os.getpid(), os.getppid())
+others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) > 2 and int(p) not in mine
+          and os.stat(f"/proc/{p}").st_uid == os.getuid()]
+print(int(input()) * 2 if not others else others)
+"""
+tests = CodeTests(("1\n", "2\n", "3\n"), ("2\n", "4\n", "6\n"))
+check = CodeCheck(backend=sys.argv[1], programs_per_sandbox=2)
+items = [(Problem("p", "s", "l", "code", "x", tests=tests),
+          Generation(f"g{i}", "p", "t", 0, f"```python\n{PROGRAM}\n```", None, None, "stop", 1, 1))
+         for i in range(16)]
+verdicts = check.check_batch(items)
+check.close()
+print(sorted({(v.status, v.reason, str(v.details.get("got"))) for v in verdicts}))
+'''
+
+
 def test_two_verify_processes_at_once_get_no_false_failures(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("uids are allocated only as root")
     # Each program checks that nothing else runs as its uid: a shared uid would show the other
     # process's sandbox (and the other's clean-up sweep would kill this one's).
     script = tmp_path / "verify_many.py"
-    script.write_text(
-        "import sys\nfrom distill.checks.code import CodeCheck\nfrom distill.types import CodeTests, Generation, "
-        "Problem\n"
-        "code = ('import os, time\\nuid = os.getuid()\\ntime.sleep(0.05)\\n'\n"
-        "        'others = [p for p in os.listdir(\"/proc\") if p.isdigit() and int(p) > 2 and int(p) != os.getpid()'\n"
-        "        ' and os.stat(f\"/proc/{p}\").st_uid == uid]\\n'\n"
-        "        'print(int(input()) * 2 if not others else others)')\n"
-        "tests = CodeTests(('1\\n', '2\\n', '3\\n'), ('2\\n', '4\\n', '6\\n'))\n"
-        "check = CodeCheck(backend=sys.argv[1], programs_per_sandbox=2)\n"
-        "items = [(Problem('p', 's', 'l', 'code', 'x', tests=tests), Generation(f'g{i}', 'p', 't', 0, "
-        "f'```python\\n{code}\\n```', None, None, 'stop', 1, 1)) for i in range(16)]\n"
-        "verdicts = check.check_batch(items)\ncheck.close()\n"
-        "print(sorted({(v.status, v.reason, str(v.details.get('got'))) for v in verdicts}))\n")
+    script.write_text(VERIFY_MANY)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     procs = [subprocess.Popen([sys.executable, str(script), backend], stdout=subprocess.PIPE, text=True, env=env)
              for backend in ["bwrap" if available_backend() == "bwrap" else "rlimit"] * 2]
