@@ -305,3 +305,14 @@ def test_uid_leases_are_exclusive_across_processes() -> None:
     again = uids.lease()  # released: the lowest free one is handed out again
     assert again.uid == mine.uid
     again.release()
+
+
+def test_the_root_fallback_writes_to_a_private_tmp() -> None:
+    if os.geteuid() != 0 or "private_tmp" not in protections("rlimit"):
+        pytest.skip("a private mount namespace needs root with unshare allowed")
+    marker = f"distill-private-{uuid.uuid4().hex}"
+    places = ("/tmp", "/var/tmp", "/dev/shm")
+    code = f"for place in {places!r}:\n    open(place + '/{marker}', 'w').write('x')\nprint('wrote')"
+    result = run_python(code, "", LIMITS, "rlimit")
+    assert (result.outcome, result.stdout) == ("ok", "wrote\n")
+    assert not any(Path(place, marker).exists() for place in places)

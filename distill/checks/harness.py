@@ -58,6 +58,7 @@ def _read_exact(fd, view):
 def _reserve(length):
     global _buffer
     if length > len(_buffer):
+        _buffer[:] = bytes(len(_buffer))  # the old buffer is freed: nothing of an earlier job in it
         _buffer = bytearray(length)
 
 
