@@ -430,6 +430,13 @@ class Sandbox:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
 
+    def __del__(self) -> None:  # a sandbox nobody closed still goes away with its owner
+        if self._proc is not None:
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001 - at interpreter shutdown modules may be gone
+                pass
+
     def __enter__(self) -> Sandbox:
         return self
 
