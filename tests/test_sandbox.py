@@ -228,10 +228,12 @@ def test_nested_namespaces_are_refused(backend: str) -> None:
     code = ("import ctypes, os, subprocess\nlibc = ctypes.CDLL(None, use_errno=True)\n"
             "for flags in (0x10000000, 0x20000, 0x40000000):\n"  # CLONE_NEWUSER, NEWNS, NEWNET
             "    print(libc.unshare(flags), ctypes.get_errno())\n"
-            "print(subprocess.run(['unshare', '-Ur', 'true']).returncode)")
+            "print(subprocess.run(['unshare', '-Ur', 'true']).returncode)\n"
+            "print([line for line in open('/proc/self/status') if line.startswith('Seccomp:')][0].split()[1])")
     result = run_python(code, "", LIMITS, backend)
     lines = result.stdout.splitlines()
     assert result.ok and lines[:3] == ["-1 1"] * 3 and lines[3] != "0"
+    assert lines[4] == "2"  # SECCOMP_MODE_FILTER
     assert "seccomp" in protections(backend)
     if backend == "bwrap":
         assert "no_nested_userns" in protections(backend)
