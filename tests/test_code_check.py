@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import site
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from distill.checks.code import CodeCheck, last_code_block, outputs_match, results_match
+from distill.checks.sandbox import interpreter
 from distill.errors import UsageError
 from distill.types import CodeTests, Generation, Problem
 
+REPO = Path(__file__).resolve().parents[1]
 STDIN = CodeTests(("1 2\n", "10 20\n", "-5 5\n"), ("3\n", "30\n", "0\n"))
 CALL = CodeTests(([1, 2], [10, 20], [[1, 2], 3]), ([3], 30, [[1, 2, 3]]), "add")
 
@@ -20,8 +30,10 @@ def make_check(**params: object) -> CodeCheck:
 
 
 @pytest.fixture(scope="module")
-def check() -> CodeCheck:
-    return make_check(cpu_s=2, wall_s=5)
+def check() -> Iterator[CodeCheck]:
+    check = make_check(cpu_s=2, wall_s=5)
+    yield check
+    check.close()  # its warm sandboxes
 
 
 def judge(check: CodeCheck, tests: CodeTests | None, response: str) -> tuple[str, str, dict]:
@@ -36,7 +48,10 @@ def fenced(code: str) -> str:
 
 def test_stdin_solutions(check: CodeCheck) -> None:
     good = "a, b = map(int, input().split())\nprint(a + b)   "
-    assert judge(check, STDIN, fenced(good))[:2] == ("pass", "code_pass")
+    status, reason, details = judge(check, STDIN, fenced(good))
+    assert (status, reason) == ("pass", "code_pass")
+    assert [test["outcome"] for test in details["tests"]] == ["pass"] * 3
+    assert {"rlimits", "seccomp"} <= set(details["protections"])
     status, reason, details = judge(check, STDIN, fenced("a, b = map(int, input().split())\nprint(a * b)"))
     assert (status, reason) == ("fail", "code_wrong_answer")
     assert (details["passed"], details["total"], details["expected"], details["got"]) == (0, 3, "3\n", "2\n")
@@ -45,6 +60,7 @@ def test_stdin_solutions(check: CodeCheck) -> None:
                                                          "else 1 / 0)"))
     assert (status, reason) == ("fail", "code_runtime_error")
     assert details["passed"] == 1 and "ZeroDivisionError" in details["stderr"]
+    assert [test["outcome"] for test in details["tests"]] == ["pass", "runtime_error"]  # stopped there
 
 
 def test_call_based_solutions(check: CodeCheck) -> None:
@@ -113,9 +129,12 @@ def test_call_based_timeouts_are_per_call() -> None:
     looping = CodeTests(([1], [2], [3]), (1, 2, 3), "f")
     # Each call may take 0.3 s (0.9 s in all, more than one test's 0.5 s): that passes.
     slow = "import time\ndef f(x):\n    time.sleep(0.3)\n    return x"
-    assert judge(check, looping, fenced(slow))[:2] == ("pass", "code_pass")
     hangs_on_two = "def f(x):\n    while x == 2:\n        pass\n    return x"
-    status, reason, details = judge(check, looping, fenced(hangs_on_two))
+    try:
+        assert judge(check, looping, fenced(slow))[:2] == ("pass", "code_pass")
+        status, reason, details = judge(check, looping, fenced(hangs_on_two))
+    finally:
+        check.close()
     assert (status, reason, details["passed"], details["message"]) == ("fail", "code_timeout", 1, "timed out")
 
 
@@ -134,3 +153,22 @@ def test_bad_parameters_are_usage_errors() -> None:
         CodeCheck(timeout=3)
     with pytest.raises(UsageError, match="wall_s above 0"):
         CodeCheck(wall_s=0, backend="rlimit")
+    with pytest.raises(UsageError, match="tmpfs_mb at least 1"):
+        CodeCheck(tmpfs_mb=0, backend="rlimit")
+
+
+def test_an_ordinary_user_without_bubblewrap_is_refused_unless_the_recipe_opts_in() -> None:
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to become an ordinary user")
+    python = interpreter()
+    version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
+                             text=True).stdout.strip()
+    if version != str(sys.version_info[:2]):
+        pytest.skip("the system Python cannot load this environment's packages")
+    code = ("from distill.checks.code import CodeCheck\ntry:\n    CodeCheck()\nexcept Exception as exc:\n"
+            "    print(type(exc).__name__)\nprint(CodeCheck(backend='rlimit').backend)")
+    env = {"PATH": "/nonexistent", "PYTHONPATH": os.pathsep.join([str(REPO), *site.getsitepackages()])}
+    nobody = [shutil.which("setpriv"), "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+    result = subprocess.run([*nobody, python, "-c", code], env=env, cwd="/", capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.split() == ["UsageError", "rlimit"], result.stderr[-500:]

@@ -3,14 +3,15 @@
 The code is the last closed block tagged ``python``/``py`` in the answer part (code written while
 thinking never counts), else the last untagged block; a block left open (a cut-off response) is ignored.
 
-Standard-input problems run the program in a fresh sandbox per test case (no state carries from one
-input to the next; about 35 ms each with bubblewrap, so 50 tests cost under 2 s) and stop at the first
-failure. Call-based problems (``fn_name``) run all cases in one sandbox: a small harness execs the
-solution, calls the function (top level, or a method of ``class Solution``) on each argument list and
-reports each result on stdout behind a random nonce; the solution's own prints go to stderr. Each call
-gets the per-test wall limit (a ``SIGALRM`` in the harness); the process gets the per-test budgets
-summed, capped at ``CALL_BASED_CAP_S``. All of it happens in ``checks.sandbox`` (bubblewrap, or the
-documented rlimit fallback).
+Each worker thread keeps a warm ``checks.sandbox.Sandbox`` (bubblewrap, or the documented rlimit fallback)
+for up to ``programs_per_sandbox`` programs. Standard-input problems run every test case of a program in
+it, each in a fresh child with its own limits (no state carries from one input to the next: the sandbox
+kills what a run left and empties its writable directories), and stop at the first failure; the expected
+outputs never enter the sandbox. Call-based problems (``fn_name``) run all cases in one child: a small
+harness execs the solution, calls the function (top level, or a method of ``class Solution``) on each
+argument list and reports each result on stdout behind a random nonce; the solution's own prints go to
+stderr. Each call gets the per-test wall limit (a ``SIGALRM`` in the harness); the process gets the
+per-test budgets summed, capped at ``CALL_BASED_CAP_S``.
 
 Output comparison, as APPS graders do: trailing whitespace on each line and trailing blank lines are
 ignored; failing that, the whitespace-separated tokens must match, numbers within 1e-6 (absolute or
@@ -23,7 +24,8 @@ call results; the sandbox still contains whatever it does. Standard-input tests 
 Reasons: ``code_pass`` (pass); ``no_code_block``, ``code_syntax_error``, ``code_wrong_answer``,
 ``code_runtime_error``, ``code_timeout``, ``code_memory_limit``, ``code_output_limit`` (fail);
 ``no_tests`` (abstain); ``sandbox_error`` (error). Details: tests passed and total, the first failing
-input, expected and actual output (truncated), the stderr tail, and the sandbox backend.
+input, expected and actual output (truncated), the stderr tail, per-test outcome and time (``tests``), the
+sandbox backend and the protections active (``protections``, see ``checks.sandbox.protections``).
 """
 
 from __future__ import annotations
@@ -31,15 +33,17 @@ from __future__ import annotations
 import json
 import math
 import os
+import queue
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 from distill.checks.base import Check
-from distill.checks.sandbox import SandboxLimits, SandboxResult, available_backend, run_python
+from distill.checks.sandbox import Sandbox, SandboxLimits, SandboxResult, available_backend, protections
 from distill.errors import UsageError
 from distill.response import split_response
 from distill.types import Generation, Problem, Verdict
@@ -197,26 +201,54 @@ def answer_part(generation: Generation) -> str:
 
 class CodeCheck(Check):
     name = "code"
-    version = "2"  # 2: per-call timeouts and float tolerance in call-based tests; stricter fence parsing
+    version = "3"  # 3: minimal filesystem, size-limited tmpfs, seccomp; per-test details; 2: per-call timeouts
     domains = ("code",)
 
     def __init__(self, cpu_s: int = 4, wall_s: float = 10.0, memory_mb: int = 1024, max_tests: int = 50,
-                 workers: int = 2, backend: str = "auto", **extra: Any):
+                 workers: int = 2, backend: str = "auto", tmpfs_mb: int = 32, programs_per_sandbox: int = 64,
+                 **extra: Any):
         super().__init__(**extra)
         if backend not in ("auto", "bwrap", "rlimit"):
             raise UsageError(f"check 'code': backend must be auto, bwrap or rlimit, got {backend!r}")
-        if max_tests < 1 or workers < 1:
-            raise UsageError("check 'code': max_tests and workers must be at least 1")
-        if cpu_s < 1 or wall_s <= 0 or memory_mb < 64:
-            raise UsageError("check 'code': cpu_s must be at least 1, wall_s above 0, memory_mb at least 64")
-        self.limits = SandboxLimits(cpu_s=cpu_s, wall_s=wall_s, memory_mb=memory_mb)
+        if max_tests < 1 or workers < 1 or programs_per_sandbox < 1:
+            raise UsageError("check 'code': max_tests, workers and programs_per_sandbox must be at least 1")
+        if cpu_s < 1 or wall_s <= 0 or memory_mb < 64 or tmpfs_mb < 1:
+            raise UsageError("check 'code': cpu_s must be at least 1, wall_s above 0, memory_mb at least 64, "
+                             "tmpfs_mb at least 1")
+        self.limits = SandboxLimits(cpu_s=cpu_s, wall_s=wall_s, memory_mb=memory_mb, tmpfs_mb=tmpfs_mb)
         self.max_tests = max_tests
         self.workers = workers
+        self.programs_per_sandbox = programs_per_sandbox
+        self._idle: queue.SimpleQueue[tuple[Sandbox, int]] = queue.SimpleQueue()  # with programs served
         self.backend = available_backend() if backend == "auto" else backend
         if backend == "auto" and self.backend == "rlimit" and os.geteuid() != 0:
             raise UsageError("check 'code': no bubblewrap here, and without root the fallback sandbox would "
                              "run model code as you; install bubblewrap (apt-get install bubblewrap), or "
                              "set backend: rlimit to accept that")
+
+    @contextmanager
+    def _sandbox(self) -> Iterator[Sandbox]:
+        """A warm sandbox for one program, back to the idle ones afterwards (until it has served
+        ``programs_per_sandbox`` programs, or its harness died: then it is closed)."""
+        try:
+            box, served = self._idle.get_nowait()
+        except queue.Empty:
+            box, served = Sandbox(self.backend, self.limits), 0
+        try:
+            yield box
+        finally:
+            served += 1
+            if served >= self.programs_per_sandbox:
+                box.close()  # it starts afresh on its next use
+                served = 0
+            self._idle.put((box, served))
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait()[0].close()
+            except queue.Empty:
+                return
 
     def check_batch(self, items: Sequence[tuple[Problem, Generation]]) -> list[Verdict]:
         # The work happens in sandboxed subprocesses, so threads are enough to keep both cores busy.
@@ -246,21 +278,24 @@ class CodeCheck(Check):
 
     def _fail(self, generation: Generation, reason: str, passed: int | None = None, total: int | None = None,
               **details: Any) -> Verdict:
+        if "backend" in details:
+            details.setdefault("protections", list(protections(details["backend"])))
         if total is None:
             return self.verdict(generation, "fail", reason, 0.0, **details)
         return self.verdict(generation, "fail", reason, passed / total, passed=passed, total=total, **details)
 
-    def _pass(self, generation: Generation, total: int, backend: str) -> Verdict:
-        return self.verdict(generation, "pass", "code_pass", 1.0, passed=total, total=total, backend=backend)
+    def _pass(self, generation: Generation, total: int, backend: str, **details: Any) -> Verdict:
+        return self.verdict(generation, "pass", "code_pass", 1.0, passed=total, total=total, backend=backend,
+                            protections=list(protections(backend)), **details)
 
     def _abnormal_end(self, generation: Generation, result: SandboxResult, passed: int, total: int,
-                      test_input: Any) -> Verdict | None:
+                      test_input: Any, **extra: Any) -> Verdict | None:
         """The verdict for a run that did not end normally, or None when it did."""
         outcome = result.outcome
         if outcome == "ok":
             return None
         details = {"input": _short(test_input), "stderr": result.stderr[-STDERR_IN_DETAILS:],
-                   "backend": result.backend}
+                   "backend": result.backend, "protections": list(protections(result.backend)), **extra}
         if outcome == "sandbox_error":
             return self.verdict(generation, "error", "sandbox_error", None, passed=passed, total=total,
                                 message=result.sandbox_error, **details)
@@ -272,16 +307,21 @@ class CodeCheck(Check):
 
     def _stdin_based(self, generation: Generation, code: str, cases: list[tuple[Any, Any]]) -> Verdict:
         total = len(cases)
-        for passed, (test_input, expected) in enumerate(cases):
-            result = run_python(code, _as_text(test_input), self.limits, self.backend)
-            abnormal = self._abnormal_end(generation, result, passed, total, test_input)
-            if abnormal is not None:
-                return abnormal
-            if not outputs_match(_as_text(expected), result.stdout):
-                return self._fail(generation, "code_wrong_answer", passed, total, input=_short(test_input),
-                                  expected=_short(_as_text(expected)), got=_short(result.stdout),
-                                  backend=result.backend)
-        return self._pass(generation, total, self.backend)
+        tests: list[dict[str, Any]] = []  # per test run: outcome and time, up to the first failure
+        with self._sandbox() as box:
+            for passed, (test_input, expected) in enumerate(cases):
+                result = box.run(code, _as_text(test_input), self.limits)
+                matched = result.ok and outputs_match(_as_text(expected), result.stdout)
+                tests.append({"outcome": "pass" if matched else
+                              "wrong_answer" if result.ok else result.outcome, "wall_s": round(result.wall_s, 3)})
+                abnormal = self._abnormal_end(generation, result, passed, total, test_input, tests=tests)
+                if abnormal is not None:
+                    return abnormal
+                if not matched:
+                    return self._fail(generation, "code_wrong_answer", passed, total, input=_short(test_input),
+                                      expected=_short(_as_text(expected)), got=_short(result.stdout),
+                                      backend=result.backend, tests=tests)
+        return self._pass(generation, total, self.backend, tests=tests)
 
     def _call_based(self, generation: Generation, code: str, fn_name: str,
                     cases: list[tuple[Any, Any]]) -> Verdict:
@@ -294,8 +334,8 @@ class CodeCheck(Check):
         # process as a whole gets the per-test budgets summed, up to a cap for code that defeats the alarm.
         budget_s = max(per_call_s, min(per_call_s * total, CALL_BASED_CAP_S))
         limits = replace(self.limits, cpu_s=max(self.limits.cpu_s, math.ceil(budget_s)), wall_s=budget_s + 1)
-        result = run_python(harness, nonce + "\n" + json.dumps(inputs) + "\n", limits, self.backend,
-                            files={"solution.py": code})
+        with self._sandbox() as box:
+            result = box.run(harness, nonce + "\n" + json.dumps(inputs) + "\n", limits, files={"solution.py": code})
         reports = _reports(result.stdout, nonce)
         for index, (args, expected) in enumerate(cases):
             report = reports[index] if index < len(reports) else None

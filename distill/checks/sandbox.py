@@ -1,60 +1,67 @@
 """Running untrusted Python (a model's solution) with limits.
 
-What it protects against, with the ``bwrap`` backend (bubblewrap; the default when installed; as an
-ordinary user it works through unprivileged user namespaces, without the unique uid):
-- network: a fresh network namespace, so nothing outside can be reached (the host's listeners
-  included);
-- the filesystem: ``/`` is mounted read-only; the program writes only to a throw-away working
-  directory and a private ``/tmp``, both deleted afterwards;
-- other processes: its own PID namespace (it cannot see or signal anything else) and an unprivileged
-  uid unique to the run (so ``kill(-1)`` and ``/proc/*/environ`` reach nothing of ours);
-- secrets: the environment is cleared; files readable only by root (``/root``) are out of reach;
-- resources: RLIMIT_CPU (CPU seconds), RLIMIT_AS (address space), RLIMIT_NPROC (processes of its
-  uid: fork bombs), RLIMIT_FSIZE (file and output size), no core dumps, a wall-clock limit after
-  which the whole session is killed, and a sweep that kills any process left with the run's uid.
+A ``Sandbox`` is started once and runs many programs in turn: inside it a small harness
+(``checks.harness``) forks a fresh child per program or test case, with that run's own rlimits and
+wall-clock limit, then kills whatever the run left and empties every writable directory before the next.
+``run_python`` is one sandbox for one program.
 
-The ``rlimit`` fallback (no bubblewrap): the same limits, the unique uid (when root), a new session,
-a scrubbed environment and a throw-away directory, plus a new network namespace when ``unshare`` is
-permitted (as root with CAP_SYS_ADMIN; skipped silently otherwise, e.g. in a default Docker container,
-and the program can then reach the network). It does NOT hide the filesystem: the program can read
-world-readable files and write to world-writable places such as ``/tmp``; without root it also runs as
-the calling user, so it could signal that user's processes — never run hostile code that way.
+What it protects against, with the ``bwrap`` backend (bubblewrap; the default when installed):
+- network: a fresh network namespace; nothing outside can be reached (the host's listeners included);
+- the filesystem: only what the interpreter needs is mounted (``/usr``, the ``/lib*`` and ``/bin`` links,
+  ``/etc/ld.so.cache``), read-only: not the project, ``/home``, ``/root``, ``/srv`` or user data;
+- disk and RAM through files: ``/tmp``, ``/dev/shm`` and the working directory are tmpfs mounts of
+  ``tmpfs_mb`` each; a full one is "No space left on device", reported as an output limit;
+- other processes: its own PID and IPC namespaces and an unprivileged uid held by this sandbox alone
+  (``checks.uids``: a lock per uid, so concurrent ``distill`` processes never share one);
+- the kernel: no nested user namespaces (``--disable-userns``, bubblewrap >= 0.8) and a seccomp filter
+  (``checks.seccomp``: no ptrace, mount, unshare/setns, namespace clones, keyctl, bpf, perf_event_open,
+  kernel modules); a new session (no terminal injection); it dies with its parent;
+- secrets: the environment is cleared; nothing of ours is mounted;
+- resources: per run RLIMIT_CPU, RLIMIT_AS, RLIMIT_NPROC (fork bombs), RLIMIT_FSIZE (files and output),
+  no core dumps, a wall-clock kill, and at the end a sweep that kills anything left with the uid.
+``protections(backend)`` names what is active here; verdicts carry that list.
 
-A sandbox that cannot start the program (bubblewrap refused, setuid or exec failed) is reported as
-``sandbox_error``, never as the program's failure: with bubblewrap we know from its ``--info-fd`` report;
-in the fallback only a failure before ``exec`` is told apart. Cost per run, measured on a 2-core VM: 35 ms
-with bubblewrap, 20 ms with the fallback, against 10 ms for a bare ``python3 -c`` (all with the sweep).
+The ``rlimit`` fallback (no bubblewrap): the same limits, harness and seccomp filter, a new session and a
+scrubbed environment; as root also the unique uid and, where ``unshare`` is permitted (CAP_SYS_ADMIN;
+not in a default Docker container), a private network namespace and a private mount namespace with its
+own size-limited ``/tmp``, ``/dev/shm`` and ``/var/tmp`` (``checks.private_mounts``). It does NOT hide the
+filesystem: the program can read world-readable files. Without root it runs as the calling user, in a
+host directory, and could signal that user's processes: ``CodeCheck`` refuses it unless the recipe opts in.
 
-Programs run under a system-wide ``python3`` (one the unprivileged uid can execute) in isolated mode
-(``-I -S``): the standard library only, no site-packages. The calling process becomes a child
-subreaper, so orphans of sandboxed programs reparent to it and the sweep can reap them.
+A sandbox that cannot start (bubblewrap refused, the harness did not come up) is reported as
+``sandbox_error``, never as the program's failure. A program can kill its own harness (same uid): that
+run is a runtime error and the sandbox is started afresh for the next one.
 
-Not protected in either: kernel exploits, CPU time stolen from other work within the limits, and
-timing side channels. This is a containment layer for model-written code, not a security boundary
-for adversaries.
+Not protected: kernel exploits beyond the filter, CPU time stolen from other work within the limits, and
+timing side channels. This is a containment layer for model-written code, not a security boundary for
+adversaries.
 """
 
 from __future__ import annotations
 
 import ctypes
-import itertools
+import json
 import os
 import resource
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-OUTPUT_CAP = 1 << 20  # bytes of stdout/stderr read back
+from distill.checks import bwrap, private_mounts, seccomp, uids
+
+OUTPUT_CAP = 1 << 20  # bytes of stdout read back
 STDERR_TAIL = 4000
-_UID_BASE = 200_000
-_uids = itertools.count(os.getpid() % 50_000)
-CLONE_NEWNET = 0x40000000
+START_TIMEOUT_S = 20.0
+ANSWER_GRACE_S = 5.0  # on top of a run's wall limit: the harness's own sweep and clean-up
+HARNESS_PROCESSES = 4  # bwrap, its init and the harness count against the uid's process limit
+BACKENDS = ("bwrap", "rlimit")
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,7 @@ class SandboxLimits:
     max_processes: int = 32
     file_size_mb: int = 16
     open_files: int = 64
+    tmpfs_mb: int = 32  # each of /tmp, /dev/shm and the working directory (fixed when the sandbox starts)
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,7 @@ class SandboxResult:
     stderr: str                    # the last STDERR_TAIL characters
     timed_out: bool                # wall clock or CPU limit
     memory_exceeded: bool
-    output_exceeded: bool
+    output_exceeded: bool          # file size limit, or a full tmpfs
     wall_s: float
     backend: str
     sandbox_error: str | None = None  # the sandbox itself failed: the program never ran
@@ -134,6 +142,22 @@ def available_backend() -> str:
     return "rlimit"
 
 
+@lru_cache(maxsize=2)
+def protections(backend: str) -> tuple[str, ...]:
+    """What the backend protects with here, by name (verdict details and the README use these names)."""
+    root = os.geteuid() == 0
+    filtered = ("seccomp",) if seccomp.program() is not None else ()
+    if backend == "bwrap":
+        return ("net_namespace", "pid_namespace", "ipc_namespace", "minimal_filesystem",
+                *(("tmpfs_size_limit",) if bwrap.supports_size() else ()),
+                *(("no_nested_userns",) if bwrap.supports_disable_userns() else ()),
+                *filtered, "new_session", "die_with_parent", *(("unique_uid",) if root else ()),
+                "rlimits", "cleared_env")
+    isolated = private_mounts.available()
+    return (*(("net_namespace", "private_tmp", "tmpfs_size_limit") if isolated else ()), *filtered,
+            "new_session", *(("unique_uid",) if root else ()), "rlimits", "cleared_env")
+
+
 def _own_processes() -> int:
     uid = os.getuid()
     return sum(1 for entry in os.listdir("/proc") if entry.isdigit() and _owner(entry) == uid)
@@ -144,22 +168,6 @@ def _owner(pid: str) -> int | None:
         return os.stat(f"/proc/{pid}").st_uid
     except FileNotFoundError:
         return None
-
-
-def _limits_preexec(limits: SandboxLimits, uid: int | None, new_net: bool, nproc: int) -> None:
-    if new_net:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.unshare(CLONE_NEWNET)  # best effort: the backend reports whether it is required
-    # CPU: SIGXCPU at the soft limit (reported as a timeout), SIGKILL a second later if it is ignored.
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
-    for name, value in ((resource.RLIMIT_AS, limits.memory_mb << 20),
-                        (resource.RLIMIT_FSIZE, limits.file_size_mb << 20), (resource.RLIMIT_CORE, 0),
-                        (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_NPROC, nproc)):
-        resource.setrlimit(name, (value, value))
-    if uid is not None:
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
 
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -177,7 +185,7 @@ def sandbox_processes(uid: int | None = None) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
         owner = _owner(entry) if entry.isdigit() else None
-        if owner is not None and (owner == uid or (uid is None and _UID_BASE <= owner < _UID_BASE + 100_000)):
+        if owner is not None and (owner == uid or (uid is None and uids.is_sandbox_uid(owner))):
             found.append(int(entry))
     return found
 
@@ -200,121 +208,248 @@ def _kill_uid(uid: int) -> None:
         time.sleep(0.01)
 
 
-BACKENDS = ("bwrap", "rlimit")
+@lru_cache(maxsize=1)
+def _harness_source() -> str:
+    return (Path(__file__).with_name("harness.py")).read_text(encoding="utf-8")
 
 
-def _bwrap_command(python: list[str], work: Path, info_fd: int) -> list[str]:
-    # --info-fd: bubblewrap writes the child's pid there once the namespaces are set up, so an empty pipe
-    # means the sandbox never started the program (a sandbox error, not the program's fault).
-    return ["bwrap", "--info-fd", str(info_fd), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp", "--bind", str(work), "/tmp/sandbox", "--chdir", "/tmp/sandbox",
-            "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-            "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp/sandbox",
-            "--setenv", "LANG", "C.UTF-8", "--", *python]
+def _preexec(limits: SandboxLimits, uid: int | None, nproc: int, isolate: bool, backend: str) -> None:
+    """In the sandbox's first process, between fork and exec."""
+    if isolate:
+        os.chdir(private_mounts.enter(limits.tmpfs_mb, uid))
+    for name, value in ((resource.RLIMIT_AS, limits.memory_mb << 20),
+                        (resource.RLIMIT_FSIZE, limits.file_size_mb << 20), (resource.RLIMIT_CORE, 0),
+                        (resource.RLIMIT_NOFILE, max(limits.open_files, 64)), (resource.RLIMIT_NPROC, nproc)):
+        resource.setrlimit(name, (value, value))
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    if backend == "rlimit":  # bubblewrap loads the filter itself, after its own set-up
+        seccomp.install()
 
 
-def _drain(fd: int) -> bytes:
-    os.set_blocking(fd, False)
-    try:
-        return os.read(fd, 4096)
-    except BlockingIOError:
-        return b""
-    finally:
-        os.close(fd)
+def _read_exact(fd: int, size: int, deadline: float) -> bytes | None:
+    chunks, got = [], 0
+    while got < size:
+        if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            return None
+        chunk = os.read(fd, size - got)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
 
 
-def _decode_status(returncode: int, backend: str) -> tuple[int | None, int | None]:
-    """(exit code, signal). bubblewrap reports a child killed by signal n as exit status 128+n."""
+def _decode_status(returncode: int | None, backend: str) -> int | None:
+    """The signal that ended the sandbox's first process (bubblewrap reports signal n as exit 128+n)."""
+    if returncode is None:
+        return None
     if returncode < 0:
-        return None, -returncode
-    if backend == "bwrap" and returncode > 128:
-        return None, returncode - 128
-    return returncode, None
+        return -returncode
+    return returncode - 128 if backend == "bwrap" and returncode > 128 else None
+
+
+class Sandbox:
+    """One sandbox (``bwrap`` or ``rlimit``), started on first use, running programs one at a time.
+
+    ``limits`` fix the tmpfs size and the ceilings of the sandbox itself (memory, processes, file size);
+    ``run`` may pass other limits for one run (a longer wall clock, more CPU) within those ceilings. Not
+    thread-safe: one sandbox per thread. ``close()`` (or ``with``) kills it and releases its uid.
+    """
+
+    def __init__(self, backend: str = "auto", limits: SandboxLimits = SandboxLimits()):
+        if backend == "auto":
+            backend = available_backend()
+        if backend not in BACKENDS:
+            raise ValueError(f"sandbox backend must be auto, bwrap or rlimit, got {backend!r}")
+        self.backend = backend
+        self.limits = limits
+        self._proc: subprocess.Popen | None = None
+        self._lease: uids.UidLease | None = None
+        self._scratch: Path | None = None
+        self.runs = 0
+
+    def _start(self) -> str | None:
+        """Start the sandbox; a message when it could not."""
+        _become_subreaper()
+        root = os.geteuid() == 0
+        self._lease = uids.lease() if root else None
+        uid = self._lease.uid if self._lease else None
+        if uid is not None:
+            _kill_uid(uid)  # anything a crashed holder of this uid left behind
+        self._scratch = Path(tempfile.mkdtemp(prefix="distill-sandbox-"))
+        work = self._scratch / "work"
+        work.mkdir()
+        if uid is not None:
+            os.chown(work, uid, uid)
+            os.chmod(work, 0o700)
+        isolate = self.backend == "rlimit" and private_mounts.available()
+        if self.backend == "bwrap":
+            work_dir, scrub, sweep = bwrap.WORK, list(bwrap.WRITABLE), True
+        elif isolate:
+            work_dir, scrub, sweep = private_mounts.WORK, [*private_mounts.PRIVATE_DIRS], uid is not None
+        else:
+            work_dir, scrub, sweep = str(work), [str(work)], uid is not None
+        python = [interpreter(), "-I", "-S", "-c", _harness_source(), work_dir, "sweep" if sweep else "group",
+                  *scrub]
+        # RLIMIT_NPROC counts every process of the uid: with our own unique uid that is the sandbox alone;
+        # as an ordinary user it also counts the user's other processes, so those are added.
+        self._nproc = self.limits.max_processes + HARNESS_PROCESSES + (0 if uid is not None else _own_processes())
+        info_read = info_write = filter_fd = -1
+        pass_fds: tuple[int, ...] = ()
+        if self.backend == "bwrap":
+            info_read, info_write = os.pipe()
+            code = seccomp.program()
+            if code is not None:
+                filter_fd = os.memfd_create("seccomp", 0)
+                os.write(filter_fd, code)
+                os.lseek(filter_fd, 0, os.SEEK_SET)
+            pass_fds = tuple(fd for fd in (info_write, filter_fd) if fd >= 0)
+            cmd = bwrap.command(python, info_write, filter_fd if filter_fd >= 0 else None, self.limits.tmpfs_mb)
+        else:
+            cmd = python
+        env = {"PATH": "/usr/bin:/bin", "HOME": work_dir, "LANG": "C.UTF-8"}
+        self._stderr = (self._scratch / "harness-stderr").open("w+b")
+        try:
+            self._proc = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, cwd=work, env=env,
+                start_new_session=True, pass_fds=pass_fds, bufsize=0,
+                preexec_fn=lambda: _preexec(self.limits, uid, self._nproc, isolate, self.backend))
+        except (OSError, subprocess.SubprocessError) as exc:  # preexec (mounts, setuid) or exec failed
+            return f"could not start the sandbox: {type(exc).__name__}: {exc}"
+        finally:
+            for fd in (info_write, filter_fd):
+                if fd >= 0:
+                    os.close(fd)
+        ready = self._answer(time.monotonic() + START_TIMEOUT_S)
+        if ready is not None:
+            if info_read >= 0:
+                os.close(info_read)
+            return None
+        started = True
+        if info_read >= 0:
+            os.set_blocking(info_read, False)
+            try:
+                started = b"child-pid" in os.read(info_read, 4096)
+            except BlockingIOError:
+                started = False
+            os.close(info_read)
+        return "bubblewrap did not start the program" if not started else "the sandbox harness did not start"
+
+    def _answer(self, deadline: float) -> tuple[dict, bytes] | None:
+        """The harness's next frame (header, payload), or None when it died or missed the deadline."""
+        fd = self._proc.stdout.fileno()
+        size = _read_exact(fd, 4, deadline)
+        header_bytes = _read_exact(fd, int.from_bytes(size, "big"), deadline) if size else None
+        if header_bytes is None:
+            return None
+        header = json.loads(header_bytes)
+        payload = _read_exact(fd, header.get("stdout", 0) + header.get("stderr", 0), deadline)
+        return None if payload is None else (header, payload)
+
+    def run(self, code: str, stdin: str = "", limits: SandboxLimits | None = None,
+            files: dict[str, str] | None = None, argv: list[str] | None = None) -> SandboxResult:
+        """Run ``code`` as ``main.py`` with ``stdin``; ``files`` are written beside it. Never raises for what
+        the program does; a sandbox that cannot start comes back with ``sandbox_error`` set."""
+        limits = limits or self.limits
+        if self._proc is None:
+            failure = self._start()
+            if failure is not None:
+                stderr = self._harness_stderr()
+                self.close()
+                return SandboxResult(None, None, "", stderr, False, False, False, 0.0, self.backend,
+                                     sandbox_error=f"{failure}; {stderr.strip()[-300:]}".rstrip("; "))
+        self.runs += 1
+        parts = [code.encode(), stdin.encode(), *(text.encode() for text in (files or {}).values())]
+        header = {"code": len(parts[0]), "stdin": len(parts[1]), "argv": list(argv or []),
+                  "files": [[name, len(part)] for name, part in zip(files or {}, parts[2:], strict=True)],
+                  "limits": {**asdict(limits), "nproc": self._nproc}}
+        data = json.dumps(header).encode()
+        started = time.monotonic()
+        try:
+            self._proc.stdin.write(len(data).to_bytes(4, "big") + data + b"".join(parts))
+            answer = self._answer(started + limits.wall_s + ANSWER_GRACE_S)
+        except (BrokenPipeError, OSError):
+            answer = None
+        if answer is None:  # the program killed its harness, or stopped it: this sandbox is done
+            hung = time.monotonic() - started >= limits.wall_s
+            self.close()
+            sig = _decode_status(self._last_returncode, self.backend)
+            return SandboxResult(None, sig, "", "the sandbox's harness was killed", hung, False, False,
+                                 time.monotonic() - started, self.backend)
+        report, payload = answer
+        stdout = payload[:report["stdout"]].decode("utf-8", "replace")
+        stderr = payload[report["stdout"]:].decode("utf-8", "replace")[-STDERR_TAIL:]
+        sig = report["signal"]
+        if not report["clean"]:  # something survived the harness's sweep: start afresh next time
+            self.close()
+        return SandboxResult(
+            exit_code=report["exit"], killed_by_signal=sig, stdout=stdout, stderr=stderr,
+            timed_out=report["timed_out"] or sig == signal.SIGXCPU,
+            memory_exceeded="MemoryError" in stderr or "Cannot allocate memory" in stderr,
+            output_exceeded=(sig == signal.SIGXFSZ or "File too large" in stderr
+                             or "No space left on device" in stderr),
+            wall_s=report["wall_s"], backend=self.backend)
+
+    def _harness_stderr(self) -> str:
+        try:
+            self._stderr.seek(0)
+            return self._stderr.read()[-STDERR_TAIL:].decode("utf-8", "replace")
+        except (AttributeError, OSError, ValueError):
+            return ""
+
+    _last_returncode: int | None = None
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            try:
+                proc.stdin.close()  # end of input: the harness exits
+            except OSError:
+                pass
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+            proc.stdout.close()
+            self._last_returncode = proc.returncode
+        if self._lease is not None:
+            _kill_uid(self._lease.uid)
+            self._lease.release()
+            self._lease = None
+        if getattr(self, "_stderr", None) is not None:
+            self._stderr.close()
+            self._stderr = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def __del__(self) -> None:  # a sandbox nobody closed still goes away with its owner
+        if self._proc is not None:
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001 - at interpreter shutdown modules may be gone
+                pass
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def run_python(code: str, stdin: str = "", limits: SandboxLimits = SandboxLimits(), backend: str = "auto",
                files: dict[str, str] | None = None, argv: list[str] | None = None) -> SandboxResult:
-    """Run ``code`` as ``main.py`` in a fresh sandbox with ``stdin``; ``files`` are written beside it.
+    """Run ``code`` as ``main.py`` in a sandbox of its own with ``stdin``; ``files`` are written beside it.
 
     ``backend`` is ``bwrap``, ``rlimit`` or ``auto`` (``available_backend()``). Never raises for what the
     program does; a sandbox that cannot start comes back with ``sandbox_error`` set.
     """
-    if backend == "auto":
-        backend = available_backend()
-    if backend not in BACKENDS:
-        raise ValueError(f"sandbox backend must be auto, bwrap or rlimit, got {backend!r}")
-    root = os.geteuid() == 0
-    uid = _UID_BASE + next(_uids) % 100_000 if root else None
-    _become_subreaper()
-    work = Path(tempfile.mkdtemp(prefix="distill-sandbox-"))
-    outputs = Path(tempfile.mkdtemp(prefix="distill-sandbox-out-"))  # not visible inside
-    info_read, info_write = os.pipe() if backend == "bwrap" else (-1, -1)
-    started = time.monotonic()
-    returncode, timed_out, failure = None, False, None
-    try:
-        (work / "main.py").write_text(code, encoding="utf-8")
-        for name, text in (files or {}).items():
-            (work / name).write_text(text, encoding="utf-8")
-        if uid is not None:
-            os.chown(work, uid, uid)
-            os.chmod(work, 0o700)
-        python = [interpreter(), "-I", "-S", "main.py", *(argv or [])]
-        cmd = _bwrap_command(python, work, info_write) if backend == "bwrap" else python
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "LANG": "C.UTF-8"}
-        # RLIMIT_NPROC counts every process of the uid: with our own unique uid that is the sandbox alone;
-        # as an ordinary user it also counts the user's other processes, so those are added.
-        nproc = limits.max_processes if uid is not None else _own_processes() + limits.max_processes
-        new_net = backend == "rlimit" and root
-        pass_fds = (info_write,) if backend == "bwrap" else ()
-        with (outputs / "stdout").open("wb") as out, (outputs / "stderr").open("wb") as err:
-            try:
-                proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=err, cwd=work, env=env,
-                                        start_new_session=True, pass_fds=pass_fds,
-                                        preexec_fn=lambda: _limits_preexec(limits, uid, new_net, nproc))
-            except (OSError, subprocess.SubprocessError) as exc:  # preexec (setuid, rlimits) or exec failed
-                failure = f"could not start the sandbox: {type(exc).__name__}: {exc}"
-            else:
-                if info_write >= 0:
-                    os.close(info_write)
-                    info_write = -1
-                timed_out = _communicate(proc, stdin, limits.wall_s)
-                returncode = proc.returncode
-        wall = time.monotonic() - started
-        if uid is not None:
-            _kill_uid(uid)
-        if backend == "bwrap":
-            info, info_read = _drain(info_read), -1
-            if failure is None and b"child-pid" not in info:
-                failure = "bubblewrap did not start the program"
-        stdout = (outputs / "stdout").read_bytes()[:OUTPUT_CAP].decode("utf-8", "replace")
-        stderr = (outputs / "stderr").read_bytes()[-OUTPUT_CAP:].decode("utf-8", "replace")[-STDERR_TAIL:]
-    finally:
-        for fd in (info_read, info_write):
-            if fd >= 0:
-                os.close(fd)
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(outputs, ignore_errors=True)
-    if failure is not None:
-        return SandboxResult(None, None, stdout, stderr, False, False, False, wall, backend,
-                             sandbox_error=f"{failure}; {stderr.strip()[-300:]}".rstrip("; "))
-    exit_code, sig = _decode_status(returncode, backend)
-    return SandboxResult(
-        exit_code=exit_code, killed_by_signal=sig, stdout=stdout, stderr=stderr,
-        timed_out=timed_out or sig == signal.SIGXCPU,
-        memory_exceeded="MemoryError" in stderr or "Cannot allocate memory" in stderr,
-        output_exceeded=sig == signal.SIGXFSZ or "File too large" in stderr, wall_s=wall, backend=backend)
-
-
-def _communicate(proc: subprocess.Popen, stdin: str, wall_s: float) -> bool:
-    """Feed stdin and wait; past ``wall_s`` kill the whole session. Returns whether it timed out.
-    (``communicate`` ignores a program that exits without reading its input.)"""
-    try:
-        proc.communicate(stdin.encode("utf-8"), timeout=wall_s)
-        return False
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-        return True
+    with Sandbox(backend, limits) as box:
+        return box.run(code, stdin, files=files, argv=argv)
