@@ -45,3 +45,13 @@ class StoreValueError(DistillError):
 
 class StorePathError(UsageError):
     """The store's path cannot hold a store (a regular file in the way, a read-only filesystem)."""
+
+
+class NothingToDoError(UsageError):
+    """A stage asked for work that cannot happen (nothing ingested, nothing generated): exit 2, with why."""
+
+
+class TeacherUnreachableError(DistillError):
+    """Every request of a generate run failed: nothing but the errors was stored (a rerun retries them)."""
+
+    exit_code = 4

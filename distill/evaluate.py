@@ -189,9 +189,10 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
     cfg = eval_config(recipe)
     checks = list(cfg.checks if cfg.checks is not None else recipe.config.checks)
     for i, entry in enumerate(cfg.checks or []):
-        if entry.name not in CHECKS:
-            raise RecipeError(f"{recipe.path}: eval.checks[{i}]: Unknown check {entry.name!r}. "
-                              f"Available: {', '.join(CHECKS.names())}")
+        try:
+            CHECKS.get(entry.name)
+        except UsageError as exc:
+            raise RecipeError(f"{recipe.path}: eval.checks[{i}]: {exc}") from None
     sources = {name: benchmark_source(name, spec, recipe) for name, spec in cfg.benchmarks.items()}
     models = models_under_test(recipe, store)
     probe = _derived(recipe, list(sources.values()), next(iter(models.values())), checks)

@@ -23,10 +23,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from distill.errors import RecipeError
+from distill.errors import NothingToDoError, RecipeError, TeacherUnreachableError
 from distill.progress import stage_progress
 from distill.prompts import PromptBuilder
-from distill.recipe import LoadedRecipe, TeacherConfig
+from distill.recipe import LoadedRecipe, TeacherConfig, redact
 from distill.response import extract_final_answer, split_response
 from distill.store import RunContext, Store
 from distill.store.writer import BackgroundWrites
@@ -58,7 +58,8 @@ class GenerateSummary:
         rate = self.received / self.elapsed_s if self.elapsed_s else 0.0
         errs = ", ".join(f"{k} {v}" for k, v in sorted(self.errors_by_reason.items()))
         stop = f"; stopped: {self.stopped_by}" if self.stopped_by else ""
-        return (f"generate: {self.received} completions stored ({self.errors} errors{': ' + errs if errs else ''}),"
+        failed = f", {self.errors} failed requests recorded ({errs}; a rerun retries them)" if self.errors else ""
+        return (f"generate: {self.received - self.errors} completions stored{failed},"
                 f" {self.already_done} already done, {self.completion_tokens:,} completion tokens, "
                 f"${self.cost_usd:.4f}, {rate:.1f}/s, teacher {self.model} [{self.teacher_hash}]{stop}")
 
@@ -167,10 +168,15 @@ def generate(recipe: LoadedRecipe, store: Store) -> GenerateSummary:
         raise RecipeError(f"{recipe.path}: teacher: the recipe has no teacher section; add one to generate")
     prompts = PromptBuilder.from_config(recipe.config.prompt)
     t_hash = teacher_hash(cfg, prompts.fingerprint)
+    requests, already_done = plan_requests(recipe, store, cfg, t_hash, prompts)
+    if not requests and not already_done:
+        sources = ", ".join(s.display_name for s in recipe.config.sources) or "(none)"
+        raise NothingToDoError(f"generate: {store.path} holds no problems of this recipe's sources ({sources}); "
+                               f"run `distill ingest {recipe.path}` first")
     store.register_teacher(t_hash, cfg.backend, cfg.model, _teacher_config_json(cfg, prompts))
     run = store.start_run("generate", recipe.config.name, recipe.hash, str(recipe.path))
     summary = GenerateSummary(run.run_id, t_hash, cfg.model)
-    requests, summary.already_done = plan_requests(recipe, store, cfg, t_hash, prompts)
+    summary.already_done = already_done
     summary.planned = len(requests)
     budget = _Budget(cfg, *store.teacher_spend(t_hash))
     status = "failed"
@@ -180,12 +186,19 @@ def generate(recipe: LoadedRecipe, store: Store) -> GenerateSummary:
             asyncio.run(_generate_async(requests, recipe, cfg, t_hash, store, run, summary, budget))
         summary.stopped_by = budget.stop_line()
         status = "ok" if not summary.stopped_by else "stopped"
+        if summary.received and summary.errors == summary.received:
+            status = "failed"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
         summary.elapsed_s = time.monotonic() - started
         store.finish_run(run, status, {k: v for k, v in summary.__dict__.items() if k != "run_id"})
+    if summary.received and summary.errors == summary.received:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary.errors_by_reason.items()))
+        where = redact(", ".join(cfg.base_urls)) if cfg.backend == "openai" else cfg.model
+        raise TeacherUnreachableError(f"generate: all {summary.errors} requests failed ({reasons}); only the errors "
+                                      f"were stored and a rerun retries them; is the teacher at {where} up?")
     return summary
 
 

@@ -70,8 +70,9 @@ def _wants_dataset(recipe: LoadedRecipe) -> bool:
 
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", lambda r: True, _ingest),
-    Stage("generate", lambda r: r.config.teacher is not None, _generate),
-    Stage("verify", lambda r: bool(r.config.checks), _verify),
+    # An eval-only recipe has no sources: its checks and teacher serve the eval stage alone.
+    Stage("generate", lambda r: r.config.teacher is not None and bool(r.config.sources), _generate),
+    Stage("verify", lambda r: bool(r.config.checks) and bool(r.config.sources), _verify),
     Stage("select", _wants_dataset, _select),
     Stage("export", _wants_dataset, _export),
     Stage("train", lambda r: r.config.train is not None, _train),

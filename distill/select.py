@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 
 from distill.dedup import Contamination, NearDuplicateIndex, exact_key, near_duplicates
-from distill.errors import SourceError
+from distill.errors import NothingToDoError, SourceError
 from distill.recipe import LoadedRecipe, SourceConfig
 from distill.sources.readers import read_rows
 from distill.store import Store
@@ -96,6 +96,10 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
     checks = check_classes(recipe)
     summary = SelectSummary("", dataset_name(recipe))
     count = store.open_selection([s.display_name for s in recipe.config.sources], cfg.memory_limit_mb // 2)
+    if count == 0:
+        store.close_selection()
+        raise NothingToDoError(f"select: {store.path} holds no successful generations of this recipe's sources; run "
+                               f"`distill generate {recipe.path}` (or import traces) first")
     try:
         cols = store.selection_columns()
         names: dict[str, list[str]] = cols.pop("_names")  # type: ignore[assignment]

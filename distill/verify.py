@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from distill.checks import CHECKS, Check
-from distill.errors import RecipeError, UsageError
+from distill.errors import NothingToDoError, RecipeError, UsageError
 from distill.progress import stage_progress
 from distill.recipe import LoadedRecipe
 from distill.store import Store
@@ -63,10 +63,13 @@ def check_classes(recipe: LoadedRecipe) -> list[type[Check]]:
 
 
 def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
+    sources = [s.display_name for s in recipe.config.sources]
+    if not store.count_generations(sources):
+        raise NothingToDoError(f"verify: {store.path} holds no successful generations of this recipe's sources; "
+                               f"run `distill generate {recipe.path}` (or import traces) first")
     checks = build_checks(recipe)
     run = store.start_run("verify", recipe.config.name, recipe.hash, str(recipe.path))
     summary = VerifySummary(run.run_id)
-    sources = [s.display_name for s in recipe.config.sources]
     started = time.monotonic()
     status = "failed"
     # Verdicts commit on a writer thread with a connection of its own, while the next batch is read and checked.

@@ -174,3 +174,33 @@ def test_a_reader_that_leaves_early_is_not_an_error(sample: Path) -> None:
     out = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stderr.strip() == "", (out.returncode, out.stderr[-500:])
     assert out.stdout.startswith("ingest: 12 new problems")
+
+
+def _dead_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again: nothing listens there
+
+
+def test_stages_with_nothing_to_do_say_why_and_exit_non_zero(sample: Path) -> None:
+    teacher = (f"teacher:\n  model: m\n  base_urls: ['http://u:secret@127.0.0.1:{_dead_port()}/v1']\n"
+               f"  max_retries: 0\n  limit: 3\n")
+    sample.write_text(sample.read_text() + teacher)
+    never_ingested = runner.invoke(app, ["generate", str(sample)])
+    assert never_ingested.exit_code == 2
+    assert "holds no problems of this recipe's sources (sample_gsm8k, sample_math); run `distill ingest" in \
+        " ".join(never_ingested.stderr.split())
+    assert runner.invoke(app, ["ingest", str(sample)]).exit_code == 0
+    nothing_generated = runner.invoke(app, ["select", str(sample)])
+    assert nothing_generated.exit_code == 2 and "holds no successful generations" in nothing_generated.stderr
+    assert runner.invoke(app, ["verify", str(sample)]).exit_code == 2
+    down = runner.invoke(app, ["generate", str(sample)])
+    assert down.exit_code == 4, down.output
+    message = " ".join(down.stderr.split())
+    assert "generate: all 3 requests failed (connection_error 3); only the errors were stored" in message
+    assert "secret" not in message and "***@127.0.0.1" in message
+    assert "completions stored" not in down.stdout
+    status = json.loads(runner.invoke(app, ["status", str(sample), "--json"]).stdout)
+    assert status["tables"]["datasets"] == 0 and status["tables"]["generations"] == 3

@@ -165,7 +165,8 @@ def test_one_line_errors(tmp_path: Path) -> None:
     path = write_recipe(tmp_path, {"benchmarks": {"gsm8k": "bench_math.jsonl"}, "checks": [{"name": "maths"}],
                                    "models": {"a": {"model": "x"}}})
     result = runner.invoke(app, ["eval", str(path)])
-    assert result.exit_code == 2 and "eval.checks[0]: Unknown check 'maths'. Available: choice, code" in result.output
+    assert result.exit_code == 2
+    assert "eval.checks[0]: Unknown check 'maths' (did you mean 'math'?). Available: choice, code" in result.output
 
     path = write_recipe(tmp_path, {"benchmarks": {"math500": "HuggingFaceH4/MATH-500"},
                                    "models": {"a": {"model": "x"}}})
@@ -236,9 +237,9 @@ def test_run_trains_then_evaluates_base_and_student_by_default(tmp_path: Path, t
                                "device": "cpu"})
     result = CliRunner().invoke(app, ["run", str(path)])
     assert result.exit_code == 0, result.output
-    stages = [line.split(":")[0] for line in result.output.splitlines() if line.split(":")[0] in
+    stages = [line.split(":")[0] for line in result.output.splitlines() if line.split(": ")[0] in
               ("ingest", "verify", "select", "export", "train", "eval")]
-    assert stages == ["ingest", "verify", "select", "export", "train", "eval"]
+    assert stages == ["ingest", "verify", "select", "export", "train", "eval"], result.output
     with Store.open(load_recipe(path).store_path, read_only=True) as store:
         trained = store.latest_train_run("ev")["model_dir"]
         models = {r["label"]: r["model"] for r in store.eval_summary()}

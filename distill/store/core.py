@@ -408,6 +408,12 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries):
             "GROUP BY ALL ORDER BY ALL").fetchall()
 
     # ---- verdicts -------------------------------------------------------------------------------
+    def count_generations(self, sources: Sequence[str]) -> int:
+        """Successful generations of these sources' problems."""
+        return int(self.con.execute(
+            "SELECT count(*) FROM generations g JOIN problems p USING (problem_id) WHERE g.status = 'ok' "
+            "AND p.source IN (SELECT unnest(?))", [list(sources)]).fetchone()[0])
+
     def generations_missing_verdict(self, check_name: str, check_version: str, sources: Sequence[str],
                                     domains: Sequence[str] | None) -> list[str]:
         """Ids of successful generations of these sources' problems with no verdict for this check version,
