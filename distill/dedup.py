@@ -23,6 +23,7 @@ import functools
 import hashlib
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -248,36 +249,68 @@ def ngrams(text: str, n: int) -> set[str]:
     return {" ".join(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
-class Contamination:
-    """Benchmark n-grams, checked against candidate texts."""
+def gram_hash(gram: str) -> int:
+    """A stable 64-bit hash of a normalised word n-gram (what the shipped benchmark index holds)."""
+    return int.from_bytes(hashlib.blake2b(gram.encode("utf-8"), digest_size=8).digest(), "little")
 
-    def __init__(self, benchmarks: dict[str, Iterable[str]], n: int = 8):
+
+def _gram_hashes(words: list[str], n: int) -> np.ndarray:
+    if len(words) < n:
+        return np.zeros(0, dtype=np.uint64)
+    return np.fromiter((gram_hash(" ".join(words[i:i + n])) for i in range(len(words) - n + 1)),
+                       dtype=np.uint64, count=len(words) - n + 1)
+
+
+@dataclass
+class BenchmarkGrams:
+    """One benchmark as hashes: its items' word n-grams, and its items shorter than n words whole (each with its
+    word count), matched anywhere inside a text."""
+
+    ngrams: np.ndarray  # sorted unique uint64
+    short: np.ndarray  # sorted unique uint64 hashes of whole short items
+    short_lengths: tuple[int, ...]  # the word counts of the short items
+    items: int
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str], n: int) -> BenchmarkGrams:
+        grams: list[np.ndarray] = []
+        short: set[int] = set()
+        lengths: set[int] = set()
+        items = 0
+        for text in texts:
+            items += 1
+            words = normalise(text).split(" ")
+            if words == [""]:
+                continue
+            if len(words) < n:
+                short.add(gram_hash(" ".join(words)))
+                lengths.add(len(words))
+            else:
+                grams.append(_gram_hashes(words, n))
+        merged = np.unique(np.concatenate(grams)) if grams else np.zeros(0, dtype=np.uint64)
+        return cls(merged, np.array(sorted(short), dtype=np.uint64), tuple(sorted(lengths)), items)
+
+
+class Contamination:
+    """Benchmark n-grams (as stable 64-bit hashes), checked against candidate texts."""
+
+    def __init__(self, benchmarks: dict[str, Iterable[str] | BenchmarkGrams], n: int = 8):
         self.n = n
-        self.index: dict[str, str] = {}
-        self.short: list[tuple[str, str]] = []  # items under n words: matched as a whole, anywhere
-        self.sizes: dict[str, int] = {}
-        for name, texts in benchmarks.items():
-            count = 0
-            for text in texts:
-                count += 1
-                words = normalise(text)
-                if len(words.split(" ")) < n:
-                    if words:
-                        self.short.append((f" {words} ", name))
-                    continue
-                for gram in ngrams(words, n):
-                    self.index.setdefault(gram, name)
-            self.sizes[name] = count
+        self.benchmarks = {name: b if isinstance(b, BenchmarkGrams) else BenchmarkGrams.from_texts(b, n)
+                           for name, b in benchmarks.items()}
+        self.sizes = {name: b.items for name, b in self.benchmarks.items()}
 
     def match(self, text: str) -> str | None:
         """The benchmark this text overlaps, or None."""
-        for gram in ngrams(text, self.n):
-            hit = self.index.get(gram)
-            if hit is not None:
-                return hit
-        if self.short:
-            padded = f" {normalise(text)} "
-            for item, name in self.short:
-                if item in padded:
+        words = normalise(text).split(" ")
+        if words == [""]:
+            return None
+        mine = _gram_hashes(words, self.n)
+        for name, bench in self.benchmarks.items():
+            if len(mine) and np.isin(mine, bench.ngrams, assume_unique=False).any():
+                return name
+        for name, bench in self.benchmarks.items():
+            for k in bench.short_lengths:
+                if k <= len(words) and np.isin(_gram_hashes(words, k), bench.short).any():
                     return name
         return None

@@ -135,16 +135,15 @@ class DedupConfig(_Section):
 
 
 class DecontaminationConfig(_Section):
+    """``benchmarks``: name -> ``index`` (from the decontamination index: the shipped one holds math500, aime24,
+    amc23 and gsm8k, offline), a local file, or a hub dataset id (its test split). ``index``: ``builtin`` or
+    the path of an index built by scripts/build_benchmark_index.py."""
+
     enabled: bool = True
     ngram: int = Field(default=8, ge=1)
+    index: str = "builtin"
     benchmarks: dict[str, str] = Field(
-        default_factory=lambda: {
-            "math500": "HuggingFaceH4/MATH-500",
-            "aime24": "HuggingFaceH4/aime_2024",
-            "amc23": "math-ai/amc23",
-            "gsm8k": "openai/gsm8k",
-        }
-    )
+        default_factory=lambda: {"math500": "index", "aime24": "index", "amc23": "index", "gsm8k": "index"})
 
 
 class SelectConfig(_Section):

@@ -114,6 +114,11 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
         latest = report["datasets"][0]
         _gap(console, _table(f"Excluded by reason ({latest['name']})", ["reason", "traces"],
                              sorted(([r, n] for r, n in latest["excluded"].items()), key=lambda x: (-x[1], x[0]))))
+    hits = report["datasets"][0]["contamination"] if report["datasets"] else {}
+    if any(hits.values()):  # counted on every problem, also those another reason excluded first
+        latest = report["datasets"][0]
+        _gap(console, _table(f"Problems overlapping a benchmark ({latest['name']})", ["benchmark", "problems"],
+                             [[b, n] for b, n in sorted(hits.items()) if n]))
     if report["generations"]:
         _gap(console, _table(
             "Generations", ["teacher", "problems", "ok", "errors", "tokens in/out", "cost $"],

@@ -30,15 +30,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from distill.benchmark_index import BUILTIN, benchmark_texts, load_index
 from distill.dedup import Contamination, NearDuplicateIndex, exact_key, near_duplicates
-from distill.errors import NothingToDoError, SourceError
-from distill.recipe import LoadedRecipe, SourceConfig
-from distill.sources.readers import read_rows
+from distill.errors import NothingToDoError, RecipeError
+from distill.recipe import LoadedRecipe
 from distill.store import Store
-from distill.types import IngestError
 from distill.verify import check_classes
-
-TEXT_FIELDS = ("problem", "question", "prompt")
 
 
 @dataclass
@@ -60,30 +57,38 @@ class SelectSummary:
             warning += (f"select: no check in the recipe covers domain '{domain}': "
                         + ("its traces are kept unverified (select.unchecked_domains: keep)\n" if action == "keep" else
                            "none of its traces is kept; add a check for it, or set select.unchecked_domains: keep\n"))
+        hits = ", ".join(f"{name} {n}" for name, n in sorted(self.contamination.items()) if n)
+        contaminated = f"; problems overlapping a benchmark: {hits}" if hits else ""
         return warning + (f"select: {self.kept} rows kept in dataset '{self.name}' [{self.dataset_id}]{state}; "
-                          f"excluded {sum(self.excluded.values())}" + (f" ({reasons})" if reasons else ""))
+                          f"excluded {sum(self.excluded.values())}" + (f" ({reasons})" if reasons else "")
+                          + contaminated)
 
 
 def dataset_name(recipe: LoadedRecipe) -> str:
     return recipe.config.export.name or recipe.config.name
 
 
-def benchmark_texts(name: str, reference: str, recipe: LoadedRecipe) -> Iterable[str]:
-    """Problem texts of a benchmark given as a file (relative to the recipe) or a hub dataset id."""
-    local = recipe.resolve(reference)
-    cfg = SourceConfig(adapter="fields", name=name, path=str(local)) if local.exists() else \
-        SourceConfig(adapter="fields", name=name, hub=reference, split="test")
-    try:
-        for item in read_rows(cfg, recipe.resolve):
-            if isinstance(item, IngestError):
-                continue
-            _, row = item
-            text = next((row[f] for f in TEXT_FIELDS if isinstance(row.get(f), str)), None)
-            if text:
-                yield text
-    except SourceError as exc:
-        raise SourceError(f"select.decontaminate.benchmarks.{name}: {exc}; give a local file path, or set "
-                          f"select.decontaminate.enabled: false") from None
+def contamination_index(recipe: LoadedRecipe) -> Contamination:
+    """The recipe's benchmarks: ``index`` ones from the decontamination index (shipped, or
+    ``select.decontaminate.index``), files and hub ids read and hashed now."""
+    cfg = recipe.config.select.decontaminate
+    index_path = BUILTIN if cfg.index == "builtin" else recipe.resolve(cfg.index)
+    header, indexed = ({"n": cfg.ngram}, {}) if "index" not in cfg.benchmarks.values() else load_index(index_path)
+    if header["n"] != cfg.ngram:
+        raise RecipeError(f"{recipe.path}: select.decontaminate.ngram: the index {index_path.name} holds "
+                          f"{header['n']}-grams; set ngram: {header['n']}, or give the benchmarks as files")
+    benchmarks: dict[str, Any] = {}
+    for name, ref in cfg.benchmarks.items():
+        if ref == "index":
+            if name not in indexed:
+                raise RecipeError(f"{recipe.path}: select.decontaminate.benchmarks.{name}: not in the index "
+                                  f"{index_path.name} (it holds {', '.join(sorted(indexed))}); give a file or a "
+                                  f"hub id, or extend the index with scripts/build_benchmark_index.py")
+            benchmarks[name] = indexed[name]
+        else:
+            benchmarks[name] = benchmark_texts(name, ref, recipe.resolve,
+                                               f"select.decontaminate.benchmarks.{name}")
+    return Contamination(benchmarks, cfg.ngram)
 
 
 def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
@@ -141,8 +146,7 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
         bad_problem: dict[int, str] = {}
         index = None
         if cfg.decontaminate.enabled and cfg.decontaminate.benchmarks:
-            index = Contamination({name: benchmark_texts(name, ref, recipe)
-                                   for name, ref in cfg.decontaminate.benchmarks.items()}, cfg.decontaminate.ngram)
+            index = contamination_index(recipe)
         hits: Counter[str] = Counter()
         seen: set[str] = set()
         near = NearDuplicateIndex(cfg.dedup.near_duplicate_threshold, cfg.dedup.num_perm)

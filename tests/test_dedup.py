@@ -106,3 +106,54 @@ def test_short_templated_texts_do_not_flood_the_bands() -> None:
     # and a real near copy among them is still found
     copy = texts[5].replace("each.", "each!")
     assert index.add(len(texts), copy) == 5
+
+
+def test_the_shipped_index_is_what_the_script_builds_from_the_public_files(shared_data: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from distill.benchmark_index import BUILTIN, load_index
+
+    out = tmp_path / "rebuilt.npz"
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, str(root / "scripts" / "build_benchmark_index.py"), "--shared", str(shared_data),
+                    "--out", str(out)], check=True, capture_output=True)
+    assert out.read_bytes() == BUILTIN.read_bytes()
+    header, benchmarks = load_index()
+    assert header["n"] == 8 and {k: v.items for k, v in benchmarks.items()} == \
+        {"math500": 500, "aime24": 30, "amc23": 40, "gsm8k": 1319}
+    gsm = json.loads((shared_data / "gsm8k.test.jsonl").open().readline())["question"]
+    index = Contamination(benchmarks)
+    assert index.match("Here is a question. " + gsm.upper() + " Think step by step.") == "gsm8k"
+    assert index.match("A farmer has seven cows and buys three more cows at the market today.") is None
+
+
+def test_select_decontaminates_offline_by_default_and_counts_hits_behind_other_reasons(tmp_path: Path) -> None:
+    """No network and no ../shared: the shipped index. A GSM8K test problem is caught even though its trace
+    fails the math check first; the hit is in the select line, the dataset stats and `status`."""
+    from typer.testing import CliRunner
+
+    from distill.cli import app
+
+    janet = ("Janet\u2019s ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins "
+             "for her friends every day with four. She sells the remainder at the farmers' market daily for $2 "
+             "per fresh duck egg. How much in dollars does she make every day at the farmers' market?")
+    traces = tmp_path / "traces.jsonl"
+    traces.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"problem": janet, "answer": "18", "response": "<think>16-3-4=9, 9*2=18</think> \\boxed{17}"},
+        {"problem": "What is 2 + 3 times 4, computed in the usual order of operations?", "answer": "14",
+         "response": "<think>3*4=12, 12+2=14</think> \\boxed{14}"}]))
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(json.dumps({"name": "r", "store": str(tmp_path / "r.duckdb"),
+                                  "sources": [{"adapter": "traces", "path": "traces.jsonl"}],
+                                  "checks": [{"name": "math"}], "select": {"policy": "all"}}))
+    runner = CliRunner()
+    for stage in ("ingest", "verify"):
+        assert runner.invoke(app, [stage, str(recipe)]).exit_code == 0
+    result = runner.invoke(app, ["select", str(recipe)])
+    assert result.exit_code == 0, result.output
+    assert "excluded 1 (failed:math:math_mismatch 1)" in result.stdout
+    assert "problems overlapping a benchmark: gsm8k 1" in result.stdout
+    status = runner.invoke(app, ["status", str(recipe), "--json"])
+    assert json.loads(status.stdout)["datasets"][0]["contamination"] == {"math500": 0, "aime24": 0, "amc23": 0,
+                                                                         "gsm8k": 1}

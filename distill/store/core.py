@@ -502,6 +502,7 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries):
         for row in rows:
             stats = json.loads(row.pop("stats") or "{}")
             row["excluded"] = stats.get("excluded", {})
+            row["contamination"] = stats.get("contamination", {})
         return rows
 
     def count(self, table: str, where: str = "", params: Sequence[Any] = ()) -> int:
