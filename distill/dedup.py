@@ -157,8 +157,9 @@ class NearDuplicateIndex:
     Candidates come from LSH bands over the sketches of kept texts only; a candidate whose sketch agrees
     on fewer than ``threshold - slack`` of the bins is dropped without further work (the estimate's standard
     deviation at the threshold is about 0.03 with 128 bins, so the slack of 0.15 is five of them), and the
-    rest are confirmed with the exact shingle Jaccard. Memory: the kept texts' sketches (4 bytes a bin)
-    and shingle sets.
+    rest are confirmed with the exact shingle Jaccard. Memory per kept text: its sketch (4 bytes a bin), its
+    shingle hashes (8 bytes each, as bytes) and one dict entry per band (a 64-bit band key -> a slot, a list only
+    when keys collide): about 2.5 KB for a short problem with 128 bins and 16 bands.
     """
 
     SLACK = 0.15
@@ -167,9 +168,14 @@ class NearDuplicateIndex:
         self.threshold = threshold
         self.hasher = MinHasher(num_perm)
         self.bands, self.rows = lsh_bands(threshold, num_perm)
-        self.buckets: list[dict[bytes, list[int]]] = [{} for _ in range(self.bands)]
+        # A band's rows fold into one 64-bit key (odd multipliers, wrapping sum), salted by the band's number so
+        # that one dict holds every band.
+        rng = np.random.default_rng(0xBA5D)
+        self._fold = rng.integers(1, 2**63, size=self.rows, dtype=np.uint64) | np.uint64(1)
+        self._salt = rng.integers(1, 2**63, size=self.bands, dtype=np.uint64)
+        self.buckets: dict[int, int | list[int]] = {}
         self.sketches = np.zeros((1024, num_perm), dtype=np.uint32)
-        self.shingles: list[np.ndarray] = []
+        self.shingles: list[bytes] = []
         self.ids: list[int] = []
         self.candidates_seen = 0  # band candidates looked at, in all: near-linear work keeps this near zero
 
@@ -179,27 +185,39 @@ class NearDuplicateIndex:
             return None
         hashes = np.unique(shingle_hashes(text))
         sketch = self.hasher.sketch_hashes(hashes)
-        band_keys = [sketch[b * self.rows:(b + 1) * self.rows].tobytes() for b in range(self.bands)]
+        with np.errstate(over="ignore"):
+            folded = (sketch.reshape(self.bands, self.rows).astype(np.uint64) * self._fold).sum(axis=1) ^ self._salt
+        band_keys = folded.tolist()
         candidates: set[int] = set()
-        for bucket, band_key in zip(self.buckets, band_keys, strict=True):
-            found = bucket.get(band_key)
-            if found:
-                candidates.update(found)
+        buckets = self.buckets
+        for band_key in band_keys:
+            found = buckets.get(band_key)
+            if found is not None:
+                if isinstance(found, int):
+                    candidates.add(found)
+                else:
+                    candidates.update(found)
         if candidates:
             self.candidates_seen += len(candidates)
             slots = np.fromiter(sorted(candidates), dtype=np.int64, count=len(candidates))
             agree = (self.sketches[slots] == sketch).mean(axis=1)
             for slot in slots[agree >= self.threshold - self.SLACK]:
-                if _jaccard(hashes, self.shingles[slot]) >= self.threshold:
+                if _jaccard(hashes, np.frombuffer(self.shingles[slot], dtype=np.uint64)) >= self.threshold:
                     return self.ids[slot]
         slot = len(self.ids)
         if slot == len(self.sketches):
             self.sketches = np.concatenate([self.sketches, np.zeros_like(self.sketches)])
         self.sketches[slot] = sketch
-        self.shingles.append(hashes)
+        self.shingles.append(hashes.tobytes())
         self.ids.append(key)
-        for bucket, band_key in zip(self.buckets, band_keys, strict=True):
-            bucket.setdefault(band_key, []).append(slot)
+        for band_key in band_keys:
+            found = buckets.get(band_key)
+            if found is None:
+                buckets[band_key] = slot
+            elif isinstance(found, int):
+                buckets[band_key] = [found, slot]
+            else:
+                found.append(slot)
         return None
 
 
