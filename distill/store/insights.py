@@ -50,16 +50,23 @@ class InsightQueries:
         """Per source: problems, problems with a successful generation, successful generations, generation errors,
         generations rejected by none of the first i checks (``passed``: one count per prefix of ``checks``),
         generations passing every check, and rows kept in the dataset."""
-        prefixes = [list(checks[: i + 1]) for i in range(len(checks))]
-        # Rejected by none of the prefix's checks (and judged by at least one check at all).
-        rejected_by_none = ("count(*) FILTER (WHERE j.checks IS NOT NULL AND len(list_filter(j.checks, lambda c: "
-                            "list_contains(?::VARCHAR[], c) AND NOT list_contains(coalesce(j.passed, []), c))) = 0)")
-        cumulative = ", ".join(rejected_by_none for _ in prefixes)
-        gen_sql = (f"{_LATEST_VERDICTS} SELECT p.source, count(DISTINCT g.problem_id), count(*), "
-                   f"count(*) FILTER (WHERE j.checks IS NOT NULL AND len(j.checks) = len(coalesce(j.passed, [])))"
-                   f"{', ' + cumulative if prefixes else ''} "
-                   "FROM generations g JOIN problems p USING (problem_id) LEFT JOIN judged j USING (generation_id) "
+        # Per generation: how many latest-version verdicts, how many passes, and the position (in ``checks``) of the
+        # first check that did not pass it. Plain aggregates: no per-generation lists (4 s -> well under 1 s at
+        # 1M generations).
+        prefix_counts = ", ".join(f"count(*) FILTER (WHERE j.judged IS NOT NULL AND coalesce(j.first_fail, {i + 2}) "
+                                  f"> {i + 1})" for i in range(len(checks)))
+        gen_sql = ("WITH lv AS (SELECT check_name, max(check_version) AS v FROM verdicts GROUP BY 1), "
+                   "pos AS (SELECT unnest(?::VARCHAR[]) AS check_name, generate_subscripts(?::VARCHAR[], 1) AS i), "
+                   "j AS (SELECT vd.generation_id, count(*) AS judged, count(*) FILTER (WHERE vd.status = 'pass') "
+                   "AS passed, min(pos.i) FILTER (WHERE vd.status <> 'pass') AS first_fail FROM verdicts vd "
+                   "JOIN lv ON vd.check_name = lv.check_name AND vd.check_version = lv.v "
+                   "LEFT JOIN pos ON pos.check_name = vd.check_name GROUP BY 1) "
+                   "SELECT p.source, count(DISTINCT g.problem_id), count(*), "
+                   "count(*) FILTER (WHERE j.judged IS NOT NULL AND j.judged = j.passed)"
+                   f"{', ' + prefix_counts if checks else ''} "
+                   "FROM generations g JOIN problems p USING (problem_id) LEFT JOIN j USING (generation_id) "
                    "WHERE g.status = 'ok' GROUP BY 1")
+        prefixes = [list(checks), list(checks)]
         gens = {r[0]: r[1:] for r in self.con.execute(gen_sql, prefixes).fetchall()}
         errors = dict(self.con.execute("SELECT p.source, count(*) FROM generations g JOIN problems p "
                                        "USING (problem_id) WHERE g.status = 'error' GROUP BY 1").fetchall())
@@ -71,7 +78,7 @@ class InsightQueries:
         out = []
         for source, problems in self.con.execute("SELECT source, count(*) FROM problems GROUP BY 1 ORDER BY "
                                                  "min(rowid)").fetchall():
-            row = gens.get(source, (0, 0, 0) + (0,) * len(prefixes))
+            row = gens.get(source, (0, 0, 0) + (0,) * len(checks))
             out.append({"source": source, "problems": problems, "problems_generated": row[0], "generations": row[1],
                         "generation_errors": errors.get(source, 0), "passed_every_check": row[2],
                         "passed": dict(zip(checks, row[3:], strict=True)), "kept": kept.get(source, 0)})
