@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from distill.processes import pid_alive
+
 SUFFIX = ".progress.json"
 
 
@@ -113,7 +115,7 @@ def read_live_status(store_path: str | Path) -> dict[str, Any] | None:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or not _alive(data.get("pid")):
+    if not isinstance(data, dict) or not pid_alive(data.get("pid")):
         return None
     try:
         updated = datetime.fromisoformat(str(data["updated_at"]))
@@ -127,17 +129,6 @@ def read_live_status(store_path: str | Path) -> dict[str, Any] | None:
 def _utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def format_duration(seconds: float | None) -> str:

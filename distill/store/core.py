@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from distill import __version__
 from distill.errors import StoreError, StoreLockedError, StorePathError, StoreValueError
+from distill.processes import pid_alive
 from distill.store.insights import InsightQueries
 from distill.store.results import ResultsQueries
 from distill.store.selection import SelectionQueries
@@ -567,28 +568,14 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries):
         rows = self.con.execute(
             "SELECT run_id, stage, status, started_at, finished_at, pid FROM runs "
             "ORDER BY started_at DESC LIMIT ?", [limit]).fetchall()
-        return [(r[0], r[1], "died" if r[2] == "running" and not _alive(r[5]) else r[2], r[3], r[4]) for r in rows]
+        return [(r[0], r[1], "died" if r[2] == "running" and not pid_alive(r[5]) else r[2], r[3], r[4]) for r in rows]
 
 
 def _is_io_error(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException | OSError) or "No space left on device" in str(exc)
 
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 _PROBLEM_COLS_P = ("p.problem_id, p.source, p.locator, p.domain, p.prompt, p.answer, p.tests, p.choices, "
                    "p.language, p.metadata")
-
 
 def _problem_from_row(row: Sequence[Any]) -> Problem:
     pid, source, locator, domain, prompt, answer, tests, choices, language, metadata = row
