@@ -52,7 +52,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.one:  # one measured run, in this fresh process
         work = Path(args.one)
-        print("RESULT", bench_distill(args.base_url, args.requests, args.concurrency, work))
+        elapsed, lag_ms = bench_distill(args.base_url, args.requests, args.concurrency, work)
+        print("RESULT", elapsed, lag_ms)
         return
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "prefilled.duckdb"
@@ -62,6 +63,7 @@ def main() -> None:
               f"({base.stat().st_size / 1e6:,.0f} MB)", flush=True)
         server, base_url = start_server()
         results: dict[str, list[float]] = {"empty store": [], f"{args.prefill:,} stored": []}
+        lags: dict[str, list[float]] = {name: [] for name in results}
         names = list(results)
         try:
             for run in range(3):
@@ -78,7 +80,9 @@ def main() -> None:
                         raise SystemExit(out.stderr[-2000:])
                     rate = args.requests / float(line.split()[1])
                     results[name].append(rate)
-                    print(f"  run {run + 1} {name}: {rate:,.0f} completions/s", flush=True)
+                    lags[name].append(float(line.split()[2]))
+                    print(f"  run {run + 1} {name}: {rate:,.0f} completions/s, event loop at most "
+                          f"{lags[name][-1]:.0f} ms late", flush=True)
                     shutil.rmtree(work)
         finally:
             server.terminate()
@@ -86,7 +90,7 @@ def main() -> None:
     for name, rates in results.items():
         rates.sort()
         print(f"{name}: {rates[0]:,.0f} / {statistics.median(rates):,.0f} / {rates[-1]:,.0f} completions/s "
-              f"(min / median / max)")
+              f"(min / median / max); event loop lag at most {max(lags[name]):.0f} ms")
     empty, full = (statistics.median(results[n]) for n in names)
     print(f"ratio prefilled / empty (medians): {full / empty:.2f}  " + json.dumps({"requests": args.requests}))
 

@@ -53,6 +53,7 @@ class GenerateSummary:
     completion_tokens: int = 0
     stopped_by: str | None = None  # which budget stopped the stage early
     elapsed_s: float = 0.0
+    max_loop_lag_ms: float = 0.0  # the longest the event loop was late to wake the flusher (store writes included)
 
     def line(self) -> str:
         rate = self.received / self.elapsed_s if self.elapsed_s else 0.0
@@ -236,7 +237,10 @@ async def _generate_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg
 
     async def flusher() -> None:
         while True:
+            asleep = time.monotonic()
             await asyncio.sleep(FLUSH_INTERVAL_S)
+            lag_ms = (time.monotonic() - asleep - FLUSH_INTERVAL_S) * 1000
+            summary.max_loop_lag_ms = max(summary.max_loop_lag_ms, round(lag_ms, 1))
             if time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
                 flush()
 
