@@ -7,7 +7,7 @@ name to ``messages``, overwriting the real one with ``human``/``gpt`` roles), an
 row back:
 problem, reasoning, answer, final_answer, reference, source, problem_id, generation_id, teacher,
 teacher_hash, tokens and verdicts. Written as ``save_to_disk``, Parquet and JSONL under
-``export.out_dir/<name>/``, with the card as ``README.md`` there and in ``data_cards/<name>.md``, and a
+``export.out_dir/<name>/``, with the card as ``README.md`` there and in ``export.cards_dir/<name>.md``, and a
 LLaMA-Factory ``dataset_info.json`` beside the JSONL files and an ``export.json`` manifest (dataset id,
 rows) that training reads for lineage;
 ``hub_repo`` pushes it with the token from ``token_env``. The store records where it went.
@@ -116,7 +116,7 @@ def export(recipe: LoadedRecipe, store: Store) -> ExportSummary:
         "rows": {split: len(ds) for split, ds in dd.items()}}, indent=2) + "\n", encoding="utf-8")
     card_text = render_card(recipe, store, dataset, dd)
     (out / "README.md").write_text(card_text, encoding="utf-8")
-    card_path = Path.cwd() / "data_cards" / f"{name}.md"
+    card_path = recipe.resolve(cfg.cards_dir) / f"{name}.md"
     card_path.parent.mkdir(parents=True, exist_ok=True)
     card_path.write_text(card_text, encoding="utf-8")
     run = store.start_run("export", recipe.config.name, recipe.hash, str(recipe.path))

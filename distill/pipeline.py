@@ -104,7 +104,7 @@ def preflight(recipe: LoadedRecipe) -> None:
                          f"it with the API key")
     if _wants_dataset(recipe):
         _check_writable(recipe.resolve(recipe.config.export.out_dir), f"{recipe.path}: export.out_dir")
-        _check_writable(Path.cwd() / "data_cards", "data_cards (the card's copy)")
+        _check_writable(recipe.resolve(recipe.config.export.cards_dir), f"{recipe.path}: export.cards_dir")
     if recipe.config.train is not None:
         _check_writable(recipe.resolve(recipe.config.train.output_dir), f"{recipe.path}: train.output_dir")
 

@@ -171,6 +171,7 @@ class SelectConfig(_Section):
 class ExportConfig(_Section):
     name: str | None = None
     out_dir: str = "exports"
+    cards_dir: str = "data_cards"  # a copy of each card, <cards_dir>/<name>.md
     formats: list[Literal["disk", "parquet", "jsonl"]] = Field(default_factory=lambda: ["disk", "parquet", "jsonl"])
     hub_repo: str | None = None
     token_env: str = "HF_TOKEN"
@@ -262,7 +263,7 @@ class EvalConfig(_Section):
 class Recipe(_Section):
     name: str
     description: str | None = None
-    store: str | None = None  # default: runs/<name>.duckdb under the current directory
+    store: str | None = None  # default: runs/<name>.duckdb beside the recipe
     sources: list[SourceConfig] = Field(default_factory=list)  # required unless the recipe only evaluates
     teacher: TeacherConfig | None = None
     prompt: PromptConfig = Field(default_factory=PromptConfig)
@@ -302,9 +303,9 @@ class LoadedRecipe:
 
     @property
     def store_path(self) -> Path:
-        if self.config.store:
-            return self.resolve(self.config.store)
-        return (Path.cwd() / "runs" / f"{self.config.name}.duckdb").resolve()
+        # One rule for every relative path of a recipe, defaults included: relative to the recipe's folder, so
+        # the same recipe run from any directory uses the same store (and never pays its teacher twice).
+        return self.resolve(self.config.store or f"runs/{self.config.name}.duckdb")
 
     @property
     def yaml_text(self) -> str:

@@ -204,3 +204,22 @@ def test_stages_with_nothing_to_do_say_why_and_exit_non_zero(sample: Path) -> No
     assert "completions stored" not in down.stdout
     status = json.loads(runner.invoke(app, ["status", str(sample), "--json"]).stdout)
     assert status["tables"]["datasets"] == 0 and status["tables"]["generations"] == 3
+
+
+def test_one_path_rule_the_same_recipe_from_two_directories_uses_one_store(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every relative path of a recipe (store default included, exports, cards) is relative to the recipe file."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "pipelines" / "data", project / "data")
+    recipe = project / "sample.yaml"
+    recipe.write_text((ROOT / "pipelines" / "sample.yaml").read_text())  # no store key: the default
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(project)
+    first = runner.invoke(app, ["ingest", "sample.yaml"])
+    assert first.exit_code == 0 and "12 new problems" in first.stdout
+    monkeypatch.chdir(elsewhere)
+    second = runner.invoke(app, ["ingest", str(recipe)])
+    assert second.exit_code == 0 and "0 new problems, 12 already stored" in second.stdout, second.stdout
+    assert (project / "runs" / "sample.duckdb").is_file()
+    assert not list(elsewhere.rglob("*.duckdb")) and not (tmp_path / "runs").exists()

@@ -226,7 +226,7 @@ def test_run_trains_then_evaluates_base_and_student_by_default(tmp_path: Path, t
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
-    monkeypatch.chdir(tmp_path)  # export writes data_cards/ under the working directory
+    monkeypatch.chdir(tmp_path)
     shutil.copytree(tiny_model, tmp_path / "tiny")
     shutil.copytree(Path(__file__).parents[1] / "pipelines" / "data", tmp_path / "data")
     path = write_recipe(tmp_path, {"benchmarks": {"math_tiny": "bench_math.jsonl"}, "max_tokens": 4, "limit": 2},
@@ -237,7 +237,7 @@ def test_run_trains_then_evaluates_base_and_student_by_default(tmp_path: Path, t
                                "device": "cpu"})
     result = CliRunner().invoke(app, ["run", str(path)])
     assert result.exit_code == 0, result.output
-    stages = [line.split(":")[0] for line in result.output.splitlines() if line.split(": ")[0] in
+    stages = [line.split(":")[0] for line in result.stdout.splitlines() if line.split(": ")[0] in
               ("ingest", "verify", "select", "export", "train", "eval")]
     assert stages == ["ingest", "verify", "select", "export", "train", "eval"], result.output
     with Store.open(load_recipe(path).store_path, read_only=True) as store:

@@ -44,7 +44,7 @@ def test_good_recipe_loads_with_typed_sections(tmp_path: Path) -> None:
     assert cfg.teacher is not None and cfg.teacher.n == 4 and cfg.teacher.api_key_env == "DEEPSEEK_API_KEY"
     assert cfg.checks[1].name == "language" and cfg.checks[1].params == {"max_foreign_share": 0.05}
     assert recipe.resolve("data/gsm8k.jsonl") == (tmp_path / "data" / "gsm8k.jsonl").resolve()
-    assert recipe.store_path == (Path.cwd() / "runs" / "demo.duckdb").resolve()
+    assert recipe.store_path == (tmp_path / "runs" / "demo.duckdb").resolve()  # beside the recipe, not the cwd
 
 
 def test_hash_is_stable_across_formatting_and_changes_with_content(tmp_path: Path) -> None:

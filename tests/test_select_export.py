@@ -108,7 +108,7 @@ def test_export_round_trips_with_card_and_lineage(verified, monkeypatch: pytest.
     import datasets
 
     tmp_path, base_url = verified
-    monkeypatch.chdir(tmp_path)  # data_cards/ is written under the working directory
+    monkeypatch.chdir(tmp_path)
     path = recipe_file(tmp_path, base_url, NO_DEDUP | {"policy": "all"}, name="sel",
                        export={"name": "gsm8k-sample-r1", "out_dir": str(tmp_path / "exports"), "test_size": 0.25,
                                "system_prompt": "You are a careful reasoner."})

@@ -50,7 +50,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base.mkdir()
     recipe = load_recipe(write_recipe(base, None))
     cwd = os.getcwd()
-    os.chdir(base)  # data_cards/ goes under the working directory
+    os.chdir(base)
     try:
         with Store.open(recipe.store_path) as store:
             lines = list(run_pipeline(recipe, store))
