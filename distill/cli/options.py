@@ -7,10 +7,12 @@ from typing import Annotated
 
 import typer
 
-RecipeArg = Annotated[Path, typer.Argument(help="Recipe YAML file (see README: Recipes).", show_default=False)]
+RecipeArg = Annotated[Path, typer.Argument(metavar="RECIPE", help="Recipe YAML file (see README: Recipes).",
+                                           show_default=False)]
 StoreOpt = Annotated[
     Path | None,
-    typer.Option("--store", help="DuckDB file to use instead of the recipe's (default runs/<name>.duckdb).",
+    typer.Option("--store", metavar="PATH",
+                 help="DuckDB file to use instead of the recipe's (default runs/<name>.duckdb beside the recipe).",
                  show_default=False),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")]
@@ -18,5 +20,6 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Redo work the store mar
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 OptionalRecipeArg = Annotated[
     Path | None,
-    typer.Argument(help="Recipe YAML file; optional when --store names the store.", show_default=False),
+    typer.Argument(metavar="RECIPE", help="Recipe YAML file; optional when --store names the store.",
+                   show_default=False),
 ]
