@@ -91,7 +91,8 @@ def export(recipe: LoadedRecipe, store: Store) -> ExportSummary:
     datasets.disable_progress_bars()  # the stage prints its own one-line summary
     cfg = recipe.config.export
     name = dataset_name(recipe)
-    token = hub_token(cfg.token_env, cfg.hub_repo) if cfg.hub_repo else None  # fail before any work
+    recipe.check_secrets(teacher=False)  # fail before any work
+    token = hub_token(cfg.token_env, cfg.hub_repo) if cfg.hub_repo else None
     dataset = store.latest_dataset(name)
     if dataset is None:
         raise UsageError(f"no selection named '{name}' in {store.path}; run `distill select` first")

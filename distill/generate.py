@@ -167,6 +167,7 @@ def generate(recipe: LoadedRecipe, store: Store) -> GenerateSummary:
     cfg = recipe.config.teacher
     if cfg is None:
         raise RecipeError(f"{recipe.path}: teacher: the recipe has no teacher section; add one to generate")
+    recipe.check_secrets(hub=False)
     prompts = PromptBuilder.from_config(recipe.config.prompt)
     t_hash = teacher_hash(cfg, prompts.fingerprint)
     requests, already_done = plan_requests(recipe, store, cfg, t_hash, prompts)

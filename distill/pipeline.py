@@ -98,10 +98,8 @@ def preflight(recipe: LoadedRecipe) -> None:
                 CHECKS.get(entry.name)(**entry.params).close()
             except UsageError as exc:
                 raise RecipeError(f"{recipe.path}: eval.checks[{i}]: {exc}") from None
-    teacher = recipe.config.teacher
-    if teacher is not None and teacher.api_key_env and not os.environ.get(teacher.api_key_env):
-        raise UsageError(f"teacher.api_key_env: the environment variable {teacher.api_key_env} is not set; export "
-                         f"it with the API key")
+    recipe.check_secrets(teacher=bool(recipe.config.sources) or recipe.config.eval is not None,
+                         hub=_wants_dataset(recipe))
     if _wants_dataset(recipe):
         _check_writable(recipe.resolve(recipe.config.export.out_dir), f"{recipe.path}: export.out_dir")
         _check_writable(recipe.resolve(recipe.config.export.cards_dir), f"{recipe.path}: export.cards_dir")

@@ -12,6 +12,7 @@ it names the environment variable that holds them (``api_key_env: DEEPSEEK_API_K
 from __future__ import annotations
 
 import json
+import os
 import re
 import typing
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from distill.errors import RecipeError
+from distill.errors import RecipeError, UsageError
 from distill.suggest import did_you_mean
 from distill.types import stable_hash
 
@@ -295,6 +296,18 @@ class LoadedRecipe:
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+    def check_secrets(self, *, teacher: bool = True, hub: bool = True) -> None:
+        """The environment variables this recipe names for its secrets are set; else one line naming the file,
+        the key and the variable (never a value)."""
+        t = self.config.teacher
+        if teacher and t is not None and t.api_key_env and not os.environ.get(t.api_key_env):
+            raise UsageError(f"{self.path}: teacher.api_key_env: the environment variable {t.api_key_env} is not "
+                             f"set; export it with the API key")
+        e = self.config.export
+        if hub and e.hub_repo and not os.environ.get(e.token_env):
+            raise UsageError(f"{self.path}: export.token_env: the environment variable {e.token_env} is not set; it "
+                             f"must hold a Hugging Face token with write access to {e.hub_repo}")
 
     def resolve(self, relative: str) -> Path:
         """A recipe path made absolute against the recipe's directory (``~`` expanded)."""

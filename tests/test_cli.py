@@ -152,7 +152,7 @@ def test_offline_quickstart_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.
     ("checks:\n  - name: maths\n", "checks[0]: Unknown check 'maths'"),
     ("checks:\n  - name: math\n    timeout_s: -1\n", "checks[0]: check 'math': timeout_s must be a positive number"),
     ("teacher:\n  model: m\n  api_key_env: DISTILL_TEST_UNSET_KEY\n",
-     "teacher.api_key_env: the environment variable DISTILL_TEST_UNSET_KEY is not set"),
+     "sample.yaml: teacher.api_key_env: the environment variable DISTILL_TEST_UNSET_KEY is not set"),
     ("export:\n  out_dir: data/sample_gsm8k.jsonl/exports\n",
      "export.out_dir: cannot create {tmp}/data/sample_gsm8k.jsonl/exports: {tmp}/data/sample_gsm8k.jsonl is a file"),
     ("train:\n  base_model: m\n  output_dir: /proc/distill-checkpoints\n",
