@@ -128,24 +128,24 @@ def test_second_writer_through_the_cli(sample: Path) -> None:
         holder.wait(timeout=30)
 
 
-def test_offline_quickstart_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_refilter_sample_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(ROOT / "pipelines", tmp_path / "pipelines")
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["run", "pipelines/quickstart.yaml"])
+    result = runner.invoke(app, ["run", "pipelines/refilter_sample.yaml"])
     assert result.exit_code == 0, result.output
     assert "10 imported responses" in result.stdout
     assert "verify: 30 new verdicts" in result.stdout
-    assert "select: 5 rows kept in dataset 'quickstart'" in result.stdout
-    assert (tmp_path / "exports" / "quickstart" / "data" / "train.parquet").is_file()
-    assert (tmp_path / "data_cards" / "quickstart.md").read_text().startswith("---\nlicense: apache-2.0")
-    again = runner.invoke(app, ["run", "pipelines/quickstart.yaml"])
+    assert "select: 5 rows kept in dataset 'refilter_sample'" in result.stdout
+    assert (tmp_path / "exports" / "refilter_sample" / "data" / "train.parquet").is_file()
+    assert (tmp_path / "data_cards" / "refilter_sample.md").read_text().startswith("---\nlicense: apache-2.0")
+    again = runner.invoke(app, ["run", "pipelines/refilter_sample.yaml"])
     assert "verify: 0 new verdicts" in again.stdout and "(unchanged: already recorded)" in again.stdout
     # Every exclusion reason of the selection is in the status, as JSON and as a table.
-    status = json.loads(runner.invoke(app, ["status", "pipelines/quickstart.yaml", "--json"]).stdout)
+    status = json.loads(runner.invoke(app, ["status", "pipelines/refilter_sample.yaml", "--json"]).stdout)
     excluded = status["datasets"][0]["excluded"]
     assert sum(excluded.values()) == 5 and all(":" in reason or "_" in reason for reason in excluded)
-    table = runner.invoke(app, ["status", "pipelines/quickstart.yaml"]).stdout
-    assert "Excluded by reason (quickstart)" in table and all(reason in table for reason in excluded)
+    table = runner.invoke(app, ["status", "pipelines/refilter_sample.yaml"]).stdout
+    assert "Excluded by reason (refilter_sample)" in table and all(reason in table for reason in excluded)
 
 
 @pytest.mark.parametrize("extra, message", [
