@@ -33,7 +33,7 @@ def test_quickstart_generates_filters_exports_and_trains_a_better_student(
     result = CliRunner().invoke(app, ["run", "pipelines/quickstart.yaml"])
     assert result.exit_code == 0, result.output
     # Each stage's summary line; transformers' "Loading weights" bar (stderr) may end just before one.
-    stages = re.findall(r"(?:^|[\r\n\]])(ingest|generate|verify|select|export|train|eval): ", result.output)
+    stages = re.findall(r"(?:^|[\r\n\]])(ingest|generate|verify|select|export|train|eval): ", result.stdout)
     assert stages == ["ingest", "generate", "verify", "select", "export", "train", "eval"]
     assert "student - base" in result.output
 
