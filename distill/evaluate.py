@@ -31,10 +31,10 @@ from distill.prompts import PromptBuilder
 from distill.recipe import EvalConfig, LoadedRecipe, SourceConfig, TeacherConfig
 from distill.store import Store
 from distill.teachers import teacher_hash
-from distill.types import stable_hash
+from distill.types import EVAL_SOURCE_PREFIX, stable_hash
 
 TRAINED = "trained"
-SOURCE_PREFIX = "eval:"
+SOURCE_PREFIX = EVAL_SOURCE_PREFIX
 
 # Adapter by a word in the benchmark's name or id; the first match wins (amc23's hub id contains "math").
 _ADAPTER_WORDS = (("gsm8k", "gsm8k"), ("aime", "aime"), ("amc", "amc"), ("math", "math"))

@@ -25,8 +25,8 @@ from typing import Any
 from distill import __version__
 from distill.report import cumulative_funnel, eval_comparison
 from distill.store import Store
+from distill.types import EVAL_SOURCE_PREFIX
 
-EVAL_SOURCE_PREFIX = "eval:"  # distill.evaluate.SOURCE_PREFIX, not imported: that module loads the checks
 SAMPLES_KEPT = 3
 SAMPLES_PER_REASON = 2
 DEDUP_REASONS = ("duplicate_problem", "near_duplicate_problem", "duplicate_response", "near_duplicate_response")

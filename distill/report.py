@@ -11,6 +11,7 @@ from rich.text import Text
 
 from distill.progress import stdout_reader_left
 from distill.store import Store
+from distill.types import EVAL_SOURCE_PREFIX
 
 
 class _StdoutConsole(Console):
@@ -49,7 +50,9 @@ def cumulative_funnel(store: Store) -> dict[str, Any]:
     checks = store.check_order()
     dataset_id = store.latest_dataset_id()
     dataset = next((d for d in store.dataset_summary() if d["dataset_id"] == dataset_id), None)
-    rows = store.funnel_by_source(checks, dataset_id)
+    # Benchmark samples of the eval stage (sources named eval:*) are not the factory's data: they have their own
+    # table (Evaluation), and counting them here would inflate every step.
+    rows = [r for r in store.funnel_by_source(checks, dataset_id) if not r["source"].startswith(EVAL_SOURCE_PREFIX)]
     steps = [("problems", "problems"), ("with a generation", "problems_generated"),
              ("generations", "generations")]
     for i, check in enumerate(checks[:-1]):

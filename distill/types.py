@@ -19,6 +19,9 @@ VerdictStatus = Literal["pass", "fail", "abstain", "error"]
 VERDICT_STATUSES: tuple[str, ...] = ("pass", "fail", "abstain", "error")
 
 
+EVAL_SOURCE_PREFIX = "eval:"  # the sources the eval stage ingests its benchmarks as (eval:<benchmark>)
+
+
 def stable_hash(*parts: Any, length: int = 16) -> str:
     """A short, stable content hash of JSON-serialisable parts (sorted keys, no whitespace)."""
     payload = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)

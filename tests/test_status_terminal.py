@@ -24,9 +24,9 @@ def test_status_at_80_columns_shows_the_funnel_first_and_uncut(tmp_path: Path) -
     if tmux is None:
         pytest.skip("tmux not installed (Debian: apt-get install tmux); the terminal capture needs it")
     shutil.copytree(ROOT / "pipelines", tmp_path / "pipelines")
-    recipe = tmp_path / "pipelines" / "quickstart.yaml"
+    recipe = tmp_path / "pipelines" / "refilter_sample.yaml"  # ten imported traces: quick, no training
     recipe.write_text(recipe.read_text().replace("out_dir: ../exports", f"out_dir: {tmp_path / 'exports'}")
-                      + f"store: {tmp_path / 'q.duckdb'}\n")
+                      .replace("store: ../runs/refilter_sample.duckdb", f"store: {tmp_path / 'q.duckdb'}"))
     assert runner.invoke(app, ["run", str(recipe)]).exit_code == 0
     funnel = json.loads(runner.invoke(app, ["status", str(recipe), "--json"]).stdout)["cumulative_funnel"]
 
@@ -49,7 +49,7 @@ def test_status_at_80_columns_shows_the_funnel_first_and_uncut(tmp_path: Path) -
         subprocess.run([tmux, "-L", session, "kill-server"], capture_output=True)
     lines = screen.rstrip().splitlines()
     assert max(len(line) for line in lines) <= 80
-    assert lines[0].startswith("quickstart  store q.duckdb")
+    assert lines[0].startswith("refilter_sample  store q.duckdb")
     assert lines[2].strip() == "Funnel (cumulative)"  # first, before everything else
     body = lines[lines.index(next(line for line in lines if line.startswith("step"))) + 2:]
     for step, line in zip(funnel["steps"], body, strict=False):
@@ -60,6 +60,6 @@ def test_status_at_80_columns_shows_the_funnel_first_and_uncut(tmp_path: Path) -
         assert words[len(label_words)] == f"{funnel['total'][step['key']]:,}", line
     assert [step["label"] for step in funnel["steps"]] == [
         "problems", "with a generation", "generations", "passed format", "+ passed math", "passed every check",
-        "kept in quickstart"]
-    assert "Rejected by check" in screen and "Excluded by reason (quickstart)" in screen
+        "kept in refilter_sample"]
+    assert "Rejected by check" in screen and "Excluded by reason (refilter_sample)" in screen
     assert "ingest_errors" not in screen and "Training runs" not in screen  # empty tables are left out
