@@ -18,13 +18,18 @@ TEMPLATES = ("quickstart", "teacher", "refilter")
 # Three small arithmetic problems, each with one right and one wrong trace, so the checks have work to do.
 _PROBLEMS = [
     ("A baker makes 12 loaves each morning and sells 9. How many loaves are left after 5 mornings?", "15",
-     "<think>Each morning twelve loaves are baked and nine are sold, so three are left over. Over five mornings that makes fifteen.</think>Three loaves are left every morning, so after five mornings the baker has \\boxed{15} loaves.",
+     "<think>Each morning twelve loaves are baked and nine are sold, so three are left over. Over five mornings "
+     "that makes fifteen.</think>Three loaves are left every morning, so after five mornings the baker has "
+     "\\boxed{15} loaves.",
      "<think>12 - 9 = 3, and 3 + 5 = 8.</think>The answer is \\boxed{8}."),
     ("Tom has 7 marbles and buys 3 bags of 4 marbles. How many marbles does he have now?", "19",
-     "<think>Three bags of four marbles hold twelve marbles, and seven plus twelve is nineteen.</think>Tom started with seven marbles and bought twelve more, so he now has \\boxed{19} marbles.",
+     "<think>Three bags of four marbles hold twelve marbles, and seven plus twelve is nineteen.</think>Tom "
+     "started with seven marbles and bought twelve more, so he now has \\boxed{19} marbles.",
      "<think>7 + 3 + 4 = 14.</think>Tom has \\boxed{14} marbles."),
     ("A train travels 60 km per hour for 2.5 hours. How far does it travel in km?", "150",
-     "<think>Distance is speed times time: sixty kilometres per hour for two and a half hours is one hundred and fifty kilometres.</think>The train covers sixty kilometres every hour, so in two and a half hours it travels \\boxed{150} km.",
+     "<think>Distance is speed times time: sixty kilometres per hour for two and a half hours is one hundred "
+     "and fifty kilometres.</think>The train covers sixty kilometres every hour, so in two and a half hours it "
+     "travels \\boxed{150} km.",
      "<think>60 * 2 = 120.</think>It travels \\boxed{120} km."),
 ]
 
