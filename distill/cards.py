@@ -295,4 +295,11 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         f"{dataset['created_at']} UTC. Every row's `generation_id` and `problem_id` are keys of the `generations` and "
         f"`problems` tables of the store.",
     ]
-    return _relative("\n\n".join(parts) + "\n", recipe)
+    text = _relative("\n\n".join(parts) + "\n", recipe)
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    # The Hub's own card tools (offline): the front matter parses as its metadata model and round-trips.
+    data = DatasetCard(text).data.to_dict()
+    if DatasetCardData(**data).to_dict() != data or data.get("license") != license_id:
+        raise ValueError("the card's front matter does not round-trip through huggingface_hub's DatasetCardData")
+    return text

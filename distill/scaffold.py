@@ -50,7 +50,7 @@ select:
 export:
   out_dir: exports          # the dataset and its card go to exports/<name>/
   formats: [disk, parquet, jsonl]
-  license: {license}
+  license: null             # default: the sources' license when they agree and are known; else unknown
 """
 
 _BODIES = {
@@ -63,6 +63,7 @@ sources:
     path: data/{data}
     name: sample_traces
     domain: math
+    license: apache-2.0     # the bundled sample's; the card takes its license from the sources
 """,
     "teacher": """\
 # Problems answered by an OpenAI-compatible teacher. Set the key first: export TEACHER_API_KEY=...
@@ -72,6 +73,7 @@ sources:
   - adapter: gsm8k          # gsm8k | math | aime | amc | numina | apps | taco | mcq | fields | traces
     path: data/{data}       # or hub: openai/gsm8k with config: main and split: train
     name: sample_problems
+    license: apache-2.0     # the bundled sample's; openai/gsm8k on the Hub is mit
 teacher:
   backend: openai           # openai | transformers | vllm
   model: deepseek-reasoner  # the model name the server knows
@@ -97,6 +99,7 @@ sources:
     path: data/{data}
     name: my_traces
     domain: math
+    license: null           # your traces' license (e.g. mit); unknown until set, and the card says so
     fields: {{prompt: problem, answer: answer, response: response}}   # the columns holding each role
 """,
 }
@@ -117,7 +120,7 @@ def render(template: str, name: str, recipe_name: str) -> str:
         raise UsageError(f"unknown template {template!r}; choose one of {', '.join(TEMPLATES)}")
     body = _BODIES[template].format(name=name, recipe=recipe_name, data=_DATA_FILES[template])
     return (_HEAD.format(template=template) + body
-            + _SELECT_EXPORT.format(license="unknown  # set the license the sources and the teacher allow"))
+            + _SELECT_EXPORT)
 
 
 def write_recipe(template: str, path: str | Path) -> list[Path]:
