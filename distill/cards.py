@@ -252,9 +252,9 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         "## Verification funnel (all candidate generations)",
         _table(["check", "status", "reason", "generations"], [list(r) for r in funnel]) if funnel else "No verdicts.",
         "## Per-problem funnel",
-        _table(["problems", "with candidates", "with a passing trace", "with a kept trace"],
-               [[len(per_problem), sum(1 for p in per_problem if p[1]), sum(1 for p in per_problem if p[2]),
-                 sum(1 for p in per_problem if p[3])]]) if per_problem else "No problems.",
+        _table(["problems in the store", "with candidate traces", "with a passing trace", "with a kept trace"],
+               [[store.con.execute("SELECT count(*) FROM problems").fetchone()[0], len(per_problem),
+                 sum(1 for p in per_problem if p[2]), sum(1 for p in per_problem if p[3])]]),
         "Teacher pass rate per problem (traces passing every check / candidate traces):\n\n"
         + _table(["pass rate", "problems"], [list(b) for b in pass_rate_buckets(per_problem)]),
         "## Selection",

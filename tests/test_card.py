@@ -47,10 +47,11 @@ def test_card_has_load_snippet_columns_sample_and_store_values(tmp_path: Path, m
         prompt, answer = db.con.execute("SELECT prompt, answer FROM problems WHERE problem_id = ?",
                                         [sample["problem_id"]]).fetchone()
         per_problem = db.con.execute("SELECT count(DISTINCT problem_id) FROM dataset_rows").fetchone()[0]
+        problems = db.con.execute("SELECT count(*) FROM problems").fetchone()[0]
     assert (sample["problem"], sample["reference"]) == (prompt, answer)
     # each problem has one right and one wrong trace: pass rate 0.5 for all three
     assert "| 3 | 3 | 3 | 3 |" in _section(card, "Per-problem funnel")
-    assert per_problem == 3
+    assert per_problem == problems == 3
     assert "| (0.25, 0.5] | 3 |" in card and "| 1 | 0 |" in card
     # imported traces carry no token counts: unknown, not 0
     assert "| completion tokens | unknown | unknown | unknown | unknown |" in card
