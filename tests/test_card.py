@@ -124,3 +124,19 @@ def test_known_hub_licenses_and_a_declared_license_that_differs(tmp_path: Path) 
     chosen, note = license_verdict(load_recipe(recipe))
     assert chosen == "apache-2.0"
     assert "**The recipe declares apache-2.0, which differs from the sources' license.**" in note
+
+
+def test_card_for_a_hub_repo_loads_it_by_name(tmp_path: Path, monkeypatch) -> None:
+    import datasets
+
+    from distill.cards import render_card
+
+    _, recipe, store = _export(tmp_path, monkeypatch)
+    recipe.write_text(recipe.read_text().replace("  license: null             #",
+                                                 "  hub_repo: someone/cards\n  license: null             #"))
+    loaded = load_recipe(recipe)
+    assert loaded.config.export.hub_repo == "someone/cards"
+    dd = datasets.load_from_disk(str(tmp_path / "proj" / "exports" / "cards" / "disk"))
+    with Store.open(store) as db:
+        card = render_card(loaded, db, db.latest_dataset("cards"), dd)
+    assert 'from datasets import load_dataset\n\nds = load_dataset("someone/cards")' in card
