@@ -9,6 +9,7 @@ cost, the full recipe, intended uses and limitations, and lineage. Every count c
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from typing import Any
 
@@ -59,6 +60,101 @@ def _prompts_section(recipe: LoadedRecipe, imported_only: bool) -> str:
     return "\n\n".join(blocks)
 
 
+# Licenses of standard Hub datasets, as their own cards state them (lowercase ids).
+KNOWN_LICENSES = {
+    "openai/gsm8k": "mit", "gsm8k": "mit",
+    "huggingfaceh4/math-500": "mit", "hendrycks/competition_math": "mit", "eleutherai/hendrycks_math": "mit",
+    "digitallearninggmbh/math-lighteval": "mit", "ai-mo/numinamath-cot": "apache-2.0",
+    "open-r1/openr1-math-220k": "apache-2.0", "codeparrot/apps": "mit", "baai/taco": "apache-2.0",
+}
+
+COLUMN_DESCRIPTIONS = {
+    "messages": "the chat: (system,) user problem, assistant turn with the reasoning inside <think>",
+    "problem": "the problem as given to the teacher",
+    "reasoning": "the teacher's reasoning (empty when it gave none)",
+    "answer": "the teacher's response after the reasoning",
+    "final_answer": "the final answer extracted from the response",
+    "reference": "the source's reference answer (empty for code)",
+    "source": "the recipe source the problem came from",
+    "domain": "math, code, choice or text",
+    "language": "ISO 639-1 code of the problem (und: unknown)",
+    "problem_id": "key of the problem in the store's problems table",
+    "generation_id": "key of the trace in the store's generations table",
+    "teacher": "the model that wrote the trace",
+    "teacher_hash": "hash of the teacher settings",
+    "prompt_tokens": "prompt tokens reported by the teacher (0: not reported)",
+    "completion_tokens": "completion tokens reported by the teacher (0: not reported)",
+    "verdicts": "JSON: check name -> status:reason",
+    "sharegpt": "the same chat in ShareGPT form (from/value) for LLaMA-Factory",
+}
+
+
+def source_license(source: Any) -> str:
+    if source.license:
+        return source.license
+    return KNOWN_LICENSES.get((source.hub or "").lower(), "unknown")
+
+
+def license_verdict(recipe: LoadedRecipe) -> tuple[str, str]:
+    """(the card's license id, a note): the recipe's export.license, else the sources' when they agree."""
+    found = {source_license(s) for s in recipe.config.sources}
+    chosen = recipe.config.export.license
+    if len(found) > 1:
+        note = f"**Conflicting source licenses** ({', '.join(sorted(found))}): check each before any use."
+    elif found == {"unknown"}:
+        note = "**The sources' license is unknown**: check it before any use."
+    else:
+        note = f"The sources are licensed {next(iter(found))}."
+    if chosen is None:
+        chosen = next(iter(found)) if len(found) == 1 else "unknown"
+    elif len(found) == 1 and "unknown" not in found and chosen != next(iter(found)):
+        note += f" **The recipe declares {chosen}, which differs from the sources' license.**"
+    return chosen, note
+
+
+def _relative(text: str, recipe: LoadedRecipe, out: Any = None) -> str:
+    """No absolute local paths in a card: the recipe's folder becomes `.`, other absolute paths their name."""
+    import os
+    import re
+    from pathlib import Path
+
+    for base, repl in ((str(Path(recipe.path).resolve().parent), "."), (os.getcwd(), ".")):
+        text = text.replace(base + "/", "").replace(base, repl)
+    return re.sub(r"(?<![\w.:/])/(?:tmp|home|root|Users|var|work|mnt|srv|opt)(?:/[^\s`'\")|,]+)+",
+                  lambda m: Path(m.group(0)).name, text)
+
+
+def _truncate(value: Any, limit: int = 240) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + f"... [{len(value) - limit} more characters]"
+    if isinstance(value, list):
+        return [_truncate(v, limit) for v in value]
+    if isinstance(value, dict):
+        return {k: _truncate(v, limit) for k, v in value.items()}
+    return value
+
+
+def _per_problem(store: Store, dataset_id: str) -> list[tuple[str, int, int, int]]:
+    """(problem_id, candidate generations, passing every check, kept) for each problem of the selection."""
+    return store.con.execute(
+        "WITH g AS (SELECT d.problem_id, d.generation_id, d.status, "
+        "bool_and(v.status = 'pass') AS passed FROM dataset_rows d LEFT JOIN verdicts v USING (generation_id) "
+        "WHERE d.dataset_id = ? GROUP BY ALL) "
+        "SELECT problem_id, count(*), count(*) FILTER (WHERE coalesce(passed, false)), "
+        "count(*) FILTER (WHERE status = 'kept') FROM g GROUP BY 1 ORDER BY 1", [dataset_id]).fetchall()
+
+
+def pass_rate_buckets(per_problem: list[tuple[str, int, int, int]]) -> list[tuple[str, int]]:
+    labels = ["0", "(0, 0.25]", "(0.25, 0.5]", "(0.5, 0.75]", "(0.75, 1)", "1"]
+    counts = dict.fromkeys(labels, 0)
+    for _, n, passed, _ in per_problem:
+        rate = passed / n if n else 0.0
+        label = ("0" if rate == 0 else "1" if rate == 1 else "(0, 0.25]" if rate <= 0.25 else
+                 "(0.25, 0.5]" if rate <= 0.5 else "(0.5, 0.75]" if rate <= 0.75 else "(0.75, 1)")
+        counts[label] += 1
+    return list(counts.items())
+
+
 def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd: Any) -> str:
     cfg = recipe.config
     rows = [r for split in dd.values() for r in split]
@@ -66,8 +162,9 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
     stats = json.loads(dataset["stats"]) if dataset.get("stats") else {}
     languages = sorted({r["language"] for r in rows if r["language"] and r["language"] != "und"})
     source_datasets = sorted({s.hub or s.display_name for s in cfg.sources})
+    license_id, license_note = license_verdict(recipe)
     front = {
-        "license": cfg.export.license,
+        "license": license_id,
         "task_categories": ["text-generation", "question-answering"],
         "language": languages,
         "size_categories": [size_category(total)],
@@ -97,7 +194,28 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         teacher_rows.append([model, backend, c.get("temperature", "-"), c.get("top_p", "-"), c.get("max_tokens", "-"),
                              c.get("n", "-"), c.get("seed", "-"), n])
     check_rows = [[c.name, json.dumps(c.params) if c.params else "defaults"] for c in cfg.checks]
-    tokens = length_stats([r["completion_tokens"] for r in rows if r["completion_tokens"]])
+    counted = [r["completion_tokens"] for r in rows if r["completion_tokens"]]
+    tokens = length_stats(counted) if counted else dict.fromkeys(("mean", "median", "p90", "max"), "unknown")
+    per_problem = _per_problem(store, dataset_id)
+    contamination = stats.get("contamination") or {}
+    contaminated = {b: n for b, n in contamination.items() if isinstance(n, int | float) and n} \
+        if isinstance(contamination, dict) else {}
+    name = dataset["name"]
+    if cfg.export.hub_repo:
+        load = f'from datasets import load_dataset\n\nds = load_dataset("{cfg.export.hub_repo}")'
+    elif "parquet" in cfg.export.formats:
+        load = ("from datasets import load_dataset\n\n# from the folder that holds this card\n"
+                f"ds = load_dataset(\"parquet\", data_files={ {s: f'data/{s}.parquet' for s in dd} })")
+    else:
+        load = ('from datasets import load_from_disk\n\n# from the folder that holds this card\n'
+                'ds = load_from_disk("disk")')
+    first_split = next(iter(dd))
+    sample = _truncate(dict(dd[first_split][0])) if len(dd[first_split]) else {}
+    teacher_names = sorted({t[0] for t in teachers})
+    cite_sources = "; ".join(f"{s.hub or s.display_name} ({source_license(s)})" for s in cfg.sources)
+    citation = (f"@misc{{{re.sub(r'[^A-Za-z0-9]+', '_', name)},\n  title = {{{name}: reasoning traces}},\n"
+                f"  note = {{Problems: {cite_sources}. Teacher: {', '.join(teacher_names) or 'unknown'}. "
+                f"Built with distill {__version__} (verification and selection as described in this card).}}\n}}")
     reasoning_chars = length_stats([len(r["reasoning"]) for r in rows])
     answer_chars = length_stats([len(r["answer"]) for r in rows])
     sel = cfg.select
@@ -107,6 +225,23 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         f"{total} reasoning traces ({', '.join(f'{k}: {len(v)}' for k, v in dd.items())}) distilled by "
         f"distill {__version__} from {', '.join(source_datasets)}. Every row passed the "
         f"checks below; each keeps the ids that trace it back to its problem, its teacher call and its verdicts.",
+        *([f"> **Warning: benchmark contamination.** {sum(contaminated.values())} problem(s) overlap a "
+           f"benchmark's test split ({', '.join(f'{b}: {n}' for b, n in sorted(contaminated.items()))}); "
+           f"they were excluded here, but the sources share problems with these benchmarks."]
+          if contaminated else []),
+        "## How to load",
+        f"```python\n{load}\n```",
+        "## Columns",
+        _table(["column", "type", "description"],
+               [[c, str(t).replace("|", "/"), COLUMN_DESCRIPTIONS.get(c, "")]
+                for c, t in dd[first_split].features.items()]),
+        "## A sample row",
+        f"From the `{first_split}` split; long values truncated.\n\n```json\n"
+        + json.dumps(sample, indent=2, ensure_ascii=False, default=str) + "\n```",
+        "## License",
+        license_note + " The teacher's terms: " + (", ".join(teacher_names) or "unknown")
+        + " (check the provider's terms for using its outputs to train models).\n\n"
+        + _table(["source", "license"], [[s.hub or s.display_name, source_license(s)] for s in cfg.sources]),
         "## Teacher and sampling",
         _table(["teacher", "backend", "temperature", "top_p", "max_tokens", "n", "seed", "rows"], teacher_rows)
         if teacher_rows else "No teacher rows.",
@@ -116,6 +251,12 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         _table(["check", "parameters"], check_rows) if check_rows else "No checks were configured.",
         "## Verification funnel (all candidate generations)",
         _table(["check", "status", "reason", "generations"], [list(r) for r in funnel]) if funnel else "No verdicts.",
+        "## Per-problem funnel",
+        _table(["problems in the store", "with candidate traces", "with a passing trace", "with a kept trace"],
+               [[store.con.execute("SELECT count(*) FROM problems").fetchone()[0], len(per_problem),
+                 sum(1 for p in per_problem if p[2]), sum(1 for p in per_problem if p[3])]]),
+        "Teacher pass rate per problem (traces passing every check / candidate traces):\n\n"
+        + _table(["pass rate", "problems"], [list(b) for b in pass_rate_buckets(per_problem)]),
         "## Selection",
         f"Policy `{sel.policy}`" + (f" (k={sel.k})" if sel.policy == "k_per_problem" else "")
         + f", pass-rate band [{sel.min_pass_rate}, {sel.max_pass_rate}], seed {sel.seed}, per-source caps "
@@ -137,8 +278,10 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
             ["completion tokens", *tokens.values()], ["reasoning characters", *reasoning_chars.values()],
             ["answer characters", *answer_chars.values()]]),
         "## Cost",
-        f"${cost:.4f} for {spent_tokens:,} completion tokens over all candidate generations (kept or not), at the "
-        f"prices in the recipe.",
+        (f"${cost:.4f} for {spent_tokens:,} completion tokens over all candidate generations (kept or not), at the "
+         f"prices in the recipe." if spent_tokens else "unknown (no token counts were recorded for these traces)."),
+        "## Citation",
+        f"```bibtex\n{citation}\n```",
         "## Intended uses and limitations",
         "For supervised fine-tuning of small reasoning models (the `messages` column, with the reasoning inside "
         "`<think>`; `sharegpt` and `dataset_info.json` for LLaMA-Factory). The traces are model-written: checks "
@@ -152,4 +295,11 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         f"{dataset['created_at']} UTC. Every row's `generation_id` and `problem_id` are keys of the `generations` and "
         f"`problems` tables of the store.",
     ]
-    return "\n\n".join(parts) + "\n"
+    text = _relative("\n\n".join(parts) + "\n", recipe)
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    # The Hub's own card tools (offline): the front matter parses as its metadata model and round-trips.
+    data = DatasetCard(text).data.to_dict()
+    if DatasetCardData(**data).to_dict() != data or data.get("license") != license_id:
+        raise ValueError("the card's front matter does not round-trip through huggingface_hub's DatasetCardData")
+    return text

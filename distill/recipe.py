@@ -65,6 +65,7 @@ class SourceConfig(_Section):
     domain: Literal["math", "code", "choice", "text"] | None = None
     language: str | None = None  # force the problem language instead of detecting it
     limit: int | None = Field(default=None, ge=1)
+    license: str | None = None  # the source's license (Hub id, e.g. mit); known Hub datasets are looked up
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceConfig:
@@ -177,7 +178,7 @@ class ExportConfig(_Section):
     hub_repo: str | None = None
     token_env: str = "HF_TOKEN"
     private: bool = True
-    license: str = "apache-2.0"
+    license: str | None = None  # default: the sources' license when they agree and it is known, else unknown
     test_size: float = Field(default=0.0, ge=0, lt=1)
     system_prompt: str | None = None
     sharegpt: bool = True  # a ShareGPT column (`sharegpt`) and dataset_info.json for LLaMA-Factory

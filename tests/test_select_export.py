@@ -142,7 +142,7 @@ def test_export_round_trips_with_card_and_lineage(verified, monkeypatch: pytest.
     card = (out / "README.md").read_text()
     assert card == exported.card.read_text() and exported.card == tmp_path / "data_cards" / "gsm8k-sample-r1.md"
     front = yaml.safe_load(card.split("---")[1])
-    assert front["license"] == "apache-2.0" and front["size_categories"] == ["n<1K"]
+    assert front["license"] == "unknown" and front["size_categories"] == ["n<1K"]
     assert set(front["language"]) == {"en", "zh"}
     with Store.open(recipe.store_path) as store:
         by_reason = store.con.execute("SELECT reason, count(*) FROM dataset_rows WHERE dataset_id = ? AND "

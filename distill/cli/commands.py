@@ -10,6 +10,7 @@ from distill.cli.generate import generate_command
 from distill.cli.ingest import ingest_command
 from distill.cli.report import report_command, show_command
 from distill.cli.run import run_command
+from distill.cli.scaffold import adapters_command, checks_command, init_command
 from distill.cli.select import export_command, select_command
 from distill.cli.status import status_command
 from distill.cli.train import train_command
@@ -37,6 +38,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     pass
 
 
+app.command("init")(init_command)
 app.command("ingest")(ingest_command)
 app.command("generate")(generate_command)
 app.command("verify")(verify_command)
@@ -48,3 +50,5 @@ app.command("status")(status_command)
 app.command("report")(report_command)
 app.command("show")(show_command)
 app.command("run")(run_command)
+app.command("checks")(checks_command)
+app.command("adapters")(adapters_command)
