@@ -99,9 +99,6 @@ class MinHasher:
         self.shift = np.uint64(64 - int(math.log2(num_perm)))
         self.probes = _probes(num_perm, self.PROBES)
 
-    def sketch(self, text: str) -> np.ndarray:
-        return self.sketch_hashes(np.unique(shingle_hashes(text)))
-
     def sketch_hashes(self, h: np.ndarray) -> np.ndarray:
         """The sketch of a set of shingle hashes, given sorted and unique (``np.unique``)."""
         empty_value = np.iinfo(np.uint32).max
@@ -258,13 +255,6 @@ def near_duplicates(texts: Sequence[str], threshold: float, num_perm: int = 128)
         if earlier is not None:
             duplicate_of[i] = earlier
     return duplicate_of
-
-
-def ngrams(text: str, n: int) -> set[str]:
-    words = normalise(text).split(" ")
-    if len(words) < n:
-        return {" ".join(words)} if words != [""] else set()
-    return {" ".join(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
 def gram_hash(gram: str) -> int:

@@ -108,8 +108,7 @@ def test_status_during_a_running_generate_shows_its_live_progress(tmp_path: Path
         # both slots, so the stage waits with the requests before them done. (That order is not always the
         # file's: DuckDB's INSERT OR IGNORE may reorder a batch, noted for the next session.)
         with Store.open(tmp_path / "live.duckdb", read_only=True) as store:
-            before = [p.prompt for p in store.iter_problems()].index(
-                next(p.prompt for p in store.iter_problems() if p.prompt.startswith("Una caja")))
+            before = next(i for i, p in enumerate(store.iter_problems()) if p.prompt.startswith("Una caja"))
         done = 2 * before
         stderr_file = tmp_path / "generate.err"
         with stderr_file.open("w") as err:
