@@ -468,15 +468,6 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries):
             "g.problem_id WHERE d.dataset_id = ? AND d.status = 'kept'", [dataset_id])
         return _dicts(cursor)
 
-    def add_dataset(self, row: dict[str, Any], rows: Sequence[dict[str, Any]], run: RunContext) -> bool:
-        """Record a selection; False when this exact selection exists already."""
-        if self.count("datasets", "dataset_id = ?", [row["dataset_id"]]):
-            return False
-        self._insert_ignore("datasets", [dict(row, selection=_json(row["selection"]), stats=_json(row["stats"]),
-                                              recipe_hash=run.recipe_hash, run_id=run.run_id, created_at=_now())])
-        self._insert_ignore("dataset_rows", rows)
-        return True
-
     def latest_dataset(self, name: str) -> dict[str, Any] | None:
         cursor = self.con.execute("SELECT * FROM datasets WHERE name = ? ORDER BY created_at DESC LIMIT 1", [name])
         rows = _dicts(cursor)
