@@ -134,9 +134,31 @@ MIGRATIONS.append([
     "DROP TABLE generations",
     "ALTER TABLE generations_v4 RENAME TO generations",
 ])
+# v5: the LLM-in-the-loop stages. A rewrite is a generation linked to the one it rewrites; difficulty/topic labels
+# per problem and labeler; pseudo-references (majority vote) beside the problems, never written into them; batch
+# API jobs, so a submitted batch is polled again (not paid twice) after a crash.
+MIGRATIONS.append([
+    "ALTER TABLE generations ADD COLUMN parent_generation_id VARCHAR",
+    """CREATE TABLE problem_labels (
+        problem_id VARCHAR NOT NULL, labeler_hash VARCHAR NOT NULL, status VARCHAR NOT NULL, reason VARCHAR,
+        difficulty INTEGER, topic VARCHAR, messages JSON, raw_output VARCHAR, model VARCHAR,
+        prompt_tokens INTEGER, completion_tokens INTEGER, cost_usd DOUBLE, latency_s DOUBLE,
+        recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (problem_id, labeler_hash))""",
+    """CREATE TABLE pseudo_references (
+        problem_id VARCHAR NOT NULL, teacher_hash VARCHAR NOT NULL, method VARCHAR NOT NULL,
+        status VARCHAR NOT NULL, reason VARCHAR, answer VARCHAR, votes INTEGER, n_answers INTEGER,
+        runner_up_votes INTEGER, details JSON, recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (problem_id, teacher_hash, method))""",
+    """CREATE TABLE batch_jobs (
+        batch_id VARCHAR PRIMARY KEY, teacher_hash VARCHAR NOT NULL, base_url VARCHAR NOT NULL,
+        input_file_id VARCHAR, output_file_id VARCHAR, error_file_id VARCHAR, status VARCHAR NOT NULL,
+        request_count INTEGER, details JSON, recipe_hash VARCHAR, run_id VARCHAR,
+        submitted_at TIMESTAMP NOT NULL, updated_at TIMESTAMP)""",
+])
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("problems", "ingest_errors", "ingested_sources", "runs", "teachers", "generations", "verdicts", "datasets",
-          "dataset_rows", "train_runs", "evals", "eval_problems")
+          "dataset_rows", "train_runs", "evals", "eval_problems", "problem_labels", "pseudo_references", "batch_jobs")
 
 _LOCK_PID = re.compile(r"PID (\d+)")
 
