@@ -179,3 +179,26 @@ def test_a_run_whose_process_is_gone_reads_died_and_the_next_writer_marks_it(tmp
     with Store.open(path) as store:  # a writer holds the lock: other processes' running runs are stale
         statuses = dict(store.con.execute("SELECT run_id, status FROM runs").fetchall())
     assert statuses == {run.run_id: "died", mine.run_id: "running"}
+
+
+def test_rows_keep_the_order_they_were_given_in(tmp_path):
+    """Store order (rowid) is the order of the batch, in every fresh store, with repeats and stored keys skipped:
+    later stages read it as the problems' order (first copies, tie-breaks, export order)."""
+    from distill.store import RunContext
+    from distill.types import Problem
+
+    def problems(ids):
+        return [Problem(problem_id=f"p{i}", source="s", locator=f"f:{i}", domain="math", prompt=f"q{i}",
+                        answer="1", language="en") for i in ids]
+
+    orders = []
+    for trial in range(5):
+        with Store.open(tmp_path / f"s{trial}.duckdb") as store:
+            run = RunContext("r", None)
+            order = [7, 3, 11, 0, 5, 3, 9, 1]  # 3 twice: the first one counts
+            assert store.add_problems(problems(order), run) == 7
+            # a later batch that meets stored keys: only the new ones go in, still in the given order
+            assert store.add_problems(problems([9, 42, 7, 13]), run) == 2
+            orders.append([r[0] for r in store.con.execute("SELECT problem_id FROM problems ORDER BY rowid").fetchall()])
+    assert orders[0] == ["p7", "p3", "p11", "p0", "p5", "p9", "p1", "p42", "p13"]
+    assert all(o == orders[0] for o in orders)

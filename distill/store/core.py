@@ -281,32 +281,67 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries):
     # ---- generic keyed insert ------------------------------------------------------------------
     def _insert_ignore(self, table: str, rows: Sequence[dict[str, Any]],
                        before: str | tuple[str, list[Any]] | None = None) -> int:
-        """Insert rows whose key is new; return how many were inserted. One transaction, in which
-        ``before`` (SQL that may read the rows as ``_distill_batch``, optionally with parameters) runs first."""
+        """Insert rows whose key is new, in the order given; return how many were inserted. One transaction, in
+        which ``before`` (SQL that may read the rows as ``_distill_batch``, optionally with parameters) runs first.
+
+        DuckDB's ``INSERT OR IGNORE`` reorders a batch, and "store order" (rowid) is what later stages read as
+        the problems' order, first copies and tie-breaks. So: repeated keys in the batch are dropped here (the
+        first wins) and the batch goes in as a plain ordered insert, whose key check is an index probe per row
+        (flat in the table's size); only a batch that meets stored keys pays an anti-join against the table.
+        """
         if not rows:
             return 0
+        keys = self._key_columns(table)
+        seen: set[tuple[Any, ...]] = set()
+        unique = []
+        for row in rows:
+            key = tuple(row.get(k) for k in keys)
+            if key not in seen:
+                seen.add(key)
+                unique.append(row)
         try:
-            batch = pa.Table.from_pylist(list(rows))
+            batch = pa.Table.from_pylist(unique)
         except (pa.ArrowException, UnicodeError, OverflowError) as exc:
             raise StoreValueError(f"{table}: a value cannot be stored: {type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0][:200]}") from None
-        self.con.begin()
-        try:
-            self.con.register("_distill_batch", batch)
-            if before:
-                sql, params = (before, []) if isinstance(before, str) else before
-                self.con.execute(sql, params)
-            inserted = self.con.execute(
-                f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM _distill_batch"
-            ).fetchone()[0]
-            self.con.unregister("_distill_batch")
-            self.con.commit()
-        except Exception as exc:
-            self._rollback_quietly()
-            if _is_io_error(exc):  # disk full, file gone: say so, rather than the rollback's own complaint
-                raise StoreError(f"{self.path}: the write failed: {str(exc).splitlines()[0][:300]}") from None
-            raise
-        return int(inserted)
+        columns = ", ".join(batch.column_names)
+        batch = batch.append_column("_distill_pos", pa.array(range(len(unique)), pa.int64()))
+        plain = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _distill_batch ORDER BY _distill_pos"
+        matched = " AND ".join(f"t.{k} = b.{k}" for k in keys)
+        anti = (f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _distill_batch b WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {table} t WHERE {matched}) ORDER BY _distill_pos")
+        for sql in (plain, anti):
+            self.con.begin()
+            try:
+                self.con.register("_distill_batch", batch)
+                if before:
+                    before_sql, params = (before, []) if isinstance(before, str) else before
+                    self.con.execute(before_sql, params)
+                inserted = self.con.execute(sql).fetchone()[0]
+                self.con.unregister("_distill_batch")
+                self.con.commit()
+                return int(inserted)
+            except duckdb.ConstraintException:
+                self._rollback_quietly()
+                if sql is anti:
+                    raise
+            except Exception as exc:
+                self._rollback_quietly()
+                if _is_io_error(exc):  # disk full, file gone: say so, rather than the rollback's own complaint
+                    raise StoreError(f"{self.path}: the write failed: {str(exc).splitlines()[0][:300]}") from None
+                raise
+        raise AssertionError("unreachable")
+
+    def _key_columns(self, table: str) -> list[str]:
+        """The primary key's columns of ``table`` (cached per store)."""
+        cache = self.__dict__.setdefault("_keys", {})
+        if table not in cache:
+            row = self.con.execute("SELECT constraint_column_names FROM duckdb_constraints() WHERE table_name = ? "
+                                   "AND constraint_type = 'PRIMARY KEY'", [table]).fetchone()
+            if row is None:
+                raise StoreError(f"{self.path}: table {table} has no primary key to insert by")
+            cache[table] = list(row[0])
+        return cache[table]
 
     def _rollback_quietly(self) -> None:
         try:
