@@ -22,8 +22,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -36,7 +39,12 @@ def normalise(text: str) -> str:
 
 
 def exact_key(text: str) -> str:
-    return hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=12).hexdigest()
+    return exact_digest(text).hex()
+
+
+def exact_digest(text: str) -> bytes:
+    """``exact_key`` as 12 raw bytes (a set of a million of them holds ~80 MB less than of hex strings)."""
+    return hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=12).digest()
 
 
 _WORD_HASHES: dict[str, int] = {}
@@ -148,76 +156,188 @@ def exact_jaccard(a: str, b: str) -> float:
     return _jaccard(np.unique(shingle_hashes(a)), np.unique(shingle_hashes(b)))
 
 
+class _Blobs:
+    """Byte strings by slot, appended in order: in memory, or in an unlinked temporary file (``spill_dir``) read
+    back one at a time, so that what only the rare band candidates need costs no resident memory."""
+
+    def __init__(self, spill_dir: str | Path | None):
+        self._file = tempfile.TemporaryFile(dir=spill_dir, buffering=0) if spill_dir is not None else None  # noqa: SIM115
+        self._memory: list[bytes] = []
+        self._offsets = np.zeros(1025, dtype=np.int64)
+        self._count = 0
+
+    def append(self, data: bytes) -> None:
+        if self._file is None:
+            self._memory.append(data)
+            return
+        if self._count + 1 == len(self._offsets):
+            self._offsets = np.concatenate([self._offsets, np.zeros(len(self._offsets), dtype=np.int64)])
+        self._file.seek(int(self._offsets[self._count]))
+        self._file.write(data)
+        self._offsets[self._count + 1] = self._offsets[self._count] + len(data)
+        self._count += 1
+
+    def get(self, slot: int) -> bytes:
+        if self._file is None:
+            return self._memory[slot]
+        start, end = int(self._offsets[slot]), int(self._offsets[slot + 1])
+        return os.pread(self._file.fileno(), end - start, start)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+class _BandTable:
+    """Band keys (uint64) -> slots, as sorted numpy levels merged like a binary counter (12 bytes per entry, not
+    a dict's ~100), plus a dict of the keys added since the last ``seal``. Looked up a chunk at a time."""
+
+    def __init__(self) -> None:
+        self.levels: list[tuple[np.ndarray, np.ndarray]] = []
+        self.recent: dict[int, int | list[int]] = {}
+        self._recent_keys: list[int] = []
+        self._recent_slots: list[int] = []
+
+    def add(self, keys: list[int], slot: int) -> None:
+        recent = self.recent
+        for key in keys:
+            found = recent.get(key)
+            if found is None:
+                recent[key] = slot
+            elif isinstance(found, int):
+                recent[key] = [found, slot]
+            else:
+                found.append(slot)
+        self._recent_keys.extend(keys)
+        self._recent_slots.extend([slot] * len(keys))
+
+    def recent_slots(self, keys: list[int]) -> set[int]:
+        out: set[int] = set()
+        for key in keys:
+            found = self.recent.get(key)
+            if found is not None:
+                out.update((found,) if isinstance(found, int) else found)
+        return out
+
+    def sealed_slots(self, queries: np.ndarray) -> list[list[int]]:
+        """Per query row (the band keys of one text), the slots of sealed entries sharing any of its keys."""
+        out: list[list[int]] = [[] for _ in range(len(queries))]
+        flat = queries.ravel()
+        for keys, slots in self.levels:
+            lo = np.searchsorted(keys, flat, "left")
+            hi = np.searchsorted(keys, flat, "right")
+            for at in np.flatnonzero(hi > lo).tolist():
+                out[at // queries.shape[1]].extend(slots[lo[at]:hi[at]].tolist())
+        return out
+
+    def seal(self) -> None:
+        """Move the recent keys into the sorted levels (amortised O(n log n) over all adds)."""
+        if not self._recent_keys:
+            return
+        keys = np.array(self._recent_keys, dtype=np.uint64)
+        slots = np.array(self._recent_slots, dtype=np.int32)
+        self.recent, self._recent_keys, self._recent_slots = {}, [], []
+        while self.levels and len(self.levels[-1][0]) <= 2 * len(keys):
+            k, s = self.levels.pop()
+            keys, slots = np.concatenate([k, keys]), np.concatenate([s, slots])
+        order = np.argsort(keys, kind="stable")
+        self.levels.append((keys[order], slots[order]))
+
+    def nbytes(self) -> int:
+        return sum(k.nbytes + s.nbytes for k, s in self.levels) + 120 * len(self._recent_keys)
+
+
 class NearDuplicateIndex:
-    """Texts added one at a time; each is reported as a near copy of an earlier *kept* text, or kept.
+    """Texts added in order; each is reported as a near copy of an earlier *kept* text, or kept.
 
     Candidates come from LSH bands over the sketches of kept texts only; a candidate whose sketch agrees
     on fewer than ``threshold - slack`` of the bins is dropped without further work (the estimate's standard
     deviation at the threshold is about 0.03 with 128 bins, so the slack of 0.15 is five of them), and the
-    rest are confirmed with the exact shingle Jaccard. Memory per kept text: its sketch (4 bytes a bin), its
-    shingle hashes (8 bytes each, as bytes) and one dict entry per band (a 64-bit band key -> a slot, a list only
-    when keys collide): about 2.5 KB for a short problem with 128 bins and 16 bands.
+    rest are confirmed with the exact shingle Jaccard. Resident memory per kept text: its band keys in sorted
+    numpy levels (12 bytes a band: about 200 bytes with 16 bands) and its key; the sketch and the shingle hashes,
+    which only band candidates need, go to an unlinked temporary file in ``spill_dir`` when one is given (select
+    puts it beside the store), else stay in memory. ``add_many`` looks a chunk of texts up against the sealed
+    levels at once; the texts of the chunk itself are matched through a small dict, in order.
     """
 
     SLACK = 0.15
+    SEAL_EVERY = 4096  # kept texts between seals of the band table
 
-    def __init__(self, threshold: float, num_perm: int = 128):
+    def __init__(self, threshold: float, num_perm: int = 128, spill_dir: str | Path | None = None):
         self.threshold = threshold
         self.hasher = MinHasher(num_perm)
         self.bands, self.rows = lsh_bands(threshold, num_perm)
         # A band's rows fold into one 64-bit key (odd multipliers, wrapping sum), salted by the band's number so
-        # that one dict holds every band.
+        # that one table holds every band.
         rng = np.random.default_rng(0xBA5D)
         self._fold = rng.integers(1, 2**63, size=self.rows, dtype=np.uint64) | np.uint64(1)
         self._salt = rng.integers(1, 2**63, size=self.bands, dtype=np.uint64)
-        self.buckets: dict[int, int | list[int]] = {}
-        self.sketches = np.zeros((1024, num_perm), dtype=np.uint32)
-        self.shingles: list[bytes] = []
-        self.ids: list[int] = []
+        self.table = _BandTable()
+        self.sketches = _Blobs(spill_dir)
+        self.shingles = _Blobs(spill_dir)
+        self.ids = np.zeros(1024, dtype=np.int64)
+        self.kept = 0
         self.candidates_seen = 0  # band candidates looked at, in all: near-linear work keeps this near zero
 
     def add(self, key: int, text: str) -> int | None:
         """The key of the kept text that ``text`` nearly duplicates, or None (then ``text`` is kept)."""
-        if not text.strip():
-            return None
-        hashes = np.unique(shingle_hashes(text))
-        sketch = self.hasher.sketch_hashes(hashes)
-        with np.errstate(over="ignore"):
-            folded = (sketch.reshape(self.bands, self.rows).astype(np.uint64) * self._fold).sum(axis=1) ^ self._salt
-        band_keys = folded.tolist()
-        candidates: set[int] = set()
-        buckets = self.buckets
-        for band_key in band_keys:
-            found = buckets.get(band_key)
-            if found is not None:
-                if isinstance(found, int):
-                    candidates.add(found)
-                else:
-                    candidates.update(found)
-        if candidates:
-            self.candidates_seen += len(candidates)
-            slots = np.fromiter(sorted(candidates), dtype=np.int64, count=len(candidates))
-            agree = (self.sketches[slots] == sketch).mean(axis=1)
-            for slot in slots[agree >= self.threshold - self.SLACK]:
-                if _jaccard(hashes, np.frombuffer(self.shingles[slot], dtype=np.uint64)) >= self.threshold:
-                    return self.ids[slot]
-        slot = len(self.ids)
-        if slot == len(self.sketches):
-            self.sketches = np.concatenate([self.sketches, np.zeros_like(self.sketches)])
-        self.sketches[slot] = sketch
-        self.shingles.append(hashes.tobytes())
-        self.ids.append(key)
-        for band_key in band_keys:
-            found = buckets.get(band_key)
-            if found is None:
-                buckets[band_key] = slot
-            elif isinstance(found, int):
-                buckets[band_key] = [found, slot]
-            else:
-                found.append(slot)
+        return self.add_many([(key, text)])[0]
+
+    def add_many(self, items: Sequence[tuple[int, str]]) -> list[int | None]:
+        """``add`` for each item, in order."""
+        prepared = []
+        for _key, text in items:
+            if not text.strip():
+                prepared.append(None)
+                continue
+            hashes = np.unique(shingle_hashes(text))
+            sketch = self.hasher.sketch_hashes(hashes)
+            with np.errstate(over="ignore"):
+                folded = (sketch.reshape(self.bands, self.rows).astype(np.uint64) * self._fold).sum(axis=1) ^ self._salt
+            prepared.append((hashes, sketch, folded))
+        rows = [p[2] for p in prepared if p is not None]
+        sealed = iter(self.table.sealed_slots(np.stack(rows)) if rows and self.table.levels else [[]] * len(rows))
+        out: list[int | None] = []
+        for (key, _text), prep in zip(items, prepared, strict=True):
+            if prep is None:
+                out.append(None)
+                continue
+            hashes, sketch, folded = prep
+            band_keys = folded.tolist()
+            candidates = set(next(sealed)) | self.table.recent_slots(band_keys)
+            match = self._confirm(candidates, hashes, sketch) if candidates else None
+            if match is not None:
+                out.append(int(self.ids[match]))
+                continue
+            slot = self.kept
+            if slot == len(self.ids):
+                self.ids = np.concatenate([self.ids, np.zeros_like(self.ids)])
+            self.ids[slot] = key
+            self.kept += 1
+            self.sketches.append(sketch.tobytes())
+            self.shingles.append(hashes.tobytes())
+            self.table.add(band_keys, slot)
+            out.append(None)
+        if len(self.table._recent_keys) >= self.SEAL_EVERY * self.bands:
+            self.table.seal()
+        return out
+
+    def _confirm(self, candidates: set[int], hashes: np.ndarray, sketch: np.ndarray) -> int | None:
+        self.candidates_seen += len(candidates)
+        for slot in sorted(candidates):
+            theirs = np.frombuffer(self.sketches.get(slot), dtype=np.uint32)
+            if (theirs == sketch).mean() < self.threshold - self.SLACK:
+                continue
+            if _jaccard(hashes, np.frombuffer(self.shingles.get(slot), dtype=np.uint64)) >= self.threshold:
+                return slot
         return None
 
+    def close(self) -> None:
+        self.sketches.close()
+        self.shingles.close()
 
+
+CHUNK = 2_000  # texts looked up against the sealed band table at once
 SMALL_GROUP = 32  # up to this many texts, compare every pair exactly: cheaper than sketches, and misses none
 
 
@@ -250,10 +370,9 @@ def near_duplicates(texts: Sequence[str], threshold: float, num_perm: int = 128)
                 kept.append((i, mine))
         return duplicate_of
     index = NearDuplicateIndex(threshold, num_perm)
-    for i, text in enumerate(texts):
-        earlier = index.add(i, text)
-        if earlier is not None:
-            duplicate_of[i] = earlier
+    for start in range(0, len(texts), CHUNK):
+        found = index.add_many(list(enumerate(texts[start:start + CHUNK], start)))
+        duplicate_of.update((start + i, earlier) for i, earlier in enumerate(found) if earlier is not None)
     return duplicate_of
 
 
@@ -300,25 +419,53 @@ class BenchmarkGrams:
 
 
 class Contamination:
-    """Benchmark n-grams (as stable 64-bit hashes), checked against candidate texts."""
+    """Benchmark n-grams (as stable 64-bit hashes), checked against candidate texts.
+
+    Every benchmark's hashes are merged into one sorted array that remembers the first benchmark (in the given
+    order) holding each, so a text costs one lookup for its n-grams and one per distinct short-item length,
+    whatever the number of benchmarks."""
 
     def __init__(self, benchmarks: dict[str, Iterable[str] | BenchmarkGrams], n: int = 8):
         self.n = n
         self.benchmarks = {name: b if isinstance(b, BenchmarkGrams) else BenchmarkGrams.from_texts(b, n)
                            for name, b in benchmarks.items()}
         self.sizes = {name: b.items for name, b in self.benchmarks.items()}
+        self.names = list(self.benchmarks)
+        self._grams = _merged([b.ngrams for b in self.benchmarks.values()])
+        self._short = _merged([b.short for b in self.benchmarks.values()])
+        self._short_lengths = sorted({k for b in self.benchmarks.values() for k in b.short_lengths})
 
     def match(self, text: str) -> str | None:
-        """The benchmark this text overlaps, or None."""
+        """The benchmark this text overlaps (the first in order, n-grams before short items), or None."""
         words = normalise(text).split(" ")
         if words == [""]:
             return None
-        mine = _gram_hashes(words, self.n)
-        for name, bench in self.benchmarks.items():
-            if len(mine) and np.isin(mine, bench.ngrams, assume_unique=False).any():
-                return name
-        for name, bench in self.benchmarks.items():
-            for k in bench.short_lengths:
-                if k <= len(words) and np.isin(_gram_hashes(words, k), bench.short).any():
-                    return name
+        owner = _first_owner(_gram_hashes(words, self.n), *self._grams)
+        if owner is None:
+            for k in self._short_lengths:
+                if k > len(words):
+                    break
+                found = _first_owner(_gram_hashes(words, k), *self._short)
+                owner = found if owner is None or (found is not None and found < owner) else owner
+        return None if owner is None else self.names[owner]
+
+
+def _merged(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted unique hashes, for each the index of the first part holding it)."""
+    if not parts or not sum(len(p) for p in parts):
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int32)
+    keys = np.concatenate(parts)
+    owners = np.concatenate([np.full(len(p), i, dtype=np.int32) for i, p in enumerate(parts)])
+    order = np.lexsort((owners, keys))  # by hash, then by part: the first of each hash is its first owner
+    keys, owners = keys[order], owners[order]
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    return keys[first], owners[first]
+
+
+def _first_owner(hashes: np.ndarray, keys: np.ndarray, owners: np.ndarray) -> int | None:
+    if not len(hashes) or not len(keys):
         return None
+    at = np.minimum(np.searchsorted(keys, hashes), len(keys) - 1)
+    hit = keys[at] == hashes
+    return int(owners[at[hit]].min()) if hit.any() else None

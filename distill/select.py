@@ -31,7 +31,8 @@ import numpy as np
 import pyarrow as pa
 
 from distill.benchmark_index import BUILTIN, benchmark_texts, load_index
-from distill.dedup import Contamination, NearDuplicateIndex, exact_key, near_duplicates
+from distill.dedup import CHUNK as NEAR_CHUNK
+from distill.dedup import Contamination, NearDuplicateIndex, exact_digest, exact_key, near_duplicates
 from distill.errors import NothingToDoError, RecipeError
 from distill.recipe import LoadedRecipe
 from distill.store import Store
@@ -148,22 +149,37 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
         if cfg.decontaminate.enabled and cfg.decontaminate.benchmarks:
             index = contamination_index(recipe)
         hits: Counter[str] = Counter()
-        seen: set[str] = set()
-        near = NearDuplicateIndex(cfg.dedup.near_duplicate_threshold, cfg.dedup.num_perm)
-        for ppos, prompt in store.selection_problems():
-            bench = index.match(prompt) if index is not None else None
-            if bench is not None:
-                bad_problem[ppos] = f"contaminated:{bench}"
-                hits[bench] += 1
-            elif cfg.dedup.problems:
-                key = exact_key(prompt)
-                if key in seen:
-                    bad_problem[ppos] = "duplicate_problem"
-                else:
-                    seen.add(key)
-                    if near.add(ppos, prompt) is not None:
-                        bad_problem[ppos] = "near_duplicate_problem"
-        del seen, near
+        seen: set[bytes] = set()
+        # The index of kept problems keeps ~200 bytes each in memory; their sketches and shingles go to a temporary
+        # file beside the store.
+        near = NearDuplicateIndex(cfg.dedup.near_duplicate_threshold, cfg.dedup.num_perm, spill_dir=store.path.parent)
+        pending: list[tuple[int, str]] = []
+
+        def look_up_near_copies() -> None:
+            for (ppos, _), earlier in zip(pending, near.add_many(pending), strict=True):
+                if earlier is not None:
+                    bad_problem[ppos] = "near_duplicate_problem"
+            pending.clear()
+
+        try:
+            for ppos, prompt in store.selection_problems():
+                bench = index.match(prompt) if index is not None else None
+                if bench is not None:
+                    bad_problem[ppos] = f"contaminated:{bench}"
+                    hits[bench] += 1
+                elif cfg.dedup.problems:
+                    key = exact_digest(prompt)
+                    if key in seen:
+                        bad_problem[ppos] = "duplicate_problem"
+                    else:
+                        seen.add(key)
+                        pending.append((ppos, prompt))
+                        if len(pending) == NEAR_CHUNK:
+                            look_up_near_copies()
+            look_up_near_copies()
+        finally:
+            near.close()
+        del seen
         if index is not None:
             summary.contamination = {name: hits.get(name, 0) for name in cfg.decontaminate.benchmarks}
 

@@ -157,3 +157,38 @@ def test_select_decontaminates_offline_by_default_and_counts_hits_behind_other_r
     status = runner.invoke(app, ["status", str(recipe), "--json"])
     assert json.loads(status.stdout)["datasets"][0]["contamination"] == {"math500": 0, "aime24": 0, "amc23": 0,
                                                                          "gsm8k": 1}
+
+
+def test_a_spilled_sealed_index_finds_what_the_in_memory_one_finds(tmp_path: Path) -> None:
+    """Sketches and shingles in a temporary file, band keys sealed into sorted levels every few texts: the same
+    answers as one in-memory table, for copies of texts sealed long ago and of texts in the same chunk."""
+    from distill.dedup import NearDuplicateIndex
+
+    texts = templated_problems(600)
+    texts += [t + " Explain." for t in texts[:600:37]]  # near copies of early (sealed) texts
+    texts += [texts[-1] + " Now.", texts[3].upper()]  # a copy of a text in this very chunk, an exact one
+    plain = NearDuplicateIndex(0.85)
+    plain.SEAL_EVERY = 10**9  # never sealed: every key in the dict
+    spilled = NearDuplicateIndex(0.85, spill_dir=tmp_path)
+    spilled.SEAL_EVERY = 16
+    expected = plain.add_many(list(enumerate(texts)))
+    got = []
+    for start in range(0, len(texts), 50):
+        got += spilled.add_many(list(enumerate(texts[start:start + 50], start)))
+    assert got == expected
+    assert len(spilled.table.levels) > 1 and not plain.table.levels
+    assert [got[600 + i] for i in range(len(range(0, 600, 37)))] == list(range(0, 600, 37))
+    assert got[-1] == 3 and got[-2] == got[-3] == 592  # a copy of a (dropped) copy names the kept original
+    spilled.close()
+
+
+def test_decontamination_names_the_first_benchmark_in_order() -> None:
+    shared = "the quick brown fox jumps over the lazy dog near the river bank today"
+    a = Contamination({"a": ["unrelated words here and there for sure in this one", "solve x^2 = 4"],
+                       "b": [shared]}, n=8)
+    b = Contamination({"b": [shared], "a": [shared]}, n=8)
+    assert a.match("Story: " + shared) == "b"
+    assert b.match("Story: " + shared) == "b"
+    assert a.match("please SOLVE x^2 = 4 now") == "a"  # a short item, whole inside the text
+    # n-grams are looked at before short items, as the recipe order says for n-grams alone
+    assert a.match(shared + " and solve x^2 = 4") == "b"
