@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,7 +109,7 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
     try:
         cols = store.selection_columns()
         names: dict[str, list[str]] = cols.pop("_names")  # type: ignore[assignment]
-        reason: dict[int, str] = {}  # position -> the first reason that excluded it
+        reason = Reasons(count)  # per position, the first reason that excluded it
 
         # 1. checks, in recipe order: the first one a candidate fails (or lacks) is its reason
         covered: set[str] = set()
@@ -117,15 +117,15 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
         for check in checks:
             covered.update(check.domains or ())
             for pos, status, why in store.selection_outcomes(check.name, check.version, check.domains):
-                if pos in reason:
+                if reason.excluded(pos):
                     continue
                 if status is None:
-                    reason[pos] = f"unverified:{check.name}"
+                    reason.set(pos, f"unverified:{check.name}")
                 elif status == "abstain":
                     if _abstain_action(cfg.abstain, check.name) != "keep":
-                        reason[pos] = f"abstained:{check.name}:{why}"
+                        reason.set(pos, f"abstained:{check.name}:{why}")
                 else:
-                    reason[pos] = f"failed:{check.name}:{why}"
+                    reason.set(pos, f"failed:{check.name}:{why}")
         if not covers_all:
             for code, domain in enumerate(names["domain"]):
                 if domain in covered:
@@ -134,17 +134,15 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
                 if len(at):
                     summary.unchecked_domains[domain] = cfg.unchecked_domains
                     if cfg.unchecked_domains == "drop":
-                        for pos in at.tolist():
-                            reason.setdefault(pos, f"unchecked:{domain}")
+                        reason.set_default(at, f"unchecked:{domain}")
         problem_of = cols["problem_pos"]
         n_problems = int(problem_of.max()) + 1 if count else 0
-        failed = np.zeros(count, dtype=bool)
-        failed[list(reason)] = True
+        failed = ~reason.alive_mask()
         samples = np.bincount(problem_of, minlength=n_problems)
         passing = np.bincount(problem_of[~failed], minlength=n_problems)
 
         # 2-3. decontamination and problem dedup, streaming the problems once (first copy in source order kept)
-        bad_problem: dict[int, str] = {}
+        bad_problem = Reasons(n_problems)
         index = None
         if cfg.decontaminate.enabled and cfg.decontaminate.benchmarks:
             index = contamination_index(recipe)
@@ -158,19 +156,19 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
         def look_up_near_copies() -> None:
             for (ppos, _), earlier in zip(pending, near.add_many(pending), strict=True):
                 if earlier is not None:
-                    bad_problem[ppos] = "near_duplicate_problem"
+                    bad_problem.set(ppos, "near_duplicate_problem")
             pending.clear()
 
         try:
             for ppos, prompt in store.selection_problems():
                 bench = index.match(prompt) if index is not None else None
                 if bench is not None:
-                    bad_problem[ppos] = f"contaminated:{bench}"
+                    bad_problem.set(ppos, f"contaminated:{bench}")
                     hits[bench] += 1
                 elif cfg.dedup.problems:
                     key = exact_digest(prompt)
                     if key in seen:
-                        bad_problem[ppos] = "duplicate_problem"
+                        bad_problem.set(ppos, "duplicate_problem")
                     else:
                         seen.add(key)
                         pending.append((ppos, prompt))
@@ -185,17 +183,14 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
 
         # 4. difficulty band
         rate = passing / np.maximum(samples, 1)
-        for ppos in np.flatnonzero((rate < cfg.min_pass_rate) | (rate > cfg.max_pass_rate)).tolist():
-            bad_problem.setdefault(ppos, "outside_difficulty_band")
-        if bad_problem:
-            bad_at = np.flatnonzero(np.isin(problem_of, np.fromiter(bad_problem, dtype=np.int64)))
-            for pos in bad_at.tolist():
-                reason.setdefault(pos, bad_problem[int(problem_of[pos])])
+        bad_problem.set_default(np.flatnonzero((rate < cfg.min_pass_rate) | (rate > cfg.max_pass_rate)),
+                                "outside_difficulty_band")
+        reason.inherit(bad_problem, problem_of)
 
         # 5. response dedup among the samples of each problem (the same text twice teaches nothing new), and
         # response lengths for the `shortest` policy where token counts are unknown
         tokens = cols["completion_tokens"]
-        alive = _alive(count, reason)
+        alive = reason.alive()
         need_length = cfg.policy == "shortest" and bool(np.any(tokens[alive] <= 0))
         length: dict[int, int] = {}
         if cfg.dedup.responses or need_length:
@@ -209,37 +204,41 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
                 if cfg.dedup.responses:
                     group.append((pos, text))
             _dedup_responses(group, cfg, reason)
-            alive = _alive(count, reason)
+            alive = reason.alive()
 
         # 6. policy per problem
         sample_index = cols["sample_index"]
-        teacher = store.selection_teacher_codes() if cfg.policy == "first" else None
-        by_problem: dict[int, list[int]] = defaultdict(list)
-        for pos in alive.tolist():
-            by_problem[int(problem_of[pos])].append(pos)
-        for rows in by_problem.values():
-            if cfg.policy == "first":
-                keep = [min(rows, key=lambda r: (sample_index[r], teacher[r]))]
-            elif cfg.policy == "shortest":
-                keep = [min(rows, key=lambda r: (tokens[r] if tokens[r] > 0 else length[r], sample_index[r]))]
-            elif cfg.policy == "k_per_problem":
-                keep = rng.sample(rows, min(cfg.k, len(rows)))
-            else:
-                keep = rows
-            kept_here = set(keep)
-            for pos in rows:
-                if pos not in kept_here:
-                    reason[pos] = f"policy:{cfg.policy}"
-        del by_problem
-        alive = _alive(count, reason)
+        # Candidates are in problem order, so the alive ones of a problem are one run of ``alive``.
+        group_of = problem_of[alive]
+        starts = np.flatnonzero(np.r_[True, group_of[1:] != group_of[:-1]]) if len(alive) else alive
+        keep_mask = np.ones(len(alive), dtype=bool)
+        if cfg.policy in ("first", "shortest"):
+            if cfg.policy == "first":  # the lowest sample index, ties (several teachers) by teacher hash
+                order = np.lexsort((store.selection_teacher_codes()[alive], sample_index[alive], group_of))
+            else:  # the fewest completion tokens (characters where unknown), ties by sample index, then position
+                size = tokens[alive].astype(np.int64)
+                unknown = np.flatnonzero(size <= 0)
+                size[unknown] = [length[int(alive[i])] for i in unknown.tolist()]
+                order = np.lexsort((sample_index[alive], size, group_of))
+            keep_mask[:] = False
+            keep_mask[order[starts]] = True  # sorted by problem first: each run's first row is its choice
+        elif cfg.policy == "k_per_problem":
+            ends = np.r_[starts[1:], len(alive)]
+            for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+                rows = alive[start:end].tolist()
+                if len(rows) > cfg.k:
+                    kept_here = set(rng.sample(rows, cfg.k))
+                    keep_mask[start:end] = [r in kept_here for r in rows]
+        reason.set_default(alive[~keep_mask], f"policy:{cfg.policy}")
+        alive = reason.alive()
 
         # 7. per-source caps and mixture weights
-        by_source: dict[str, list[int]] = defaultdict(list)
-        for pos in alive.tolist():
-            by_source[names["source"][cols["source"][pos]]].append(pos)
+        alive_source = cols["source"][alive]
+        by_source = {name: alive[alive_source == code] for code, name in enumerate(names["source"])
+                     if np.any(alive_source == code)}
         caps = dict(cfg.per_source_cap)
         if cfg.weights:
-            present = {s: w for s, w in cfg.weights.items() if by_source.get(s)}
+            present = {s: w for s, w in cfg.weights.items() if s in by_source}
             if present:
                 # The source that runs out first (relative to its weight) sets the scale for all.
                 scale = min(len(by_source[s]) / w for s, w in present.items() if w > 0)
@@ -248,12 +247,11 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
         for source, rows in by_source.items():
             cap = caps.get(source)
             if cap is not None and len(rows) > cap:
-                keep_ids = set(rng.sample(rows, cap))
-                for pos in rows:
-                    if pos not in keep_ids:
-                        reason[pos] = "source_cap"
+                keep_ids = set(rng.sample(rows.tolist(), cap))
+                reason.set_default(np.array([p for p in rows.tolist() if p not in keep_ids], dtype=np.int64),
+                                   "source_cap")
         del by_source
-        kept = _alive(count, reason)
+        kept = reason.alive()
 
         # Splits, then the record.
         test_size = recipe.config.export.test_size
@@ -263,17 +261,17 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
         split = np.empty(len(kept), dtype=object)
         for rank, i in enumerate(order):
             split[i] = "test" if rank < n_test else "train"
-        excluded = np.fromiter(sorted(reason), dtype=np.int64, count=len(reason))
+        excluded = np.flatnonzero(~reason.alive_mask())
         decisions = pa.table({
             "pos": pa.array(np.concatenate([kept, excluded]), pa.int64()),
             "split": pa.array(list(split) + ["excluded"] * len(excluded), pa.string()),
             "row_index": pa.array(np.concatenate([np.arange(len(kept)), np.arange(len(excluded))]), pa.int32()),
             "status": pa.array(["kept"] * len(kept) + ["excluded"] * len(excluded), pa.string()),
-            "reason": pa.array([None] * len(kept) + [reason[p] for p in excluded.tolist()], pa.string()),
+            "reason": pa.concat_arrays([pa.nulls(len(kept), pa.string()), reason.names_of(excluded)]),
         })
         summary.kept = len(kept)
         summary.splits = dict(Counter(split.tolist()))
-        summary.excluded = Counter(reason.values())
+        summary.excluded = reason.counts()
         selection = {"select": cfg.model_dump(mode="json", exclude={"memory_limit_mb"}),
                      "checks": [[c.name, c.version] for c in checks], "test_size": test_size}
         summary.dataset_id = _selection_id(summary.name, selection, store.selection_generation_ids(kept), split)
@@ -312,28 +310,69 @@ def _selection_id(name: str, selection: dict[str, Any], kept_ids: Iterable[str],
     return digest.hexdigest()[:16]
 
 
-def _alive(count: int, reason: dict[int, str]) -> np.ndarray:
-    """Positions not yet excluded, in order."""
-    mask = np.ones(count, dtype=bool)
-    if reason:
-        mask[np.fromiter(reason, dtype=np.int64, count=len(reason))] = False
-    return np.flatnonzero(mask)
+class Reasons:
+    """Per position, the first reason that excluded it, as a code into a short list of names (4 bytes a
+    candidate; a dict of strings cost ~150)."""
+
+    def __init__(self, count: int):
+        self.codes = np.zeros(count, dtype=np.int32)  # 0: not excluded
+        self.names: list[str] = []
+        self._code: dict[str, int] = {}
+
+    def code(self, name: str) -> int:
+        if name not in self._code:
+            self.names.append(name)
+            self._code[name] = len(self.names)
+        return self._code[name]
+
+    def excluded(self, pos: int) -> bool:
+        return bool(self.codes[pos])
+
+    def set(self, pos: int, name: str) -> None:
+        self.codes[pos] = self.code(name)
+
+    def set_default(self, positions: np.ndarray, name: str) -> None:
+        """Exclude these positions for ``name`` unless an earlier reason did."""
+        if len(positions):
+            at = positions[self.codes[positions] == 0]
+            self.codes[at] = self.code(name)
+
+    def inherit(self, parents: Reasons, parent_of: np.ndarray) -> None:
+        """Each position not yet excluded takes its parent's reason (a candidate its problem's)."""
+        theirs = parents.codes[parent_of]
+        at = np.flatnonzero((self.codes == 0) & (theirs != 0))
+        mapping = np.array([0] + [self.code(n) for n in parents.names], dtype=np.int32)
+        self.codes[at] = mapping[theirs[at]]
+
+    def alive_mask(self) -> np.ndarray:
+        return self.codes == 0
+
+    def alive(self) -> np.ndarray:
+        """Positions not yet excluded, in order."""
+        return np.flatnonzero(self.codes == 0)
+
+    def names_of(self, positions: np.ndarray) -> pa.Array:
+        return pa.array(self.names, pa.string()).take(pa.array(self.codes[positions] - 1, pa.int32()))
+
+    def counts(self) -> Counter[str]:
+        counts = np.bincount(self.codes, minlength=len(self.names) + 1)
+        return Counter({name: int(counts[i + 1]) for i, name in enumerate(self.names) if counts[i + 1]})
 
 
-def _dedup_responses(group: list[tuple[int, str]], cfg: Any, reason: dict[int, str]) -> None:
+def _dedup_responses(group: list[tuple[int, str]], cfg: Any, reason: Reasons) -> None:
     """Exact then near duplicates among one problem's alive samples (in order; the first copy is kept)."""
     seen: set[str] = set()
     unique: list[tuple[int, str]] = []
     for pos, text in group:
         key = exact_key(text)
         if key in seen:
-            reason[pos] = "duplicate_response"
+            reason.set(pos, "duplicate_response")
         else:
             seen.add(key)
             unique.append((pos, text))
     if len(unique) > 1:
         for i in near_duplicates([t for _, t in unique], cfg.dedup.near_duplicate_threshold, cfg.dedup.num_perm):
-            reason[unique[i][0]] = "near_duplicate_response"
+            reason.set(unique[i][0], "near_duplicate_response")
 
 
 def _abstain_action(setting: str | dict[str, str], check: str) -> str:
