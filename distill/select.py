@@ -282,7 +282,8 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
         summary.new = store.add_selection({"dataset_id": summary.dataset_id, "name": summary.name,
                                            "selection": selection, "row_count": summary.kept, "stats": stats},
                                           decisions, run)
-        store.finish_run(run, "ok", stats | {"dataset_id": summary.dataset_id, "new": summary.new})
+        store.finish_run(run, "ok", stats | {"dataset_id": summary.dataset_id, "new": summary.new,
+                                             "duckdb_memory_limit": store.selection_memory_limit})
     finally:
         store.close_selection()
     return summary

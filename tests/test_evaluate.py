@@ -103,7 +103,9 @@ def test_pass_and_maj_at_k_from_known_verdicts_side_by_side_and_a_rerun_does_not
     assert evals["labels"] == ["base", "student"] and evals["diff"] == "student - base"
     pass1 = next(r for r in evals["rows"] if r["metric"] == "pass@1")
     assert pass1["diff"] == pytest.approx(2 / 3 - 5 / 12)
-    assert "Evaluation" in CliRunner().invoke(app, ["status", str(path)]).output
+    assert json.loads(status.output)["funnel"] == []  # eval samples' verdicts are not the recipe's traces
+    shown = CliRunner().invoke(app, ["status", str(path)]).output
+    assert "Evaluation" in shown and "Rejected by check" not in shown
 
 
 def test_trained_student_is_a_lora_adapter_loaded_on_its_base(tmp_path: Path, tiny_model: Path) -> None:

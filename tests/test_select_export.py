@@ -273,12 +273,15 @@ def test_select_memory_setting_bounds_duckdb_and_leaves_the_selection_alone(veri
     recipe = load_recipe(recipe_file(tmp_path, base_url, cfg | {"memory_limit_mb": 256}))
     with Store.open(recipe.store_path) as store:
         small = select(recipe, store)
-        limit = store.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        limit = json.loads(store.con.execute("SELECT summary FROM runs WHERE stage = 'select' ORDER BY started_at "
+                                             "DESC LIMIT 1").fetchone()[0])["duckdb_memory_limit"]
+        after = store.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
         kept = store.con.execute("SELECT generation_id, split FROM dataset_rows WHERE dataset_id = ? AND "
                                  "status = 'kept' ORDER BY row_index", [small.dataset_id]).fetchall()
         temp = store.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_select_candidates'"
                                  ).fetchone()[0]
     assert limit.replace(" ", "") in ("128.0MiB", "128MiB", "122.0MiB") and temp == 0, limit
+    assert after != limit  # the connection's own limit is back for the stages after select
     default = run_select(tmp_path, base_url, cfg)
     assert default.dataset_id == small.dataset_id and len(kept) == small.kept == 8
     from distill.select import dataset_name

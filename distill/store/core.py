@@ -35,7 +35,7 @@ from distill.store.insights import InsightQueries
 from distill.store.results import ResultsQueries
 from distill.store.selection import SelectionQueries
 from distill.store.values import _dicts, _json, _now
-from distill.types import CodeTests, Generation, IngestError, Problem, Verdict
+from distill.types import EVAL_SOURCE_PREFIX, CodeTests, Generation, IngestError, Problem, Verdict
 
 # Each migration moves the schema from version i-1 to i. Never edit a released one; append.
 MIGRATIONS: list[list[str]] = [
@@ -507,11 +507,15 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries):
         return self._insert_ignore("verdicts", rows)
 
     def verdict_funnel(self) -> list[tuple[str, str, str, int]]:
-        """(check, status, reason, count) over the latest version of each check."""
+        """(check, status, reason, count) over the latest version of each check, for the traces of the recipe's
+        sources (the eval stage's samples of benchmark problems are its own business: see ``evals``)."""
         return self.con.execute(
-            "WITH latest AS (SELECT check_name, max(check_version) AS v FROM verdicts GROUP BY 1) "
+            "WITH latest AS (SELECT check_name, max(check_version) AS v FROM verdicts GROUP BY 1), "
+            "eval_gens AS (SELECT g.generation_id FROM generations g JOIN problems p USING (problem_id) "
+            "WHERE starts_with(p.source, ?)) "
             "SELECT check_name, status, reason, count(*) FROM verdicts JOIN latest USING (check_name) "
-            "WHERE check_version = latest.v GROUP BY ALL ORDER BY 1, 2, 4 DESC").fetchall()
+            "WHERE check_version = latest.v AND generation_id NOT IN (SELECT generation_id FROM eval_gens) "
+            "GROUP BY ALL ORDER BY 1, 2, 4 DESC", [EVAL_SOURCE_PREFIX]).fetchall()
 
     # ---- selection and export -------------------------------------------------------------------
     def kept_generations(self, dataset_id: str) -> list[dict[str, Any]]:

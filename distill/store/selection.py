@@ -26,8 +26,11 @@ class SelectionQueries:
 
     def open_selection(self, sources: Sequence[str], memory_limit_mb: int | None = None) -> int:
         """Write the candidates of these sources into ``_select_candidates``; return how many there are."""
-        if memory_limit_mb:
+        self._restore_memory_limit = None
+        if memory_limit_mb:  # for this selection only: close_selection puts the connection's own limit back
+            self._restore_memory_limit = self.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
             self.con.execute(f"SET memory_limit = '{int(memory_limit_mb)}MB'")
+        self.selection_memory_limit = self.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE _select_candidates AS "
             "SELECT (row_number() OVER (ORDER BY p.rowid, g.teacher_hash, g.sample_index) - 1)::BIGINT AS pos, "
@@ -126,6 +129,10 @@ class SelectionQueries:
 
     def close_selection(self) -> None:
         self.con.execute("DROP TABLE IF EXISTS _select_candidates")
+        previous = getattr(self, "_restore_memory_limit", None)
+        if previous:
+            self.con.execute(f"SET memory_limit = '{previous.replace(' ', '')}'")
+            self._restore_memory_limit = None
 
     def _chunks(self, sql: str, params: list[Any]) -> Iterator[Any]:
         # The connection's own result (the temporary table is private to it): the caller does not query the
