@@ -83,9 +83,11 @@ def one(code: Path, recipe: Path) -> dict:
               f"r = load_recipe({str(recipe)!r})\nt = time.perf_counter()\n"
               "with Store.open(r.resolve(r.config.store)) as s:\n    out = select(r, s)\n"
               "print('RESULT', json.dumps({'s': time.perf_counter() - t, 'kept': out.kept, "
-              "'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n")
+              "'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "
+              "'code': __import__('distill').__file__}))\n")
     env = dict(os.environ, PYTHONPATH=str(code))
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    # cwd: `python -c` puts the working directory first on sys.path, ahead of PYTHONPATH; run where `code` wins
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=code)
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         return {"error": (out.stderr or out.stdout)[-500:]}
@@ -106,7 +108,7 @@ def main() -> None:
         build(store, args.generations)
         print(f"built {store} ({args.generations:,} generations) in {time.perf_counter() - started:.0f} s, "
               f"{store.stat().st_size / 1e6:,.0f} MB", flush=True)
-    contenders = {"streaming (today)": ROOT} | ({"in-memory (older)": args.old} if args.old else {})
+    contenders = {"streaming (today)": ROOT} | ({"older (--old)": args.old.resolve()} if args.old else {})
     results: dict[str, list[dict]] = {name: [] for name in contenders}
     names = list(contenders)
     for run in range(3):
