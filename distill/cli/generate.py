@@ -2,19 +2,51 @@
 
 from __future__ import annotations
 
+import json
+from typing import Annotated
+
 import typer
 
 from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
-from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
+from distill.cli.options import DebugOpt, JsonOpt, RecipeArg, StoreOpt
+
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Estimate requests, tokens and cost; send and write "
+                                                            "nothing.")]
 
 
 @guarded
-def generate_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = False) -> None:
+def generate_command(recipe: RecipeArg, store: StoreOpt = None, dry_run: DryRunOpt = False, as_json: JsonOpt = False,
+                     debug: DebugOpt = False) -> None:
     """Send every problem without its n samples to the teacher; store each completion as it arrives."""
+    if dry_run:
+        _dry_run(recipe, store, as_json)
+        return
     from distill.generate import generate
 
     loaded, db = open_recipe_store(recipe, store)
     with writing(db, "generate"):
         summary = generate(loaded, db)
     typer.echo(summary.line())
+
+
+def _dry_run(recipe_path, store_path, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    from distill.errors import StoreLockedError
+    from distill.estimate import estimate_generation
+    from distill.recipe import load_recipe
+    from distill.store import Store
+
+    recipe = load_recipe(recipe_path)
+    path = store_path or recipe.store_path
+    db = None
+    if path.exists():
+        try:
+            db = Store.open(path, read_only=True)
+        except StoreLockedError:
+            raise StoreLockedError(f"{path}: a running stage holds the store; dry-run again when it ends") from None
+    try:
+        estimate = estimate_generation(recipe, db)
+    finally:
+        if db is not None:
+            db.close()
+    typer.echo(json.dumps(estimate.to_json(), indent=2) if as_json else "\n".join(estimate.lines()))

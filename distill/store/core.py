@@ -415,6 +415,13 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries):
             [teacher_hash]).fetchall()
         return {(p, i) for p, i in rows}
 
+    def completion_stats(self, teacher_hash: str) -> tuple[int, float]:
+        """(successful completions with a token count, their mean completion tokens) of a teacher configuration."""
+        n, mean = self.con.execute(
+            "SELECT count(completion_tokens), avg(completion_tokens) FROM generations WHERE teacher_hash = ? AND "
+            "status = 'ok'", [teacher_hash]).fetchone()
+        return int(n), float(mean or 0.0)
+
     def teacher_spend(self, teacher_hash: str) -> tuple[float, int]:
         """Cost in USD and completion tokens spent so far on this teacher configuration (all rows)."""
         cost, tokens = self.con.execute(
