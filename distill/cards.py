@@ -263,7 +263,9 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         f"{dict(sel.per_source_cap) or 'none'}, weights {dict(sel.weights) or 'none'}; dedup of problems "
         f"{sel.dedup.problems} and responses {sel.dedup.responses} (exact, and MinHash near-duplicates at Jaccard "
         f"{sel.dedup.near_duplicate_threshold}). Of {stats.get('candidates', '?')} candidate generations, "
-        f"{total} were kept.",
+        f"{total} were kept."
+        + (f" {stats['judge_accepted']} candidate(s) passed only by the LLM judge, where the rule-based check could "
+           f"not decide (`select.judge: {sel.judge}`)." if stats.get("judge_accepted") else ""),
         _table(["excluded because", "generations"], [[r, n] for r, n in excluded.most_common()])
         if excluded else "Nothing was excluded.",
         "## Decontamination",

@@ -171,7 +171,7 @@ def score_check_names(recipe: LoadedRecipe, classes: list[type]) -> list[str]:
             raise RecipeError(f"{recipe.path}: eval.score_checks: '{unknown[0]}' is not among the eval's checks "
                               f"({', '.join(names) or 'none'})")
         return list(cfg.score_checks)
-    scoring = [c.name for c in classes if c.domains is not None]
+    scoring = [c.name for c in classes if c.domains is not None and not c.after]
     if not scoring:
         listed = ", ".join(names) or "none"
         raise RecipeError(f"{recipe.path}: eval: no correctness check to score with (checks: {listed}"

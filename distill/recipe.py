@@ -157,6 +157,9 @@ class SelectConfig(_Section):
     policy: Literal["all", "first", "shortest", "k_per_problem"] = "all"
     unchecked_domains: Literal["drop", "keep"] = "drop"
     abstain: Literal["drop", "keep"] | dict[str, Literal["drop", "keep"]] = "drop"
+    # With a `judge` check in the recipe: `accept` counts a judge pass as correct where the rule-based check it
+    # backs up abstained or erred (the judge is only asked there); `ignore` leaves those traces out.
+    judge: Literal["accept", "ignore"] = "accept"
     k: int = Field(default=1, ge=1)
     min_pass_rate: float = Field(default=0.0, ge=0, le=1)
     max_pass_rate: float = Field(default=1.0, ge=0, le=1)

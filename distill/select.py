@@ -49,6 +49,7 @@ class SelectSummary:
     contamination: dict[str, int] = field(default_factory=dict)
     new: bool = True
     unchecked_domains: dict[str, str] = field(default_factory=dict)  # domain -> "drop" | "keep"
+    judge_accepted: int = 0  # candidates the rules could not decide and the LLM judge passed (select.judge: accept)
 
     def line(self) -> str:
         reasons = ", ".join(f"{r} {n}" for r, n in self.excluded.most_common())
@@ -60,9 +61,11 @@ class SelectSummary:
                            "none of its traces is kept; add a check for it, or set select.unchecked_domains: keep\n"))
         hits = ", ".join(f"{name} {n}" for name, n in sorted(self.contamination.items()) if n)
         contaminated = f"; problems overlapping a benchmark: {hits}" if hits else ""
+        judged = f"; {self.judge_accepted} passed by the LLM judge where rules could not decide" \
+            if self.judge_accepted else ""
         return warning + (f"select: {self.kept} rows kept in dataset '{self.name}' [{self.dataset_id}]{state}; "
                           f"excluded {sum(self.excluded.values())}" + (f" ({reasons})" if reasons else "")
-                          + contaminated)
+                          + contaminated + judged)
 
 
 def dataset_name(recipe: LoadedRecipe) -> str:
@@ -114,13 +117,24 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
         # 1. checks, in recipe order: the first one a candidate fails (or lacks) is its reason
         covered: set[str] = set()
         covers_all = any(c.domains is None for c in checks)
+        # A fallback check (the LLM judge) excludes nothing itself: with `select.judge: accept` its passes stand in
+        # for the abstains and errors of the rule-based checks it backs up.
+        rescued: dict[str, set[int]] = {}
+        for fallback in (c for c in checks if c.after and cfg.judge == "accept"):
+            passes = set(store.selection_passes(fallback.name, fallback.version).tolist())
+            for name in fallback.after:
+                rescued.setdefault(name, set()).update(passes)
         for check in checks:
+            if check.after:
+                continue
             covered.update(check.domains or ())
             for pos, status, why in store.selection_outcomes(check.name, check.version, check.domains):
                 if reason.excluded(pos):
                     continue
                 if status is None:
                     reason.set(pos, f"unverified:{check.name}")
+                elif pos in rescued.get(check.name, ()):  # the judge is only asked (and passes) where rules are unsure
+                    summary.judge_accepted += 1
                 elif status == "abstain":
                     if _abstain_action(cfg.abstain, check.name) != "keep":
                         reason.set(pos, f"abstained:{check.name}:{why}")
@@ -278,7 +292,8 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
         run = store.start_run("select", recipe.config.name, recipe.hash, str(recipe.path))
         stats = {"kept": summary.kept, "splits": summary.splits, "excluded": dict(summary.excluded),
                  "unchecked_domains": summary.unchecked_domains,
-                 "contamination": summary.contamination, "candidates": count}
+                 "contamination": summary.contamination, "candidates": count,
+                 "judge_accepted": summary.judge_accepted}
         summary.new = store.add_selection({"dataset_id": summary.dataset_id, "name": summary.name,
                                            "selection": selection, "row_count": summary.kept, "stats": stats},
                                           decisions, run)

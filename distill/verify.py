@@ -51,15 +51,36 @@ def build_checks(recipe: LoadedRecipe) -> list[Check]:
     return checks
 
 
-def check_classes(recipe: LoadedRecipe) -> list[type[Check]]:
-    """The recipe's check classes, in order; an unknown name points at the recipe key."""
-    classes = []
+@dataclass(frozen=True)
+class CheckSpec:
+    """What select, eval and status need of a recipe check without constructing it (no pools, no clients)."""
+
+    name: str
+    version: str
+    domains: tuple[str, ...] | None
+    after: tuple[str, ...]
+
+
+def check_classes(recipe: LoadedRecipe) -> list[CheckSpec]:
+    """The recipe's checks as name, version (for their parameters), domains and ``after``, in order; an unknown
+    name points at the recipe key."""
+    specs = []
     for i, entry in enumerate(recipe.config.checks):
         try:
-            classes.append(CHECKS.get(entry.name))
+            cls = CHECKS.get(entry.name)
+            after = tuple(entry.params.get("fallback_for", cls.after)) if cls.after else ()
+            specs.append(CheckSpec(cls.name, cls.version_for(**entry.params), cls.domains, after))
         except UsageError as exc:
             raise RecipeError(f"{recipe.path}: checks[{i}]: {exc}") from None
-    return classes
+        except ValueError as exc:  # a parameter the version is computed from is invalid: the check says which
+            raise RecipeError(f"{recipe.path}: checks[{i}]: {str(exc).splitlines()[0]}") from None
+    return specs
+
+
+def run_order(checks: list[Check]) -> list[Check]:
+    """Recipe order, except that a check runs after the checks it reads (``after``)."""
+    plain = [c for c in checks if not c.after]
+    return plain + [c for c in checks if c.after]
 
 
 def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
@@ -75,16 +96,27 @@ def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
     # Verdicts commit on a writer thread with a connection of its own, while the next batch is read and checked.
     writer_store = store.for_thread()
     writes = BackgroundWrites(MAX_QUEUED_WRITES)
+    versions = {c.name: c.version for c in checks}
     try:
-        for check in checks:
+        for check in run_order(checks):
             try:
+                if check.after:  # it reads the verdicts of earlier checks: let every queued one commit first
+                    writes.close()
+                    writes = BackgroundWrites(MAX_QUEUED_WRITES)
                 # Ids first, texts one batch at a time: a store of long traces need not fit in memory.
                 pending = store.generations_missing_verdict(check.name, check.version, sources, check.domains)
                 summary.computed[check.name] = 0
                 counts = summary.by_status.setdefault(check.name, {})
                 with stage_progress(f"verify {check.name}", total=len(pending), unit="verdicts") as bar:
                     for start in range(0, len(pending), BATCH):
-                        verdicts = check.check_batch(store.generations_by_id(pending[start:start + BATCH]))
+                        items = store.generations_by_id(pending[start:start + BATCH])
+                        if check.after:
+                            earlier = store.verdicts_of([g.generation_id for _, g in items],
+                                                        {n: versions[n] for n in check.after if n in versions})
+                            verdicts = check.check_batch_after(items, [earlier.get(g.generation_id, {})
+                                                                       for _, g in items])
+                        else:
+                            verdicts = check.check_batch(items)
                         writes.submit(writer_store.add_verdicts, verdicts, run)
                         writes.wait_room()
                         for v in verdicts:

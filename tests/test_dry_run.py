@@ -82,7 +82,8 @@ def test_from_the_store_counts_only_missing_samples_at_the_stored_mean(tmp_path:
     assert (got["from_store"], got["problems"], got["already_done"], got["requests"]) == \
         (True, problems, count, 2 * problems)
     assert got["completion_tokens_per_request"] == pytest.approx(mean)
-    assert got["completion_tokens"] == round(mean * 2 * problems) and f"{count:,} completions" in got["completion_basis"]
+    assert got["completion_tokens"] == round(mean * 2 * problems)
+    assert f"{count:,} completions" in got["completion_basis"]
 
 
 def test_a_local_teacher_counts_prompts_with_its_own_tokenizer_and_chat_template(tmp_path: Path) -> None:

@@ -199,6 +199,7 @@ def test_rows_keep_the_order_they_were_given_in(tmp_path):
             assert store.add_problems(problems(order), run) == 7
             # a later batch that meets stored keys: only the new ones go in, still in the given order
             assert store.add_problems(problems([9, 42, 7, 13]), run) == 2
-            orders.append([r[0] for r in store.con.execute("SELECT problem_id FROM problems ORDER BY rowid").fetchall()])
+            rows = store.con.execute("SELECT problem_id FROM problems ORDER BY rowid").fetchall()
+            orders.append([r[0] for r in rows])
     assert orders[0] == ["p7", "p3", "p11", "p0", "p5", "p9", "p1", "p42", "p13"]
     assert all(o == orders[0] for o in orders)

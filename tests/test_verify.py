@@ -102,5 +102,5 @@ def test_cli_verify_prints_the_funnel_and_bad_check_params_point_at_the_recipe(t
     unknown = recipe_for(tmp_path, server, [{"name": "maths"}])
     result = runner.invoke(app, ["verify", str(unknown)])
     assert result.exit_code == 2
-    assert "checks[0]: Unknown check 'maths' (did you mean 'math'?). Available: choice, code, format, language, math" \
-        in result.stderr
+    assert "checks[0]: Unknown check 'maths' (did you mean 'math'?). Available: choice, code, format, judge, " \
+        "language, math" in result.stderr

@@ -10,5 +10,6 @@ CHECKS.add("choice", "distill.checks.choice:ChoiceCheck")
 CHECKS.add("code", "distill.checks.code:CodeCheck")
 CHECKS.add("format", "distill.checks.format:FormatCheck")
 CHECKS.add("language", "distill.checks.language:LanguageCheck")
+CHECKS.add("judge", "distill.checks.judge:JudgeCheck")
 
 __all__ = ["CHECKS", "Check"]

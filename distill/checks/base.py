@@ -26,6 +26,15 @@ class Check:
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     domains: ClassVar[tuple[str, ...] | None] = None  # None: applies to every domain
+    # A fallback check reads the verdicts of these checks for the same generation (``check_batch_after``); verify
+    # runs it after them, and select reads its passes as standing in for their abstains (``select.judge``).
+    after: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def version_for(cls, **params: Any) -> str:
+        """The version a check built with these parameters writes (a check whose parameters change its answers,
+        such as the judge's model and prompt, folds them in)."""
+        return cls.version
 
     def __init__(self, **params: Any):
         if params:
@@ -55,6 +64,12 @@ class Check:
 
     def check_batch(self, items: Sequence[tuple[Problem, Generation]]) -> list[Verdict]:
         return [self.check(p, g) for p, g in items]
+
+    def check_batch_after(self, items: Sequence[tuple[Problem, Generation]],
+                          earlier: Sequence[dict[str, tuple[str, str]]]) -> list[Verdict]:
+        """``check_batch`` for a check with ``after``: ``earlier[i]`` maps each of those checks that judged item i
+        to its (status, reason)."""
+        return self.check_batch(items)
 
     def close(self) -> None:
         """Release worker pools or other resources."""

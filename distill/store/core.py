@@ -415,6 +415,21 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries):
             [teacher_hash]).fetchall()
         return {(p, i) for p, i in rows}
 
+    def verdicts_of(self, generation_ids: Sequence[str], versions: dict[str, str]
+                    ) -> dict[str, dict[str, tuple[str, str]]]:
+        """generation id -> {check: (status, reason)} for these checks at these versions."""
+        if not generation_ids or not versions:
+            return {}
+        rows = self.con.execute(
+            "SELECT v.generation_id, v.check_name, v.status, v.reason FROM verdicts v "
+            "JOIN (SELECT unnest(?) AS check_name, unnest(?) AS check_version) w USING (check_name, check_version) "
+            "WHERE v.generation_id IN (SELECT unnest(?))",
+            [list(versions), list(versions.values()), list(generation_ids)]).fetchall()
+        out: dict[str, dict[str, tuple[str, str]]] = {}
+        for gid, name, status, reason in rows:
+            out.setdefault(gid, {})[name] = (status, reason)
+        return out
+
     def completion_stats(self, teacher_hash: str) -> tuple[int, float]:
         """(successful completions with a token count, their mean completion tokens) of a teacher configuration."""
         n, mean = self.con.execute(

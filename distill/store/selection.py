@@ -76,6 +76,13 @@ class SelectionQueries:
             params.append(list(domains))
         yield from self._chunks(sql + " ORDER BY c.pos", params)
 
+    def selection_passes(self, check: str, version: str) -> np.ndarray:
+        """Positions of the candidates this check passed."""
+        return np.asarray(self.con.execute(
+            "SELECT c.pos FROM _select_candidates c JOIN verdicts v ON v.generation_id = c.generation_id "
+            "AND v.check_name = ? AND v.check_version = ? WHERE v.status = 'pass' ORDER BY c.pos",
+            [check, version]).fetchnumpy()["pos"], dtype=np.int64)
+
     def selection_problems(self) -> Iterator[tuple[int, str]]:
         """(problem_pos, prompt) of every candidate problem, in order."""
         yield from self._chunks(
