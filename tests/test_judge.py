@@ -129,3 +129,19 @@ def test_a_new_judge_model_rejudges_and_bad_settings_name_the_key(tmp_path: Path
         JudgeCheck()
     with pytest.raises(UsageError, match="model.temperature"):
         JudgeCheck(model=base | {"temperature": "hot"})
+
+
+def test_a_missing_judge_key_stops_the_run_before_anything_is_spent(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("JUDGE_KEY_FOR_TEST", raising=False)
+    with FaultServer(ServerPlan(answers=TEACHER)) as teacher, FaultServer(ServerPlan(answers=JUDGE)) as judge:
+        path = write_recipe(tmp_path, teacher, judge)
+        data = json.loads(path.read_text())
+        data["checks"][0]["model"]["api_key_env"] = "JUDGE_KEY_FOR_TEST"
+        path.write_text(json.dumps(data))
+        result = CliRunner().invoke(app, ["run", str(path)])
+        assert result.exit_code == 2
+        assert "checks[0]: check 'judge': model.api_key_env: the environment variable JUDGE_KEY_FOR_TEST" in \
+            result.stderr
+        assert teacher.state.stats["requests"] == 0
+    with Store.open(tmp_path / "judged.duckdb", read_only=True) as store:
+        assert store.count("problems") == 0  # refused before ingest

@@ -22,6 +22,7 @@ earlier verdict in place until the judge's own inputs change.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -73,6 +74,9 @@ class JudgeCheck(Check):
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"])
             raise UsageError(f"check 'judge': model.{where}: {first['msg']}") from None
+        if self.cfg.api_key_env and not os.environ.get(self.cfg.api_key_env):
+            raise UsageError(f"check 'judge': model.api_key_env: the environment variable {self.cfg.api_key_env} is "
+                             f"not set; export it with the judge's API key")
         if isinstance(fallback_for, str) or not all(isinstance(c, str) for c in fallback_for) or not fallback_for:
             raise UsageError("check 'judge': fallback_for must be a list of check names, e.g. [math, choice]")
         self.fallback_for = tuple(fallback_for)
