@@ -7,7 +7,8 @@ rotated: today's streaming select (this checkout), and optionally an older check
 `--old` (a folder holding a `distill` package, e.g. a `git worktree` of an earlier commit), which loaded every
 candidate with its texts into Python.
 
-Usage: `.venv/bin/python bench/select_scale.py [--generations 1000000] [--old /tmp/distill-old]`
+Usage: `.venv/bin/python bench/select_scale.py [--generations 1000000] [--old /tmp/distill-old]
+[--memory-limit-mb 1536]`
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ checks:
   - {{name: math}}
 select:
   decontaminate: {{enabled: false}}
+  memory_limit_mb: {memory_limit_mb}
 export: {{name: select-scale}}
 """
 
@@ -99,6 +101,7 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=1_000_000)
     parser.add_argument("--old", type=Path, help="a folder holding an older `distill` package to compare with")
     parser.add_argument("--work", type=Path, help="keep the store here (reused when present)")
+    parser.add_argument("--memory-limit-mb", type=int, default=1536, help="select.memory_limit_mb (DuckDB gets half)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="select-scale-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -117,7 +120,7 @@ def main() -> None:
             copy = work / "run.duckdb"
             subprocess.run(["cp", str(store), str(copy)], check=True)
             recipe = work / "recipe.yaml"
-            recipe.write_text(RECIPE.format(store=copy))
+            recipe.write_text(RECIPE.format(store=copy, memory_limit_mb=args.memory_limit_mb))
             result = one(contenders[name], recipe)
             results[name].append(result)
             print(f"  run {run + 1} {name}: {result}", flush=True)

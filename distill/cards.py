@@ -134,6 +134,16 @@ def _truncate(value: Any, limit: int = 240) -> Any:
     return value
 
 
+def _pseudo_reference_note(store: Store, dataset_id: str) -> str:
+    counts = store.pseudo_reference_counts(dataset_id)
+    if not counts["problems_with_pseudo_reference"] and not counts["problems_without_majority"]:
+        return ""
+    return (f" {counts['kept_rows_on_pseudo_reference']} kept row(s) were verified against a majority-vote "
+            f"pseudo-reference, not a published answer: {counts['problems_with_pseudo_reference']} problem(s) without "
+            f"a reference got one from their samples' most common answer; {counts['problems_without_majority']} had "
+            f"no clear majority. Those rows are self-consistent, not checked against ground truth.")
+
+
 def _per_problem(store: Store, dataset_id: str) -> list[tuple[str, int, int, int]]:
     """(problem_id, candidate generations, passing every check, kept) for each problem of the selection."""
     return store.con.execute(
@@ -265,7 +275,8 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         f"{sel.dedup.near_duplicate_threshold}). Of {stats.get('candidates', '?')} candidate generations, "
         f"{total} were kept."
         + (f" {stats['judge_accepted']} candidate(s) passed only by the LLM judge, where the rule-based check could "
-           f"not decide (`select.judge: {sel.judge}`)." if stats.get("judge_accepted") else ""),
+           f"not decide (`select.judge: {sel.judge}`)." if stats.get("judge_accepted") else "")
+        + _pseudo_reference_note(store, dataset_id),
         _table(["excluded because", "generations"], [[r, n] for r, n in excluded.most_common()])
         if excluded else "Nothing was excluded.",
         "## Decontamination",

@@ -66,6 +66,8 @@ class SourceConfig(_Section):
     language: str | None = None  # force the problem language instead of detecting it
     limit: int | None = Field(default=None, ge=1)
     license: str | None = None  # the source's license (Hub id, e.g. mit); known Hub datasets are looked up
+    # `optional`: rows without a reference answer are problems too (fields adapter), for majority-vote references
+    reference: Literal["required", "optional"] = "required"
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceConfig:
@@ -173,6 +175,18 @@ class SelectConfig(_Section):
     decontaminate: DecontaminationConfig = Field(default_factory=DecontaminationConfig)
 
 
+class ReferencesConfig(_Section):
+    """Pseudo-references for problems without a reference answer (see ``distill/references.py``): the samples'
+    final answers vote in math-equivalence classes; the largest class wins with at least ``min_votes`` votes,
+    ``min_share`` of the answers given, and a lead of ``min_lead`` votes over the runner-up."""
+
+    method: Literal["majority_vote"] = "majority_vote"
+    min_votes: int = Field(default=3, ge=1)
+    min_share: float = Field(default=0.5, gt=0, le=1)
+    min_lead: int = Field(default=1, ge=0)
+    domains: list[Literal["math"]] = Field(default_factory=lambda: ["math"], min_length=1)
+
+
 class ExportConfig(_Section):
     name: str | None = None
     out_dir: str = "exports"
@@ -273,6 +287,7 @@ class Recipe(_Section):
     teacher: TeacherConfig | None = None
     prompt: PromptConfig = Field(default_factory=PromptConfig)
     checks: list[CheckConfig] = Field(default_factory=list)
+    references: ReferencesConfig | None = None  # majority-vote references for problems without one
     select: SelectConfig = Field(default_factory=SelectConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     train: TrainConfig | None = None

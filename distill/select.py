@@ -27,13 +27,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
 from distill.benchmark_index import BUILTIN, benchmark_texts, load_index
 from distill.dedup import CHUNK as NEAR_CHUNK
 from distill.dedup import Contamination, NearDuplicateIndex, exact_digest, exact_key, near_duplicates
-from distill.errors import NothingToDoError, RecipeError
+from distill.errors import NothingToDoError, RecipeError, UsageError
 from distill.recipe import LoadedRecipe
 from distill.store import Store
 from distill.verify import check_classes
@@ -109,6 +110,7 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
         store.close_selection()
         raise NothingToDoError(f"select: {store.path} holds no successful generations of this recipe's sources; run "
                                f"`distill generate {recipe.path}` (or import traces) first")
+    run = None
     try:
         cols = store.selection_columns()
         names: dict[str, list[str]] = cols.pop("_names")  # type: ignore[assignment]
@@ -299,6 +301,13 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
                                           decisions, run)
         store.finish_run(run, "ok", stats | {"dataset_id": summary.dataset_id, "new": summary.new,
                                              "duckdb_memory_limit": store.selection_memory_limit})
+    except duckdb.OutOfMemoryException:
+        if run is not None:
+            store.finish_run(run, "failed", {"error": "duckdb out of memory", "candidates": count})
+        raise UsageError(f"{recipe.path}: select.memory_limit_mb: DuckDB needed more than its share "
+                         f"({store.selection_memory_limit}, half of {cfg.memory_limit_mb} MB) for {count:,} "
+                         f"candidates; raise select.memory_limit_mb (measured: 512 is enough for 1M candidates, "
+                         f"256 is not)") from None
     finally:
         store.close_selection()
     return summary

@@ -10,7 +10,7 @@ hang). Error generations (transport failures) get no verdicts: the funnel counts
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from distill.checks import CHECKS, Check
 from distill.errors import NothingToDoError, RecipeError, UsageError
@@ -18,6 +18,7 @@ from distill.progress import stage_progress
 from distill.recipe import LoadedRecipe
 from distill.store import Store
 from distill.store.writer import BackgroundWrites
+from distill.types import Verdict
 
 BATCH = 512
 MAX_QUEUED_WRITES = 2  # verdict batches waiting for the writer before checking pauses
@@ -29,6 +30,7 @@ class VerifySummary:
     computed: dict[str, int] = field(default_factory=dict)
     by_status: dict[str, dict[str, int]] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    references: str | None = None  # the majority vote's line, when the recipe asks for one
 
     def line(self) -> str:
         if not self.computed:
@@ -37,7 +39,8 @@ class VerifySummary:
         for name, n in self.computed.items():
             statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.by_status.get(name, {}).items()))
             parts.append(f"{name} {n}" + (f" ({statuses})" if statuses else ""))
-        return f"verify: {sum(self.computed.values())} new verdicts: " + "; ".join(parts)
+        line = f"verify: {sum(self.computed.values())} new verdicts: " + "; ".join(parts)
+        return f"{self.references}\n{line}" if self.references else line
 
 
 def build_checks(recipe: LoadedRecipe) -> list[Check]:
@@ -83,6 +86,22 @@ def run_order(checks: list[Check]) -> list[Check]:
     return plain + [c for c in checks if c.after]
 
 
+def _with_pseudo_references(store: Store, items: list, check: Check) -> dict[str, dict]:
+    """The pseudo-references of this batch's problems without a reference, for a check that reads the reference
+    (one bound to domains; format and language never look at it)."""
+    if check.domains is None:
+        return {}
+    missing = [p.problem_id for p, _ in items if not (p.answer or "").strip()]
+    return store.pseudo_references_of(missing) if missing else {}
+
+
+def _marked(verdict: Verdict, pseudo: dict | None) -> Verdict:
+    if pseudo is None:
+        return verdict
+    return replace(verdict, details=dict(verdict.details, reference=pseudo["method"], votes=pseudo["votes"],
+                                         n_answers=pseudo["n_answers"]))
+
+
 def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
     sources = [s.display_name for s in recipe.config.sources]
     if not store.count_generations(sources):
@@ -98,6 +117,11 @@ def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
     writes = BackgroundWrites(MAX_QUEUED_WRITES)
     versions = {c.name: c.version for c in checks}
     try:
+        from distill.references import vote_references
+
+        votes = vote_references(recipe, store, run)
+        if votes is not None:
+            summary.references = votes.line()
         for check in run_order(checks):
             try:
                 if check.after:  # it reads the verdicts of earlier checks: let every queued one commit first
@@ -110,6 +134,10 @@ def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
                 with stage_progress(f"verify {check.name}", total=len(pending), unit="verdicts") as bar:
                     for start in range(0, len(pending), BATCH):
                         items = store.generations_by_id(pending[start:start + BATCH])
+                        pseudo = _with_pseudo_references(store, items, check) if votes is not None else {}
+                        if pseudo:
+                            items = [(replace(p, answer=pseudo[p.problem_id]["answer"]) if p.problem_id in pseudo
+                                      else p, g) for p, g in items]
                         if check.after:
                             earlier = store.verdicts_of([g.generation_id for _, g in items],
                                                         {n: versions[n] for n in check.after if n in versions})
@@ -117,6 +145,9 @@ def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
                                                                        for _, g in items])
                         else:
                             verdicts = check.check_batch(items)
+                        if pseudo:
+                            problem_of = {g.generation_id: p.problem_id for p, g in items}
+                            verdicts = [_marked(v, pseudo.get(problem_of[v.generation_id])) for v in verdicts]
                         writes.submit(writer_store.add_verdicts, verdicts, run)
                         writes.wait_room()
                         for v in verdicts:

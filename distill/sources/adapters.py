@@ -234,9 +234,12 @@ def generic(row: dict[str, Any], cfg: SourceConfig) -> ProblemFields:
     if cfg.domain == "choice":
         return mcq(row, cfg)
     prompt = _prompt(row, cfg, "prompt", "problem", "question")
-    answer = _field(row, cfg, "answer", "answer")
+    optional = cfg.reference == "optional"
+    answer = _field(row, cfg, "answer", "answer", required=not optional)
     if isinstance(answer, int | float) and not isinstance(answer, bool):
         answer = _numeric_answer(answer, integer_only=False)
+    if optional and (answer is None or (isinstance(answer, str) and not answer.strip())):
+        return ProblemFields(cfg.domain, prompt, None, metadata=_metadata(row))
     if not isinstance(answer, str) or not answer.strip():
         raise RowError("unparsable_reference", "the answer is empty or not text")
     return ProblemFields(cfg.domain, prompt, answer.strip(), metadata=_metadata(row))

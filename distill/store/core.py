@@ -32,6 +32,7 @@ from distill import __version__
 from distill.errors import StoreError, StoreLockedError, StorePathError, StoreValueError
 from distill.processes import pid_alive
 from distill.store.insights import InsightQueries
+from distill.store.references import ReferenceQueries
 from distill.store.results import ResultsQueries
 from distill.store.selection import SelectionQueries
 from distill.store.values import _dicts, _json, _now
@@ -175,7 +176,7 @@ class RunContext:
     recipe_hash: str | None
 
 
-class Store(ResultsQueries, SelectionQueries, InsightQueries):
+class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries):
     """One DuckDB file. Open with ``Store.open(path)``; use as a context manager."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool):

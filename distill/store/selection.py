@@ -35,7 +35,8 @@ class SelectionQueries:
             "CREATE OR REPLACE TEMP TABLE _select_candidates AS "
             "SELECT (row_number() OVER (ORDER BY p.rowid, g.teacher_hash, g.sample_index) - 1)::BIGINT AS pos, "
             "(dense_rank() OVER (ORDER BY p.rowid) - 1)::BIGINT AS problem_pos, "
-            "g.generation_id, g.problem_id, p.source, p.domain, g.teacher_hash, g.sample_index, g.completion_tokens "
+            "g.generation_id, g.problem_id, p.source, p.domain, g.teacher_hash, g.sample_index, g.completion_tokens, "
+            "g.rowid AS g_rowid "
             "FROM generations g JOIN problems p USING (problem_id) "
             "WHERE g.status = 'ok' AND p.source IN (SELECT unnest(?))", [list(sources)])
         return int(self.con.execute("SELECT count(*) FROM _select_candidates").fetchone()[0])
@@ -90,15 +91,25 @@ class SelectionQueries:
             "JOIN problems p USING (problem_id) ORDER BY c.problem_pos", [])
 
     def selection_responses(self, positions: np.ndarray) -> Iterator[tuple[int, int, str]]:
-        """(pos, problem_pos, response text) of these candidates, by position, read in chunks."""
+        """(pos, problem_pos, response text) of these candidates, by position, read in chunks.
+
+        The texts are fetched by the generations' row ids, a chunk at a time: a join of the candidates with the
+        generations, sorted, would hold every text at once, and with a small ``memory_limit`` DuckDB runs out
+        (1M generations under 128 MB) instead of spilling."""
         self.con.register("_select_alive", pa.table({"pos": pa.array(positions, pa.int64())}))
         try:
-            yield from self._chunks(
-                "SELECT c.pos, c.problem_pos, concat(coalesce(g.reasoning, ''), chr(10), "
-                "coalesce(g.answer_text, g.content, '')) FROM _select_alive a JOIN _select_candidates c USING (pos) "
-                "JOIN generations g USING (generation_id) ORDER BY c.pos", [])
+            at = self.con.execute("SELECT c.pos, c.problem_pos, c.g_rowid FROM _select_alive a JOIN _select_candidates "
+                                  "c USING (pos) ORDER BY c.pos").fetchnumpy()
         finally:
             self.con.unregister("_select_alive")
+        pos, problem_pos, rowids = (np.asarray(at[k]) for k in ("pos", "problem_pos", "g_rowid"))
+        for start in range(0, len(pos), CHUNK):
+            chunk = rowids[start:start + CHUNK]
+            texts = dict(self.con.execute(
+                "SELECT rowid, concat(coalesce(reasoning, ''), chr(10), coalesce(answer_text, content, '')) "
+                "FROM generations WHERE rowid = ANY(?)", [chunk.tolist()]).fetchall())
+            for i in range(start, start + len(chunk)):
+                yield int(pos[i]), int(problem_pos[i]), texts[int(rowids[i])]
 
     def selection_generation_ids(self, positions: np.ndarray) -> Iterator[str]:
         """The generation ids of these candidates, by position, read in chunks."""
