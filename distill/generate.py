@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,18 +213,46 @@ def _teacher_config_json(cfg: TeacherConfig, prompts: PromptBuilder) -> dict[str
 
 async def _generate_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg: TeacherConfig, t_hash: str,
                           store: Store, run: RunContext, summary: GenerateSummary, budget: _Budget) -> None:
-    teacher = make_teacher(cfg, recipe.resolve)
+    error_ids = store.error_ids_of(t_hash)
+
+    def received(completion: Completion) -> dict[str, Any]:
+        row = generation_row(completion, cfg, t_hash, run)
+        summary.received += 1
+        summary.cost_usd += row["cost_usd"]
+        summary.prompt_tokens += completion.prompt_tokens or 0
+        summary.completion_tokens += completion.completion_tokens or 0
+        if completion.error:
+            summary.errors += 1
+            summary.errors_by_reason[completion.error] = summary.errors_by_reason.get(completion.error, 0) + 1
+        return row
+
+    def extras(elapsed: float) -> dict[str, str]:
+        return {"tok/s": f"{summary.completion_tokens / elapsed:,.0f}", "cost": f"${summary.cost_usd:.4f}",
+                "errors": str(summary.errors)}
+
+    lag = await send_and_store(make_teacher(cfg, recipe.resolve), requests, budget, received,
+                               lambda rows: store.add_generations(rows, error_ids), f"generate {cfg.model}", extras)
+    summary.max_loop_lag_ms = max(summary.max_loop_lag_ms, lag)
+
+
+async def send_and_store(teacher: Any, requests: list[ChatRequest], budget: _Budget,
+                         received: Callable[[Completion], dict[str, Any]], write: Callable[[list[dict[str, Any]]], Any],
+                         label: str, extras: Callable[[float], dict[str, str]]) -> float:
+    """Send ``requests`` to ``teacher`` while ``budget`` allows, turn each completion into a row (``received``)
+    and hand the rows to ``write`` on the writer thread every ``FLUSH_INTERVAL_S`` or ``FLUSH_ROWS``; the event loop
+    never waits on DuckDB. Returns the longest the loop was late to wake the flusher, in ms. Used by every stage
+    that asks an LLM (generate, label)."""
     buffer: list[dict[str, Any]] = []
     last_flush = time.monotonic()
+    max_lag_ms = 0.0
     # Writes go to one writer thread, in order, so the event loop never waits on DuckDB; the stage owns the
     # connection and nothing else touches it until the writer has finished.
     writes = BackgroundWrites(MAX_QUEUED_WRITES)
-    error_ids = store.error_ids_of(t_hash)
 
     def flush() -> None:
         nonlocal last_flush
         if buffer:
-            writes.submit(store.add_generations, list(buffer), error_ids)
+            writes.submit(write, list(buffer))
             buffer.clear()
         last_flush = time.monotonic()
 
@@ -237,38 +265,31 @@ async def _generate_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg
             yield request
 
     async def flusher() -> None:
+        nonlocal max_lag_ms
         while True:
             asleep = time.monotonic()
             await asyncio.sleep(FLUSH_INTERVAL_S)
             lag_ms = (time.monotonic() - asleep - FLUSH_INTERVAL_S) * 1000
-            summary.max_loop_lag_ms = max(summary.max_loop_lag_ms, round(lag_ms, 1))
+            max_lag_ms = max(max_lag_ms, round(lag_ms, 1))
             if time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
                 flush()
 
     flush_task = asyncio.create_task(flusher())
     started = time.monotonic()
     try:
-        with stage_progress(f"generate {cfg.model}", total=len(requests), unit="req") as bar:
+        with stage_progress(label, total=len(requests), unit="req") as bar:
             async for completion in teacher.complete(feed()):
-                row = generation_row(completion, cfg, t_hash, run)
+                row = received(completion)
                 buffer.append(row)
-                summary.received += 1
-                summary.cost_usd += row["cost_usd"]
-                summary.prompt_tokens += completion.prompt_tokens or 0
-                summary.completion_tokens += completion.completion_tokens or 0
                 budget.add(row["cost_usd"], completion.completion_tokens)
-                if completion.error:
-                    summary.errors += 1
-                    summary.errors_by_reason[completion.error] = summary.errors_by_reason.get(completion.error, 0) + 1
                 if len(buffer) >= FLUSH_ROWS:
                     flush()
                     await writes.wait_room_async()
                 bar.advance()
-                elapsed = max(time.monotonic() - started, 1e-9)
-                bar.set_extras(**{"tok/s": f"{summary.completion_tokens / elapsed:,.0f}",
-                                  "cost": f"${summary.cost_usd:.4f}", "errors": str(summary.errors)})
+                bar.set_extras(**extras(max(time.monotonic() - started, 1e-9)))
     finally:
         flush_task.cancel()
         flush()
         writes.close()
         await teacher.aclose()
+    return max_lag_ms

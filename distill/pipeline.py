@@ -28,6 +28,12 @@ def _ingest(recipe: LoadedRecipe, store: Store, force: bool) -> str:
     return ingest(recipe, store, force=force).line(store.path)
 
 
+def _label(recipe: LoadedRecipe, store: Store, force: bool) -> str:
+    from distill.label import label
+
+    return label(recipe, store).line()
+
+
 def _generate(recipe: LoadedRecipe, store: Store, force: bool) -> str:
     from distill.generate import generate
 
@@ -70,6 +76,7 @@ def _wants_dataset(recipe: LoadedRecipe) -> bool:
 
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", lambda r: True, _ingest),
+    Stage("label", lambda r: r.config.label is not None and bool(r.config.sources), _label),
     # An eval-only recipe has no sources: its checks and teacher serve the eval stage alone.
     Stage("generate", lambda r: r.config.teacher is not None and bool(r.config.sources), _generate),
     Stage("verify", lambda r: bool(r.config.checks) and bool(r.config.sources), _verify),

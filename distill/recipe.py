@@ -150,6 +150,15 @@ class DecontaminationConfig(_Section):
         default_factory=lambda: {"math500": "index", "aime24": "index", "amc23": "index", "gsm8k": "index"})
 
 
+class DifficultyBand(_Section):
+    """Keep problems whose ``distill label`` difficulty is within [min, max]; ``unlabeled``: what happens to
+    problems without a label (none yet, or the labeller's reply could not be parsed)."""
+
+    min: int = Field(default=1, ge=1, le=10)
+    max: int = Field(default=10, ge=1, le=10)
+    unlabeled: Literal["drop", "keep"] = "drop"
+
+
 class SelectConfig(_Section):
     """``unchecked_domains``: what happens to traces of a domain no recipe check covers (``drop``: none is
     kept, and select says so; ``keep``: kept unverified). ``abstain``: whether a check's abstain keeps or
@@ -171,8 +180,20 @@ class SelectConfig(_Section):
     # Select's working memory: half goes to DuckDB (the candidates table; it spills to disk beyond), the rest
     # covers Python's few bytes per candidate and the near-duplicate index of kept problems.
     memory_limit_mb: int = Field(default=1536, ge=128)
+    difficulty: DifficultyBand | None = None  # bands of the `label` stage's difficulty (needs a `label` section)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     decontaminate: DecontaminationConfig = Field(default_factory=DecontaminationConfig)
+
+
+class LabelConfig(_Section):
+    """``distill label``: an LLM rates each problem's difficulty from 1 (routine) to 10 (olympiad-hard) and, when
+    ``topics`` are given, picks its topic among them (Sky-T1 labelled with GPT-4o-mini to keep the hard problems).
+    ``model`` is a teacher section (any backend); ``prompt`` replaces the default instructions (the problem and
+    the answer format are added by the stage)."""
+
+    model: TeacherConfig
+    topics: list[str] = Field(default_factory=list)
+    prompt: str | None = None
 
 
 class ReferencesConfig(_Section):
@@ -288,10 +309,17 @@ class Recipe(_Section):
     prompt: PromptConfig = Field(default_factory=PromptConfig)
     checks: list[CheckConfig] = Field(default_factory=list)
     references: ReferencesConfig | None = None  # majority-vote references for problems without one
+    label: LabelConfig | None = None  # difficulty (and topic) labels from an LLM, per problem
     select: SelectConfig = Field(default_factory=SelectConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     train: TrainConfig | None = None
     eval: EvalConfig | None = None
+
+    @model_validator(mode="after")
+    def _difficulty_needs_labels(self) -> Recipe:
+        if self.select.difficulty is not None and self.label is None:
+            raise ValueError("select.difficulty: needs a label section (the difficulty comes from `distill label`)")
+        return self
 
     @model_validator(mode="after")
     def _has_sources(self) -> Recipe:
@@ -319,10 +347,12 @@ class LoadedRecipe:
     def check_secrets(self, *, teacher: bool = True, hub: bool = True) -> None:
         """The environment variables this recipe names for its secrets are set; else one line naming the file,
         the key and the variable (never a value)."""
-        t = self.config.teacher
-        if teacher and t is not None and t.api_key_env and not os.environ.get(t.api_key_env):
-            raise UsageError(f"{self.path}: teacher.api_key_env: the environment variable {t.api_key_env} is not "
-                             f"set; export it with the API key")
+        named = [("teacher", self.config.teacher)] + ([("label.model", self.config.label.model)]
+                                                       if self.config.label is not None else [])
+        for key, t in named if teacher else []:
+            if t is not None and t.api_key_env and not os.environ.get(t.api_key_env):
+                raise UsageError(f"{self.path}: {key}.api_key_env: the environment variable {t.api_key_env} is not "
+                                 f"set; export it with the API key")
         e = self.config.export
         if hub and e.hub_repo and not os.environ.get(e.token_env):
             raise UsageError(f"{self.path}: export.token_env: the environment variable {e.token_env} is not set; it "

@@ -10,6 +10,8 @@ its split) or ``excluded`` with the first reason that applied, in this order:
 3. ``duplicate_problem`` / ``near_duplicate_problem``: another source's or row's copy of the problem is kept;
 4. ``outside_difficulty_band``: the problem's pass rate (passing / all samples) is outside
    [``min_pass_rate``, ``max_pass_rate``] (s1 and LIMO keep problems the teacher solves only sometimes);
+   ``outside_difficulty_label`` / ``unlabeled_difficulty``: with ``select.difficulty``, the ``distill label``
+   difficulty is outside [min, max], or the problem has no label (unless ``unlabeled: keep``);
 5. ``duplicate_response`` / ``near_duplicate_response``: among the samples of one problem;
 6. ``policy:<policy>``: ``first`` keeps the lowest sample index, ``shortest`` the fewest completion
    tokens, ``k_per_problem`` k samples drawn with the seed;
@@ -201,6 +203,15 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
         rate = passing / np.maximum(samples, 1)
         bad_problem.set_default(np.flatnonzero((rate < cfg.min_pass_rate) | (rate > cfg.max_pass_rate)),
                                 "outside_difficulty_band")
+        if cfg.difficulty is not None and recipe.config.label is not None:  # the label stage's difficulty bands
+            from distill.label import labeler_hash
+
+            level = store.selection_difficulties(labeler_hash(recipe.config.label), n_problems)
+            band = cfg.difficulty
+            bad_problem.set_default(np.flatnonzero((level > 0) & ((level < band.min) | (level > band.max))),
+                                    "outside_difficulty_label")
+            if band.unlabeled == "drop":
+                bad_problem.set_default(np.flatnonzero(level == 0), "unlabeled_difficulty")
         reason.inherit(bad_problem, problem_of)
 
         # 5. response dedup among the samples of each problem (the same text twice teaches nothing new), and

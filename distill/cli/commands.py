@@ -8,6 +8,7 @@ from distill import __version__
 from distill.cli.eval import eval_command
 from distill.cli.generate import generate_command
 from distill.cli.ingest import ingest_command
+from distill.cli.label import label_command
 from distill.cli.report import report_command, show_command
 from distill.cli.run import run_command
 from distill.cli.scaffold import adapters_command, checks_command, init_command
@@ -40,6 +41,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 app.command("init")(init_command)
 app.command("ingest")(ingest_command)
+app.command("label")(label_command)
 app.command("generate")(generate_command)
 app.command("verify")(verify_command)
 app.command("select")(select_command)

@@ -32,6 +32,7 @@ from distill import __version__
 from distill.errors import StoreError, StoreLockedError, StorePathError, StoreValueError
 from distill.processes import pid_alive
 from distill.store.insights import InsightQueries
+from distill.store.labels import LabelQueries
 from distill.store.references import ReferenceQueries
 from distill.store.results import ResultsQueries
 from distill.store.selection import SelectionQueries
@@ -135,11 +136,9 @@ MIGRATIONS.append([
     "DROP TABLE generations",
     "ALTER TABLE generations_v4 RENAME TO generations",
 ])
-# v5: the LLM-in-the-loop stages. A rewrite is a generation linked to the one it rewrites; difficulty/topic labels
-# per problem and labeler; pseudo-references (majority vote) beside the problems, never written into them; batch
-# API jobs, so a submitted batch is polled again (not paid twice) after a crash.
+# v5: the LLM-in-the-loop stages: difficulty/topic labels per problem and labeller; pseudo-references (majority
+# vote) beside the problems, never written into them.
 MIGRATIONS.append([
-    "ALTER TABLE generations ADD COLUMN parent_generation_id VARCHAR",
     """CREATE TABLE problem_labels (
         problem_id VARCHAR NOT NULL, labeler_hash VARCHAR NOT NULL, status VARCHAR NOT NULL, reason VARCHAR,
         difficulty INTEGER, topic VARCHAR, messages JSON, raw_output VARCHAR, model VARCHAR,
@@ -151,15 +150,10 @@ MIGRATIONS.append([
         status VARCHAR NOT NULL, reason VARCHAR, answer VARCHAR, votes INTEGER, n_answers INTEGER,
         runner_up_votes INTEGER, details JSON, recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMP NOT NULL,
         PRIMARY KEY (problem_id, teacher_hash, method))""",
-    """CREATE TABLE batch_jobs (
-        batch_id VARCHAR PRIMARY KEY, teacher_hash VARCHAR NOT NULL, base_url VARCHAR NOT NULL,
-        input_file_id VARCHAR, output_file_id VARCHAR, error_file_id VARCHAR, status VARCHAR NOT NULL,
-        request_count INTEGER, details JSON, recipe_hash VARCHAR, run_id VARCHAR,
-        submitted_at TIMESTAMP NOT NULL, updated_at TIMESTAMP)""",
 ])
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("problems", "ingest_errors", "ingested_sources", "runs", "teachers", "generations", "verdicts", "datasets",
-          "dataset_rows", "train_runs", "evals", "eval_problems", "problem_labels", "pseudo_references", "batch_jobs")
+          "dataset_rows", "train_runs", "evals", "eval_problems", "problem_labels", "pseudo_references")
 
 _LOCK_PID = re.compile(r"PID (\d+)")
 
@@ -176,7 +170,7 @@ class RunContext:
     recipe_hash: str | None
 
 
-class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries):
+class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, LabelQueries):
     """One DuckDB file. Open with ``Store.open(path)``; use as a context manager."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool):

@@ -84,6 +84,16 @@ class SelectionQueries:
             "AND v.check_name = ? AND v.check_version = ? WHERE v.status = 'pass' ORDER BY c.pos",
             [check, version]).fetchnumpy()["pos"], dtype=np.int64)
 
+    def selection_difficulties(self, labeler_hash: str, n_problems: int) -> np.ndarray:
+        """Per problem position, its ``ok`` difficulty label of this labeller, or 0 when it has none."""
+        out = np.zeros(n_problems, dtype=np.int16)
+        rows = self.con.execute(
+            "SELECT c.problem_pos, l.difficulty FROM (SELECT DISTINCT problem_pos, problem_id FROM _select_candidates) "
+            "c JOIN problem_labels l USING (problem_id) WHERE l.labeler_hash = ? AND l.status = 'ok'",
+            [labeler_hash]).fetchnumpy()
+        out[np.asarray(rows["problem_pos"], dtype=np.int64)] = np.asarray(rows["difficulty"], dtype=np.int16)
+        return out
+
     def selection_problems(self) -> Iterator[tuple[int, str]]:
         """(problem_pos, prompt) of every candidate problem, in order."""
         yield from self._chunks(
