@@ -134,6 +134,21 @@ def _truncate(value: Any, limit: int = 240) -> Any:
     return value
 
 
+def _against_original(store: Store, dataset_id: str) -> list[str]:
+    """Imported traces with their source's own verdict: what the source kept and these checks reject, by reason."""
+    found = store.original_against_ours(dataset_id)
+    if found is None:
+        return []
+    rejected = found["rejected"]
+    return ["## Against the source's own verdicts",
+            f"{found['original_correct']} imported trace(s) were marked correct (or kept) by their source; "
+            f"{found['kept']} of them are kept here and {sum(rejected.values())} rejected by these checks"
+            + (f" ({found['original_incorrect']} more were marked incorrect by the source)."
+               if found["original_incorrect"] else "."),
+            _table(["rejected here because", "traces the source kept"], [[r, n] for r, n in rejected.items()])
+            if rejected else "None of them was rejected here."]
+
+
 def _pseudo_reference_note(store: Store, dataset_id: str) -> str:
     counts = store.pseudo_reference_counts(dataset_id)
     if not counts["problems_with_pseudo_reference"] and not counts["problems_without_majority"]:
@@ -279,6 +294,7 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         + _pseudo_reference_note(store, dataset_id),
         _table(["excluded because", "generations"], [[r, n] for r, n in excluded.most_common()])
         if excluded else "Nothing was excluded.",
+        *_against_original(store, dataset_id),
         "## Decontamination",
         (f"Word {sel.decontaminate.ngram}-gram overlap after lowercasing and whitespace normalisation; a problem "
          f"sharing any n-gram with a benchmark problem is excluded.\n\n"

@@ -86,6 +86,8 @@ def imported_row(response: ImportedResponse, run: RunContext) -> dict[str, objec
         "final_answer": extract_final_answer(split.answer_text), "finish_reason": None, "prompt_tokens": None,
         "completion_tokens": None, "latency_s": None, "cost_usd": 0.0, "attempts": 0, "error": None,
         "error_detail": None, "model": response.model, "recipe_hash": run.recipe_hash,
+        "imported_verdict": None if response.original_correct is None else
+        ("correct" if response.original_correct else "incorrect"),
         "run_id": run.run_id,
     }
 

@@ -68,6 +68,9 @@ class SourceConfig(_Section):
     license: str | None = None  # the source's license (Hub id, e.g. mit); known Hub datasets are looked up
     # `optional`: rows without a reference answer are problems too (fields adapter), for majority-vote references
     reference: Literal["required", "optional"] = "required"
+    # traces adapter: the source's own verdict on each response, compared with ours in the card: a field (a
+    # boolean, or a list with one per response, e.g. correctness_math_verify) or `kept` (a curated set).
+    original_verdict: str | None = None
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceConfig:

@@ -96,6 +96,7 @@ class ImportedResponse:
     content: str
     reasoning: str | None
     model: str
+    original_correct: bool | None = None  # the source dataset's own verdict on it, when the recipe names one
 
     @property
     def teacher_hash(self) -> str:

@@ -86,3 +86,77 @@ def test_sky_t1_runs_offline_on_stand_ins(tmp_path: Path, monkeypatch: pytest.Mo
     assert kept == {NUMINA[0]["problem"], NUMINA[2]["problem"]}
     card = next((tmp_path / "exports").rglob("README.md")).read_text()
     assert "outside_difficulty_label" in card
+
+
+Q1 = ("A farmer has two cows and buys three more cows at the market. How many cows does the farmer have "
+    "now?")
+Q2 = ("Ten litres of juice are shared equally between four children. How many litres does each child get?")
+THINK1 = ("We are asked to add two and three. Counting up from two by three steps gives three, four and then "
+    "five, so the sum we want is five. Let me double check by counting objects: two apples and three "
+    "apples make five apples in total.")
+THINK2 = ("We are asked to add two and three. Counting up from two, I will be careful with each step here, and "
+    "the count seems to land on six when I list the numbers out one by one in my head.")
+THINK3 = ("We divide ten by four. Four goes into ten two times with a remainder of two, and two out of four is "
+    "one half, so the quotient is two and a half, which is the same as five halves.")
+OPENR1 = [  # open-r1/OpenR1-Math-220k (default): problem, solution, answer, generations, correctness_math_verify, ...
+    {"problem": Q1, "solution": "5", "answer": "5", "problem_type": "Algebra",
+     "question_type": "math-word-problem", "source": "olympiads", "uuid": "a1",
+     "is_reasoning_complete": [True, True], "correctness_math_verify": [True, True], "correctness_llama": None,
+     "finish_reasons": None, "correctness_count": 2, "messages": [],
+     "generations": [f"<think>\n{THINK1}\n</think>\n\nThe answer is $\\boxed{{5}}$.",
+                     f"<think>\n{THINK2}\n</think>\n\nSo $\\boxed{{6}}$."]},
+    {"problem": Q2, "solution": "", "answer": "\\frac{5}{2}", "problem_type": "Algebra",
+     "question_type": "math-word-problem", "source": "cn_contest", "uuid": "a2",
+     "is_reasoning_complete": [True, False], "correctness_math_verify": [True, False], "correctness_llama": None,
+     "finish_reasons": None, "correctness_count": 1, "messages": [],
+     "generations": [f"<think>\n{THINK3}\n</think>\n\n$\\boxed{{2.5}}$",
+                     "<think>\nLet me think about ten over four and"]},
+]
+OPENTHOUGHTS = [  # open-thoughts/OpenThoughts-114k (default): system, conversations (from/value), Sky-T1 layout
+    {"system": "Your role as an assistant involves thoroughly exploring questions ...",
+     "conversations": [{"from": "user", "value": "Return your final response within \\boxed{}. What is 7 * 6?"},
+                       {"from": "assistant", "value": "<|begin_of_thought|>\n\nSeven sixes are forty-two.\n\n"
+                        "<|end_of_thought|>\n\n<|begin_of_solution|>\n\n$\\boxed{42}$\n\n<|end_of_solution|>"}]},
+]
+
+
+def test_r1_refilter_counts_what_the_source_kept_and_our_checks_reject(tmp_path: Path) -> None:
+    data = yaml.safe_load((ROOT / "pipelines" / "r1_refilter.yaml").read_text())
+    (tmp_path / "openr1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in OPENR1))
+    source = data["sources"][0]
+    for key in ("hub", "config", "split"):
+        source.pop(key)
+    source["path"] = "openr1.jsonl"
+    data["store"] = str(tmp_path / "r1.duckdb")
+    path = tmp_path / "r1_refilter.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(app, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    with Store.open(load_recipe(path).store_path, read_only=True) as store:
+        verdicts = dict(store.con.execute("SELECT content, imported_verdict FROM generations").fetchall())
+        found = store.original_against_ours(store.latest_dataset_id())
+    assert sorted(verdicts.values()) == ["correct", "correct", "correct", "incorrect"]
+    # the source kept three traces: one is kept here, the second answer of problem 1 (6, not 5) fails math, and
+    # the 2.5 of problem 2 passes math but loses to nothing (it is kept: one per problem under `shortest`)
+    assert found == {"original_correct": 3, "original_incorrect": 1, "kept": 2,
+                     "rejected": {"failed:math:math_mismatch": 1}}
+    card = next((tmp_path / "exports").rglob("README.md")).read_text()
+    assert "## Against the source's own verdicts" in card and "| failed:math:math_mismatch | 1 |" in card
+
+
+def test_the_openthoughts_layout_ingests_with_its_conversations(tmp_path: Path) -> None:
+    (tmp_path / "ot.jsonl").write_text("".join(json.dumps(r) + "\n" for r in OPENTHOUGHTS))
+    recipe = {"name": "ot", "store": str(tmp_path / "ot.duckdb"),
+              "sources": [{"adapter": "traces", "path": "ot.jsonl", "name": "ot", "reference": "optional",
+                           "original_verdict": "kept",
+                           "fields": {"prompt": "conversations", "response": "conversations"}}]}
+    path = tmp_path / "ot.yaml"
+    path.write_text(json.dumps(recipe))
+    result = CliRunner().invoke(app, ["ingest", str(path)])
+    assert result.exit_code == 0, result.output
+    with Store.open(tmp_path / "ot.duckdb", read_only=True) as store:
+        prompt, answer = store.con.execute("SELECT prompt, answer FROM problems").fetchone()
+        reasoning, final, verdict = store.con.execute(
+            "SELECT reasoning, final_answer, imported_verdict FROM generations").fetchone()
+    assert prompt.endswith("What is 7 * 6?") and answer is None
+    assert reasoning == "Seven sixes are forty-two." and final == "42" and verdict == "correct"

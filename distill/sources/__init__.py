@@ -83,9 +83,10 @@ def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]
             continue
         tests_json = fields.tests.to_json() if fields.tests else None
         problem_id = Problem.make_id(name, fields.domain, fields.prompt, fields.answer, tests_json, fields.choices)
-        for content, reasoning in fields.responses:
+        verdicts = fields.response_verdicts or (None,) * len(fields.responses)
+        for (content, reasoning), original in zip(fields.responses, verdicts, strict=True):
             yield ImportedResponse(problem_id, name, locator, samples[problem_id], content, reasoning,
-                                   fields.model or name)
+                                   fields.model or name, original)
             samples[problem_id] += 1
         if problem_id in seen and fields.responses:
             continue  # another row of responses for a problem already yielded

@@ -40,6 +40,7 @@ class ProblemFields:
     choices: tuple[str, ...] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     responses: tuple[tuple[str, str | None], ...] = ()  # (content, reasoning) of imported traces
+    response_verdicts: tuple[bool | None, ...] = ()  # the source's own verdict on each response, when named
     model: str | None = None                             # who wrote the imported traces
 
 
@@ -67,8 +68,20 @@ def _field(row: dict[str, Any], cfg: SourceConfig, role: str, *defaults: str, re
     return None
 
 
+_USER_ROLES = ("user", "human")
+_ASSISTANT_ROLES = ("assistant", "gpt")
+
+
+def _turns(value: list[dict[str, Any]], roles: tuple[str, ...]) -> list[Any]:
+    """The texts of chat turns with these roles: OpenAI messages (role/content) or ShareGPT (from/value)."""
+    return [m.get("content", m.get("value")) for m in value if m.get("role", m.get("from")) in roles]
+
+
 def _prompt(row: dict[str, Any], cfg: SourceConfig, *defaults: str) -> str:
     value = _field(row, cfg, "prompt", *defaults)
+    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
+        users = _turns(value, _USER_ROLES)  # a conversation: its first user turn is the problem
+        value = users[0] if users else None
     if not isinstance(value, str):
         raise RowError("missing_field", f"the prompt must be text, got {type(value).__name__}")
     if not value.strip():
@@ -250,7 +263,7 @@ def _response_texts(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        turns = [m.get("content") for m in value if m.get("role") == "assistant"]
+        turns = _turns(value, _ASSISTANT_ROLES)
         return [turns[-1]] if turns and isinstance(turns[-1], str) else []
     if isinstance(value, list):
         return [v for v in value if isinstance(v, str)]
@@ -267,11 +280,32 @@ def traces(row: dict[str, Any], cfg: SourceConfig) -> ProblemFields:
     problem = generic(row, cfg if cfg.domain else cfg.model_copy(update={"domain": "math"}))
     texts = _response_texts(_field(row, cfg, "response", "response", "generation", "generations", "completion",
                                    "messages"))
-    texts = [t for t in texts if t.strip()]
+    verdicts = _original_verdicts(row, cfg, len(texts))
+    kept = [i for i, t in enumerate(texts) if t.strip()]
+    texts, verdicts = [texts[i] for i in kept], [verdicts[i] for i in kept]
     if not texts:
         raise RowError("missing_field", "the response is empty or not text")
     reasoning = _field(row, cfg, "reasoning", "reasoning", "reasoning_content", required=False)
     reasoning = reasoning if isinstance(reasoning, str) and reasoning.strip() and len(texts) == 1 else None
     model = _field(row, cfg, "model", "model", required=False)
-    return replace(problem, responses=tuple((t, reasoning) for t in texts),
+    return replace(problem, responses=tuple((t, reasoning) for t in texts), response_verdicts=tuple(verdicts),
                    model=str(model) if model else cfg.display_name)
+
+
+def _original_verdicts(row: dict[str, Any], cfg: SourceConfig, count: int) -> list[bool | None]:
+    """The source dataset's own verdict on each response (``original_verdict``): ``kept`` (a curated set such as
+    OpenThoughts or Bespoke-Stratos, where being in it means the original kept it), or a field holding one boolean
+    or a list with one per response (OpenR1's ``correctness_math_verify``)."""
+    setting = cfg.original_verdict
+    if setting is None:
+        return [None] * count
+    if setting == "kept":
+        return [True] * count
+    value = row.get(setting)
+    if isinstance(value, bool):
+        return [value] * count
+    if isinstance(value, list) and len(value) == count and all(isinstance(v, bool) or v is None for v in value):
+        return list(value)
+    raise RowError("malformed_field", f"original_verdict field '{setting}' must be a boolean or a list of {count} "
+                   f"booleans (one per response), got {type(value).__name__}"
+                   + (f" of {len(value)}" if isinstance(value, list) else ""))

@@ -137,8 +137,9 @@ MIGRATIONS.append([
     "ALTER TABLE generations_v4 RENAME TO generations",
 ])
 # v5: the LLM-in-the-loop stages: difficulty/topic labels per problem and labeller; pseudo-references (majority
-# vote) beside the problems, never written into them.
+# vote) beside the problems, never written into them; an imported trace keeps its source's own verdict.
 MIGRATIONS.append([
+    "ALTER TABLE generations ADD COLUMN imported_verdict VARCHAR",
     """CREATE TABLE problem_labels (
         problem_id VARCHAR NOT NULL, labeler_hash VARCHAR NOT NULL, status VARCHAR NOT NULL, reason VARCHAR,
         difficulty INTEGER, topic VARCHAR, messages JSON, raw_output VARCHAR, model VARCHAR,

@@ -112,6 +112,21 @@ class InsightQueries:
         row = self.con.execute("SELECT stats FROM datasets WHERE dataset_id = ?", [dataset_id]).fetchone()
         return json.loads(row[0]) if row and row[0] else None
 
+    def original_against_ours(self, dataset_id: str) -> dict[str, Any] | None:
+        """For imported traces with their source's own verdict: how many the source marked correct, how many of those
+        this selection kept, and those it rejected by its reason; None when no row carries a source verdict."""
+        rows = self.con.execute(
+            "SELECT g.imported_verdict, d.status, d.reason, count(*) FROM dataset_rows d JOIN generations g "
+            "USING (generation_id) WHERE d.dataset_id = ? AND g.imported_verdict IS NOT NULL GROUP BY ALL "
+            "ORDER BY 4 DESC, 3", [dataset_id]).fetchall()
+        if not rows:
+            return None
+        correct = [(status, reason, n) for verdict, status, reason, n in rows if verdict == "correct"]
+        return {"original_correct": sum(n for *_, n in correct),
+                "original_incorrect": sum(n for verdict, *_, n in rows if verdict == "incorrect"),
+                "kept": sum(n for status, _, n in correct if status == "kept"),
+                "rejected": {reason: n for status, reason, n in correct if status == "excluded"}}
+
     def dataset_reasons(self, dataset_id: str) -> list[tuple[str, int]]:
         """(exclusion reason, rows) of one dataset."""
         return self.con.execute("SELECT reason, count(*) FROM dataset_rows WHERE dataset_id = ? AND status = "
