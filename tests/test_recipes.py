@@ -160,3 +160,39 @@ def test_the_openthoughts_layout_ingests_with_its_conversations(tmp_path: Path) 
             "SELECT reasoning, final_answer, imported_verdict FROM generations").fetchone()
     assert prompt.endswith("What is 7 * 6?") and answer is None
     assert reasoning == "Seven sixes are forty-two." and final == "42" and verdict == "correct"
+
+
+GSM8K = [{"question": f"Tom has {i} apples and buys {i + 2} more. How many apples does Tom have now?",
+          "answer": f"Add them.\n#### {2 * i + 2}"} for i in range(1, 4)]
+
+
+def test_api_teacher_runs_offline_and_records_what_it_spent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-test-not-a-real-key-000")
+    data = yaml.safe_load((ROOT / "pipelines" / "api_teacher.yaml").read_text())
+    stand_ins = {"numina": NUMINA[:3], "gsm8k-train": GSM8K}
+    answers = {"ordered pairs": "$\\boxed{231}$", "sum of two odd": "$\\boxed{4}$", "frac{1}{2}": "\\boxed{5/6}"}
+    answers |= {f"Tom has {i} apples": f"So \\boxed{{{2 * i + 2}}}" for i in range(1, 4)}
+    with FaultServer(ServerPlan(answers=answers)) as teacher:
+        for source in data["sources"]:
+            (tmp_path / f"{source['name']}.jsonl").write_text(
+                "".join(json.dumps(r) + "\n" for r in stand_ins[source["name"]]))
+            for key in ("hub", "config", "split"):
+                source.pop(key, None)
+            source["path"] = f"{source['name']}.jsonl"
+        data["teacher"]["base_urls"] = [teacher.base_url]
+        data["store"] = str(tmp_path / "api.duckdb")
+        data["export"] |= {"out_dir": "exports", "cards_dir": "cards"}  # inside tmp_path, not beside it
+        path = tmp_path / "api_teacher.yaml"
+        path.write_text(yaml.safe_dump(data))
+        dry = json.loads(CliRunner().invoke(app, ["generate", str(path), "--dry-run", "--json"]).output)
+        assert (dry["problems"], dry["requests"]) == (6, 12)
+        result = CliRunner().invoke(app, ["run", str(path)])
+        assert result.exit_code == 0, result.output
+        assert teacher.state.stats["requests"] <= 12
+    with Store.open(load_recipe(path).store_path, read_only=True) as store:
+        tokens_in, tokens_out, cost, n = store.con.execute(
+            "SELECT sum(prompt_tokens), sum(completion_tokens), sum(cost_usd), count(*) FROM generations").fetchone()
+        kept = store.con.execute("SELECT count(*) FROM dataset_rows WHERE status = 'kept'").fetchone()[0]
+    assert n == 12 and cost == pytest.approx((tokens_in * 0.55 + tokens_out * 2.19) / 1e6)
+    # one per problem (shortest): "sum of two odd" is answered 4 where the stand-in says 4; all six are right
+    assert kept == 6
