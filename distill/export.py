@@ -62,11 +62,14 @@ def build_records(recipe: LoadedRecipe, store: Store, dataset_id: str) -> dict[s
         g = by_id.get(row["generation_id"])
         if g is None:
             raise DistillError(f"dataset {dataset_id}: generation {row['generation_id']} is no longer in the store")
-        sent = json.loads(g["messages"]) if g["messages"] else [{"role": "user", "content": g["prompt"]}]
+        rewrite = g["origin"] == "rewrite"
+        asked = g["parent_messages"] if rewrite else g["messages"]
+        sent = json.loads(asked) if asked else [{"role": "user", "content": g["prompt"]}]
         user = next((m["content"] for m in reversed(sent) if m.get("role") == "user"), g["prompt"])
         system_text = system or next((m["content"] for m in sent if m.get("role") == "system"), None)
         answer = g["answer_text"] if g["answer_text"] is not None else g["content"]
-        assistant = assistant_turn(g["reasoning"], answer)
+        # a rewrite is already in its target layout (Sky-T1's markers, or <think>): kept as written
+        assistant = g["content"].strip() if rewrite and g["content"] else assistant_turn(g["reasoning"], answer)
         messages = ([{"role": "system", "content": system_text}] if system_text else []) + [
             {"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
         sharegpt = ([{"from": "system", "value": system_text}] if system_text else []) + [

@@ -34,6 +34,12 @@ def _label(recipe: LoadedRecipe, store: Store, force: bool) -> str:
     return label(recipe, store).line()
 
 
+def _rewrite(recipe: LoadedRecipe, store: Store, force: bool) -> str:
+    from distill.rewrite import rewrite
+
+    return rewrite(recipe, store).line(next_step=False)  # the run verifies the rewrites next
+
+
 def _generate(recipe: LoadedRecipe, store: Store, force: bool) -> str:
     from distill.generate import generate
 
@@ -80,6 +86,9 @@ STAGES: tuple[Stage, ...] = (
     # An eval-only recipe has no sources: its checks and teacher serve the eval stage alone.
     Stage("generate", lambda r: r.config.teacher is not None and bool(r.config.sources), _generate),
     Stage("verify", lambda r: bool(r.config.checks) and bool(r.config.sources), _verify),
+    # the rewrites are new generations: verified like any other before select keeps them
+    Stage("rewrite", lambda r: r.config.rewrite is not None and bool(r.config.sources), _rewrite),
+    Stage("verify", lambda r: r.config.rewrite is not None and bool(r.config.checks), _verify),
     Stage("select", _wants_dataset, _select),
     Stage("export", _wants_dataset, _export),
     Stage("train", lambda r: r.config.train is not None, _train),

@@ -199,6 +199,16 @@ class LabelConfig(_Section):
     prompt: str | None = None
 
 
+class RewriteConfig(_Section):
+    """``distill rewrite``: an LLM reformats accepted traces into ``layout`` (``sky_t1``: Sky-T1's
+    ``<|begin_of_thought|> ... <|end_of_solution|>`` sections; ``think``: ``<think>`` reasoning then a clean
+    answer); the rewrites are verified again and select keeps them in place of their originals."""
+
+    model: TeacherConfig
+    layout: Literal["sky_t1", "think"] = "sky_t1"
+    prompt: str | None = None  # replaces the default instructions (the layout's description is added)
+
+
 class ReferencesConfig(_Section):
     """Pseudo-references for problems without a reference answer (see ``distill/references.py``): the samples'
     final answers vote in math-equivalence classes; the largest class wins with at least ``min_votes`` votes,
@@ -313,6 +323,7 @@ class Recipe(_Section):
     checks: list[CheckConfig] = Field(default_factory=list)
     references: ReferencesConfig | None = None  # majority-vote references for problems without one
     label: LabelConfig | None = None  # difficulty (and topic) labels from an LLM, per problem
+    rewrite: RewriteConfig | None = None  # accepted traces reformatted by an LLM, verified again, kept instead
     select: SelectConfig = Field(default_factory=SelectConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     train: TrainConfig | None = None
@@ -350,8 +361,9 @@ class LoadedRecipe:
     def check_secrets(self, *, teacher: bool = True, hub: bool = True) -> None:
         """The environment variables this recipe names for its secrets are set; else one line naming the file,
         the key and the variable (never a value)."""
-        named = [("teacher", self.config.teacher)] + ([("label.model", self.config.label.model)]
-                                                       if self.config.label is not None else [])
+        named = [("teacher", self.config.teacher)] + [
+            (f"{key}.model", section.model) for key, section in (("label", self.config.label),
+                                                                  ("rewrite", self.config.rewrite)) if section]
         for key, t in named if teacher else []:
             if t is not None and t.api_key_env and not os.environ.get(t.api_key_env):
                 raise UsageError(f"{self.path}: {key}.api_key_env: the environment variable {t.api_key_env} is not "

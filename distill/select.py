@@ -6,6 +6,8 @@ its split) or ``excluded`` with the first reason that applied, in this order:
    traces only with ``select.unchecked_domains: keep``, and select's summary names the domains either way);
    ``unverified:<check>`` / ``failed:<check>:<reason>`` / ``abstained:<check>:<reason>``: it must pass every
    recipe check for its domain; an abstain drops it unless ``select.abstain`` keeps that check's abstains;
+   ``rewritten`` / ``not_rewritten``: with a ``rewrite`` section, an original that passed is replaced by its
+   rewrite (verified on its own), or has none yet;
 2. ``contaminated:<benchmark>``: its problem shares a word n-gram with a benchmark problem;
 3. ``duplicate_problem`` / ``near_duplicate_problem``: another source's or row's copy of the problem is kept;
 4. ``outside_difficulty_band``: the problem's pass rate (passing / all samples) is outside
@@ -144,6 +146,10 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
                         reason.set(pos, f"abstained:{check.name}:{why}")
                 else:
                     reason.set(pos, f"failed:{check.name}:{why}")
+        if recipe.config.rewrite is not None:  # the rewrites stand in for their originals (see distill/rewrite.py)
+            is_rewrite, has_rewrite = store.selection_rewrites()
+            reason.set_default(np.flatnonzero(~is_rewrite & has_rewrite), "rewritten")
+            reason.set_default(np.flatnonzero(~is_rewrite & ~has_rewrite), "not_rewritten")
         if not covers_all:
             for code, domain in enumerate(names["domain"]):
                 if domain in covered:

@@ -10,6 +10,7 @@ from distill.cli.generate import generate_command
 from distill.cli.ingest import ingest_command
 from distill.cli.label import label_command
 from distill.cli.report import report_command, show_command
+from distill.cli.rewrite import rewrite_command
 from distill.cli.run import run_command
 from distill.cli.scaffold import adapters_command, checks_command, init_command
 from distill.cli.select import export_command, select_command
@@ -44,6 +45,7 @@ app.command("ingest")(ingest_command)
 app.command("label")(label_command)
 app.command("generate")(generate_command)
 app.command("verify")(verify_command)
+app.command("rewrite")(rewrite_command)
 app.command("select")(select_command)
 app.command("export")(export_command)
 app.command("train")(train_command)

@@ -137,9 +137,11 @@ MIGRATIONS.append([
     "ALTER TABLE generations_v4 RENAME TO generations",
 ])
 # v5: the LLM-in-the-loop stages: difficulty/topic labels per problem and labeller; pseudo-references (majority
-# vote) beside the problems, never written into them; an imported trace keeps its source's own verdict.
+# vote) beside the problems, never written into them; an imported trace keeps its source's own verdict; a rewrite
+# is a generation linked to the one it rewrites.
 MIGRATIONS.append([
     "ALTER TABLE generations ADD COLUMN imported_verdict VARCHAR",
+    "ALTER TABLE generations ADD COLUMN parent_generation_id VARCHAR",
     """CREATE TABLE problem_labels (
         problem_id VARCHAR NOT NULL, labeler_hash VARCHAR NOT NULL, status VARCHAR NOT NULL, reason VARCHAR,
         difficulty INTEGER, topic VARCHAR, messages JSON, raw_output VARCHAR, model VARCHAR,
@@ -426,6 +428,19 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             out.setdefault(gid, {})[name] = (status, reason)
         return out
 
+    def rewrite_candidates(self, sources: Sequence[str], rewriter_hash: str) -> tuple[list[dict[str, Any]], int]:
+        """Successful original (not rewritten) generations of these sources without a successful rewrite by this
+        rewriter, with their problem's prompt and domain, in store order; and how many already have one."""
+        base = ("FROM generations g JOIN problems p USING (problem_id) WHERE g.status = 'ok' AND g.origin <> "
+                "'rewrite' AND p.source IN (SELECT unnest(?)) AND {} EXISTS (SELECT 1 FROM generations c WHERE "
+                "c.parent_generation_id = g.generation_id AND c.teacher_hash = ? AND c.status = 'ok')")
+        rows = _dicts(self.con.execute(
+            "SELECT g.generation_id, g.problem_id, g.sample_index, p.domain, p.prompt, g.reasoning, "
+            "coalesce(g.answer_text, g.content) AS answer_text " + base.format("NOT") + " ORDER BY g.rowid",
+            [list(sources), rewriter_hash]))
+        done = self.con.execute("SELECT count(*) " + base.format(""), [list(sources), rewriter_hash]).fetchone()[0]
+        return rows, int(done)
+
     def completion_stats(self, teacher_hash: str) -> tuple[int, float]:
         """(successful completions with a token count, their mean completion tokens) of a teacher configuration."""
         n, mean = self.con.execute(
@@ -542,9 +557,11 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
         cursor = self.con.execute(
             "SELECT g.generation_id, g.problem_id, p.source, p.domain, p.prompt, p.answer, p.language, "
             "g.teacher_hash, g.sample_index, g.origin, g.model, g.messages, g.content, g.reasoning, g.answer_text, "
-            "g.final_answer, g.prompt_tokens, g.completion_tokens, g.cost_usd "
+            "g.final_answer, g.prompt_tokens, g.completion_tokens, g.cost_usd, "
+            "pg.messages AS parent_messages "  # a rewrite's own messages are the rewrite request, not the problem's
             "FROM dataset_rows d JOIN generations g USING (generation_id) JOIN problems p ON p.problem_id = "
-            "g.problem_id WHERE d.dataset_id = ? AND d.status = 'kept'", [dataset_id])
+            "g.problem_id LEFT JOIN generations pg ON pg.generation_id = g.parent_generation_id "
+            "WHERE d.dataset_id = ? AND d.status = 'kept'", [dataset_id])
         return _dicts(cursor)
 
     def latest_dataset(self, name: str) -> dict[str, Any] | None:

@@ -36,7 +36,8 @@ class SelectionQueries:
             "SELECT (row_number() OVER (ORDER BY p.rowid, g.teacher_hash, g.sample_index) - 1)::BIGINT AS pos, "
             "(dense_rank() OVER (ORDER BY p.rowid) - 1)::BIGINT AS problem_pos, "
             "g.generation_id, g.problem_id, p.source, p.domain, g.teacher_hash, g.sample_index, g.completion_tokens, "
-            "g.rowid AS g_rowid "
+            "g.rowid AS g_rowid, g.origin = 'rewrite' AS is_rewrite, EXISTS (SELECT 1 FROM generations c WHERE "
+            "c.parent_generation_id = g.generation_id AND c.status = 'ok') AS has_rewrite "
             "FROM generations g JOIN problems p USING (problem_id) "
             "WHERE g.status = 'ok' AND p.source IN (SELECT unnest(?))", [list(sources)])
         return int(self.con.execute("SELECT count(*) FROM _select_candidates").fetchone()[0])
@@ -57,6 +58,11 @@ class SelectionQueries:
         out = {k: np.asarray(v) for k, v in cols.items()}
         out["_names"] = {"source": sources, "domain": domains}  # type: ignore[assignment]
         return out
+
+    def selection_rewrites(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per candidate, by position: whether it is a rewrite, and whether it has a successful rewrite."""
+        cols = self.con.execute("SELECT is_rewrite, has_rewrite FROM _select_candidates ORDER BY pos").fetchnumpy()
+        return np.asarray(cols["is_rewrite"], dtype=bool), np.asarray(cols["has_rewrite"], dtype=bool)
 
     def selection_teacher_codes(self) -> np.ndarray:
         """Per candidate, the rank of its teacher hash (ties of the ``first`` policy break on it)."""

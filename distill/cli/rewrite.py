@@ -1,0 +1,20 @@
+"""`distill rewrite RECIPE`: accepted traces reformatted by an LLM into the recipe's layout, resumable."""
+
+from __future__ import annotations
+
+import typer
+
+from distill.cli.common import open_recipe_store, writing
+from distill.cli.errors import guarded
+from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
+
+
+@guarded
+def rewrite_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = False) -> None:
+    """Ask the recipe's rewriter to reformat every accepted trace without a rewrite; then run `distill verify`."""
+    from distill.rewrite import rewrite
+
+    loaded, db = open_recipe_store(recipe, store)
+    with writing(db, "rewrite"):
+        summary = rewrite(loaded, db)
+    typer.echo(summary.line())

@@ -1,0 +1,74 @@
+"""`distill rewrite`: accepted traces reformatted by an LLM (the fault server), stored as linked generations,
+verified again, and exported in their layout in place of the originals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from distill.cli import app
+from distill.recipe import load_recipe
+from distill.store import Store
+from distill.testing.fault_server import Fault, FaultServer, ServerPlan
+
+PROBLEMS = [("Alice has 3 pens and buys 4 more. How many pens?", "7"),
+            ("Bob has 10 cards and gives away 4. How many cards are left?", "6"),
+            ("Carol reads 5 pages a day for 3 days. How many pages?", "15")]
+TEACHER = {"Alice": "Three plus four.\n\n\\boxed{7}", "Bob": "Ten minus four.\n\n\\boxed{6}",
+           "Carol": "Five times three is sixteen.\n\n\\boxed{16}"}  # wrong: never accepted, never rewritten
+SKY = ("<|begin_of_thought|>\n\n1. {steps}\n\n<|end_of_thought|>\n\n<|begin_of_solution|>\n\n"
+       "The answer is \\boxed{{{answer}}}.\n\n<|end_of_solution|>")
+REWRITER = {"Three plus four": SKY.format(steps="Add 3 and 4.", answer=7),
+            "Ten minus four": SKY.format(steps="Subtract 4 from 10.", answer=5)}  # the rewrite breaks the answer
+
+
+def write_recipe(tmp_path: Path, teacher: FaultServer, rewriter: FaultServer) -> Path:
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps({"question": q, "answer": a}) + "\n" for q, a in PROBLEMS))
+    recipe = {"name": "rewritten", "store": str(tmp_path / "rw.duckdb"),
+              "sources": [{"adapter": "fields", "path": "p.jsonl", "domain": "math", "name": "p"}],
+              "teacher": {"model": "t", "base_urls": [teacher.base_url], "n": 1, "max_retries": 0},
+              "checks": [{"name": "math"}],
+              "rewrite": {"model": {"model": "rewriter", "base_urls": [rewriter.base_url], "max_retries": 0,
+                                    "timeout_s": 5}, "layout": "sky_t1"},
+              "select": {"decontaminate": {"enabled": False}, "dedup": {"problems": False}},
+              "export": {"out_dir": "exports", "formats": ["jsonl"]}}
+    path = tmp_path / "rw.yaml"
+    path.write_text(json.dumps(recipe))
+    return path
+
+
+def test_rewrites_are_linked_verified_and_replace_their_originals(tmp_path: Path) -> None:
+    plan = ServerPlan(answers=REWRITER, reasoning_mode="none", faults=[Fault("500", match="Ten minus", times=1)])
+    with FaultServer(ServerPlan(answers=TEACHER, reasoning_mode="none")) as teacher, FaultServer(plan) as rewriter:
+        path = write_recipe(tmp_path, teacher, rewriter)
+        runner = CliRunner()
+        for command in ("ingest", "generate", "verify"):
+            assert runner.invoke(app, [command, str(path)]).exit_code == 0
+        first = runner.invoke(app, ["rewrite", str(path)])
+        assert first.exit_code == 0, first.output
+        assert "rewrite: 1 traces rewritten of 2 accepted, 0 already done, 1 failed requests (http_5xx 1" \
+            in first.output
+        second = runner.invoke(app, ["rewrite", str(path)])
+        assert "rewrite: 1 traces rewritten of 2 accepted, 1 already done" in second.output
+        assert rewriter.state.stats["requests"] == 3  # the failed one asked again, nothing else
+        result = runner.invoke(app, ["run", str(path)])
+        assert result.exit_code == 0, result.output
+        assert rewriter.state.stats["requests"] == 3
+    with Store.open(load_recipe(path).store_path, read_only=True) as store:
+        rows = store.con.execute(
+            "SELECT g.origin, g.parent_generation_id IS NOT NULL, o.final_answer, g.final_answer, g.reasoning, "
+            "v.status FROM generations g LEFT JOIN generations o ON o.generation_id = g.parent_generation_id "
+            "JOIN verdicts v ON v.generation_id = g.generation_id WHERE g.origin = 'rewrite' ORDER BY 3").fetchall()
+        excluded = dict(store.con.execute("SELECT reason, count(*) FROM dataset_rows WHERE status = 'excluded' "
+                                          "GROUP BY 1").fetchall())
+    # each rewrite points at its original, is split by the Sky-T1 markers, and is verified on its own
+    assert rows == [("rewrite", True, "6", "5", "1. Subtract 4 from 10.", "fail"),
+                    ("rewrite", True, "7", "7", "1. Add 3 and 4.", "pass")]
+    assert excluded == {"rewritten": 2, "failed:math:math_mismatch": 2}  # Carol's original, Bob's rewrite
+    exported = [json.loads(line) for line in next((tmp_path / "exports").rglob("*.jsonl")).read_text().splitlines()]
+    assert len(exported) == 1
+    turns = exported[0]["messages"]
+    assert turns[-1]["content"] == REWRITER["Three plus four"]  # the layout as written
+    assert PROBLEMS[0][0] in turns[-2]["content"] and "Reasoning:" not in turns[-2]["content"]
