@@ -39,9 +39,19 @@ TEACHER = {"ordered pairs": "Careful counting.\n\nThe answer is $\\boxed{231}$."
            "1 + 1?": "$\\boxed{2}$",
            "twice n": "```python\nprint(int(input())*2)\n```",
            "n squared": "```python\nprint(int(input())*3)\n```"}  # wrong
-LABELS = {"ordered pairs": "DIFFICULTY: 7\nTOPIC: number theory", "sum of two odd": "DIFFICULTY: 3\nTOPIC: algebra",
-          "frac{1}{2}": "DIFFICULTY: 4\nTOPIC: algebra", "1 + 1?": "DIFFICULTY: 1\nTOPIC: algebra",
-          "twice n": "DIFFICULTY: 2\nTOPIC: programming", "n squared": "DIFFICULTY: 3\nTOPIC: programming"}
+SKY = "<|begin_of_thought|>\n\n{}\n\n<|end_of_thought|>\n\n<|begin_of_solution|>\n\n{}\n\n<|end_of_solution|>"
+PAIRS_STEPS = ("Write twenty to the twentieth power as a product of powers of two and five, then count the ways to "
+               "split the exponents between m squared and n.")
+FRACTION_STEPS = ("Put both fractions over the common denominator six, which gives three sixths plus two sixths, and "
+                  "add the numerators.")
+DOUBLE_STEPS = "Read the number from standard input, multiply it by two and print the result on its own line."
+REWRITES = {"Careful counting": SKY.format(PAIRS_STEPS, "The answer is $\\boxed{231}$."),
+            "Common denominator": SKY.format(FRACTION_STEPS, "So $\\boxed{\\frac{5}{6}}$."),
+            "print(int(input())*2)": SKY.format(DOUBLE_STEPS, "```python\nprint(int(input())*2)\n```")}
+LABELS = REWRITES | {
+    "ordered pairs": "DIFFICULTY: 7\nTOPIC: number theory", "sum of two odd": "DIFFICULTY: 3\nTOPIC: algebra",
+    "frac{1}{2}": "DIFFICULTY: 4\nTOPIC: algebra", "1 + 1?": "DIFFICULTY: 1\nTOPIC: algebra",
+    "twice n": "DIFFICULTY: 2\nTOPIC: programming", "n squared": "DIFFICULTY: 3\nTOPIC: programming"}
 
 
 def offline(recipe: str, tmp_path: Path, teacher: FaultServer, labeller: FaultServer) -> Path:
@@ -55,6 +65,7 @@ def offline(recipe: str, tmp_path: Path, teacher: FaultServer, labeller: FaultSe
         source["path"] = f"{source['name']}.jsonl"
     data["teacher"]["base_urls"] = [teacher.base_url]
     data["label"]["model"]["base_urls"] = [labeller.base_url]
+    data["rewrite"]["model"]["base_urls"] = [labeller.base_url]  # one server plays both gpt-4o-mini roles
     for section in ("train", "eval"):  # a GPU's work; their sections are validated with the recipe above
         data.pop(section, None)
     data["store"] = str(tmp_path / "run.duckdb")
@@ -70,7 +81,8 @@ def test_sky_t1_runs_offline_on_stand_ins(tmp_path: Path, monkeypatch: pytest.Mo
         path = offline("sky_t1_1gpu.yaml", tmp_path, teacher, labeller)
         result = CliRunner().invoke(app, ["run", str(path)])
         assert result.exit_code == 0, result.output
-        assert labeller.state.stats["requests"] == 6 and teacher.state.stats["requests"] == 6
+        # 6 labels, then 4 rewrites (of the traces that passed: 3 math, 1 code)
+        assert labeller.state.stats["requests"] == 10 and teacher.state.stats["requests"] == 6
     with Store.open(load_recipe(path).store_path, read_only=True) as store:
         assert store.count("problems") == 6
         labels = dict(store.con.execute("SELECT p.prompt, l.difficulty FROM problem_labels l JOIN problems p "
@@ -79,10 +91,12 @@ def test_sky_t1_runs_offline_on_stand_ins(tmp_path: Path, monkeypatch: pytest.Mo
         excluded = dict(store.con.execute("SELECT reason, count(*) FROM dataset_rows WHERE status = 'excluded' "
                                           "GROUP BY 1").fetchall())
         kept = {r[0] for r in store.con.execute("SELECT p.prompt FROM dataset_rows d JOIN problems p "
-                                                "USING (problem_id) WHERE d.status = 'kept'").fetchall()}
-    # wrong answers fail their checks; the easy ones fall outside the difficulty band (min 3) first
-    assert excluded == {"failed:math:math_mismatch": 1, "failed:code:code_wrong_answer": 1,
-                        "outside_difficulty_label": 2}
+                                                "USING (problem_id) JOIN generations g USING (generation_id) "
+                                                "WHERE d.status = 'kept' AND g.origin = 'rewrite'").fetchall()}
+    # wrong answers fail their checks; the four that passed were rewritten (their originals give way); of the
+    # rewrites, the one for 1 + 1 lost its answer and the doubling program is below the difficulty band (min 3)
+    assert excluded == {"failed:math:math_mismatch": 1, "failed:code:code_wrong_answer": 1, "rewritten": 4,
+                        "failed:format:no_final_answer": 1, "outside_difficulty_label": 1}
     assert kept == {NUMINA[0]["problem"], NUMINA[2]["problem"]}
     card = next((tmp_path / "exports").rglob("README.md")).read_text()
     assert "outside_difficulty_label" in card
