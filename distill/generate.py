@@ -102,14 +102,17 @@ def _messages_json(messages: tuple[dict[str, str], ...]) -> str:
 
 
 def plan_requests(recipe: LoadedRecipe, store: Store, cfg: TeacherConfig, t_hash: str,
-                  prompts: PromptBuilder) -> tuple[list[ChatRequest], int]:
-    """Requests still missing for this teacher configuration, and how many samples already exist."""
+                  prompts: PromptBuilder, only: set[str] | None = None) -> tuple[list[ChatRequest], int]:
+    """Requests still missing for this teacher configuration (for the problems in ``only``, when given), and how
+    many samples already exist."""
     sources = [s.display_name for s in recipe.config.sources]
     done = store.samples_done(t_hash)
     params = sampling_params(cfg)
     requests: list[ChatRequest] = []
     already = 0
     for problem in store.iter_problems(sources=sources, limit=cfg.limit):
+        if only is not None and problem.problem_id not in only:
+            continue
         messages = prompts.messages(problem)
         for index in range(cfg.n):
             if (problem.problem_id, index) in done:
@@ -163,15 +166,17 @@ class _Budget:
         return None
 
 
-def generate(recipe: LoadedRecipe, store: Store) -> GenerateSummary:
-    cfg = recipe.config.teacher
+def generate(recipe: LoadedRecipe, store: Store, teacher: TeacherConfig | None = None,
+             only: set[str] | None = None) -> GenerateSummary:
+    """Generate with the recipe's teacher, or with ``teacher`` for the problems in ``only`` (the second teacher)."""
+    cfg = teacher or recipe.config.teacher
     if cfg is None:
         raise RecipeError(f"{recipe.path}: teacher: the recipe has no teacher section; add one to generate")
     recipe.check_secrets(hub=False)
     prompts = PromptBuilder.from_config(recipe.config.prompt)
     t_hash = teacher_hash(cfg, prompts.fingerprint)
-    requests, already_done = plan_requests(recipe, store, cfg, t_hash, prompts)
-    if not requests and not already_done:
+    requests, already_done = plan_requests(recipe, store, cfg, t_hash, prompts, only)
+    if not requests and not already_done and only is None:
         sources = ", ".join(s.display_name for s in recipe.config.sources) or "(none)"
         raise NothingToDoError(f"generate: {store.path} holds no problems of this recipe's sources ({sources}); "
                                f"run `distill ingest {recipe.path}` first")

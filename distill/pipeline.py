@@ -34,6 +34,14 @@ def _label(recipe: LoadedRecipe, store: Store, force: bool) -> str:
     return label(recipe, store).line()
 
 
+def _second_teacher(recipe: LoadedRecipe, store: Store, force: bool) -> str:
+    from distill.second_teacher import generate_second, line
+
+    found, summary = generate_second(recipe, store)
+    assert recipe.config.second_teacher is not None
+    return line(found, summary, recipe.config.second_teacher.teacher.model)
+
+
 def _rewrite(recipe: LoadedRecipe, store: Store, force: bool) -> str:
     from distill.rewrite import rewrite
 
@@ -86,6 +94,10 @@ STAGES: tuple[Stage, ...] = (
     # An eval-only recipe has no sources: its checks and teacher serve the eval stage alone.
     Stage("generate", lambda r: r.config.teacher is not None and bool(r.config.sources), _generate),
     Stage("verify", lambda r: bool(r.config.checks) and bool(r.config.sources), _verify),
+    # the second teacher answers what the first failed, once the first's samples are verified; then those are
+    Stage("second teacher", lambda r: r.config.second_teacher is not None and bool(r.config.sources),
+          _second_teacher),
+    Stage("verify", lambda r: r.config.second_teacher is not None, _verify),
     # the rewrites are new generations: verified like any other before select keeps them
     Stage("rewrite", lambda r: r.config.rewrite is not None and bool(r.config.sources), _rewrite),
     Stage("verify", lambda r: r.config.rewrite is not None and bool(r.config.checks), _verify),

@@ -209,6 +209,15 @@ class RewriteConfig(_Section):
     prompt: str | None = None  # replaces the default instructions (the layout's description is added)
 
 
+class SecondTeacherConfig(_Section):
+    """A second, stronger (dearer) teacher asked only where the first failed. ``when: unsolved``: problems whose
+    every sample from ``teacher`` has been verified and none passes every check covering its domain (problems
+    with unverified samples wait for `distill verify`)."""
+
+    when: Literal["unsolved"] = "unsolved"
+    teacher: TeacherConfig
+
+
 class ReferencesConfig(_Section):
     """Pseudo-references for problems without a reference answer (see ``distill/references.py``): the samples'
     final answers vote in math-equivalence classes; the largest class wins with at least ``min_votes`` votes,
@@ -324,10 +333,18 @@ class Recipe(_Section):
     references: ReferencesConfig | None = None  # majority-vote references for problems without one
     label: LabelConfig | None = None  # difficulty (and topic) labels from an LLM, per problem
     rewrite: RewriteConfig | None = None  # accepted traces reformatted by an LLM, verified again, kept instead
+    second_teacher: SecondTeacherConfig | None = None  # asked only for the problems `teacher` never solved
     select: SelectConfig = Field(default_factory=SelectConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     train: TrainConfig | None = None
     eval: EvalConfig | None = None
+
+    @model_validator(mode="after")
+    def _second_teacher_needs_a_first(self) -> Recipe:
+        if self.second_teacher is not None and (self.teacher is None or not self.checks):
+            raise ValueError("second_teacher: needs a teacher and checks (it answers what the teacher's samples "
+                             "failed)")
+        return self
 
     @model_validator(mode="after")
     def _difficulty_needs_labels(self) -> Recipe:
@@ -364,6 +381,8 @@ class LoadedRecipe:
         named = [("teacher", self.config.teacher)] + [
             (f"{key}.model", section.model) for key, section in (("label", self.config.label),
                                                                   ("rewrite", self.config.rewrite)) if section]
+        if self.config.second_teacher is not None:
+            named.append(("second_teacher.teacher", self.config.second_teacher.teacher))
         for key, t in named if teacher else []:
             if t is not None and t.api_key_env and not os.environ.get(t.api_key_env):
                 raise UsageError(f"{self.path}: {key}.api_key_env: the environment variable {t.api_key_env} is not "

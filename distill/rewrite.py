@@ -80,32 +80,11 @@ def messages(cfg: RewriteConfig, problem: str, reasoning: str | None, answer: st
 
 def accepted(recipe: LoadedRecipe, store: Store, r_hash: str) -> tuple[list[dict[str, Any]], int]:
     """The accepted originals still without a successful rewrite by this rewriter, and how many already have one."""
-    from distill.verify import check_classes
+    from distill.verify import acceptance
 
-    specs = check_classes(recipe)
-    rules = [c for c in specs if not c.after]
-    backed_by: dict[str, list[str]] = {}
-    for fallback in (c for c in specs if c.after):
-        for name in fallback.after:
-            backed_by.setdefault(name, []).append(fallback.name)
-    versions = {c.name: c.version for c in specs}
     rows, done = store.rewrite_candidates([s.display_name for s in recipe.config.sources], r_hash)
-    out = []
-    for start in range(0, len(rows), 2000):
-        chunk = rows[start:start + 2000]
-        verdicts = store.verdicts_of([r["generation_id"] for r in chunk], versions)
-        for row in chunk:
-            got = verdicts.get(row["generation_id"], {})
-            if all(_passes(got, c.name, backed_by) for c in rules
-                   if c.domains is None or row["domain"] in c.domains):
-                out.append(row)
-    return out, done
-
-
-def _passes(got: dict[str, tuple[str, str]], check: str, backed_by: dict[str, list[str]]) -> bool:
-    if got.get(check, ("", ""))[0] == "pass":
-        return True
-    return check in got and any(got.get(f, ("", ""))[0] == "pass" for f in backed_by.get(check, []))
+    passed = acceptance(recipe, store, [(r["generation_id"], r["domain"]) for r in rows])
+    return [r for r in rows if passed[r["generation_id"]]], done
 
 
 def rewrite(recipe: LoadedRecipe, store: Store) -> RewriteSummary:

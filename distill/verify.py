@@ -80,6 +80,32 @@ def check_classes(recipe: LoadedRecipe) -> list[CheckSpec]:
     return specs
 
 
+def acceptance(recipe: LoadedRecipe, store: Store, generations: list[tuple[str, str]]) -> dict[str, bool | None]:
+    """For (generation id, domain) pairs: True when the generation passes every recipe check covering its domain
+    (a fallback check's pass, such as the judge's, standing in for the check it backs up), False when one of them
+    did not pass it, None when one of them has not judged it yet."""
+    specs = check_classes(recipe)
+    rules = [c for c in specs if not c.after]
+    backed_by: dict[str, list[str]] = {}
+    for fallback in (c for c in specs if c.after):
+        for name in fallback.after:
+            backed_by.setdefault(name, []).append(fallback.name)
+    versions = {c.name: c.version for c in specs}
+    out: dict[str, bool | None] = {}
+    for start in range(0, len(generations), 2000):
+        chunk = generations[start:start + 2000]
+        verdicts = store.verdicts_of([gid for gid, _ in chunk], versions)
+        for gid, domain in chunk:
+            got = verdicts.get(gid, {})
+            applicable = [c.name for c in rules if c.domains is None or domain in c.domains]
+            if any(name not in got for name in applicable):
+                out[gid] = None
+            else:
+                out[gid] = all(got[name][0] == "pass" or any(got.get(f, ("", ""))[0] == "pass"
+                                                              for f in backed_by.get(name, [])) for name in applicable)
+    return out
+
+
 def run_order(checks: list[Check]) -> list[Check]:
     """Recipe order, except that a check runs after the checks it reads (``after``)."""
     plain = [c for c in checks if not c.after]

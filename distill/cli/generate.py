@@ -27,7 +27,12 @@ def generate_command(recipe: RecipeArg, store: StoreOpt = None, dry_run: DryRunO
     loaded, db = open_recipe_store(recipe, store)
     with writing(db, "generate"):
         summary = generate(loaded, db)
-    typer.echo(summary.line())
+        typer.echo(summary.line())
+        if loaded.config.second_teacher is not None:  # for the problems verified and unsolved so far
+            from distill.second_teacher import generate_second, line
+
+            found, second = generate_second(loaded, db)
+            typer.echo(line(found, second, loaded.config.second_teacher.teacher.model))
 
 
 def _dry_run(recipe_path, store_path, as_json: bool) -> None:  # type: ignore[no-untyped-def]

@@ -428,6 +428,14 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             out.setdefault(gid, {})[name] = (status, reason)
         return out
 
+    def teacher_generations(self, sources: Sequence[str], teacher_hash: str) -> list[tuple[str, str, str]]:
+        """(generation id, problem id, domain) of this teacher configuration's successful generations of these
+        sources' problems, in store order."""
+        return self.con.execute(
+            "SELECT g.generation_id, g.problem_id, p.domain FROM generations g JOIN problems p USING (problem_id) "
+            "WHERE g.teacher_hash = ? AND g.status = 'ok' AND p.source IN (SELECT unnest(?)) ORDER BY g.rowid",
+            [teacher_hash, list(sources)]).fetchall()
+
     def rewrite_candidates(self, sources: Sequence[str], rewriter_hash: str) -> tuple[list[dict[str, Any]], int]:
         """Successful original (not rewritten) generations of these sources without a successful rewrite by this
         rewriter, with their problem's prompt and domain, in store order; and how many already have one."""
