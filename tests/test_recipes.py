@@ -78,7 +78,7 @@ def test_sky_t1_runs_offline_on_stand_ins(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000")
     with FaultServer(ServerPlan(answers=TEACHER)) as teacher, \
             FaultServer(ServerPlan(answers=LABELS, reasoning_mode="none")) as labeller:
-        path = offline("sky_t1_1gpu.yaml", tmp_path, teacher, labeller)
+        path = offline("sky_t1.yaml", tmp_path, teacher, labeller)
         result = CliRunner().invoke(app, ["run", str(path)])
         assert result.exit_code == 0, result.output
         # 6 labels, then 4 rewrites (of the traces that passed: 3 math, 1 code)
