@@ -186,21 +186,9 @@ def generate(recipe: LoadedRecipe, store: Store, teacher: TeacherConfig | None =
     summary.already_done = already_done
     summary.planned = len(requests)
     budget = _Budget(cfg, *store.teacher_spend(t_hash))
-    status = "failed"
-    started = time.monotonic()
-    try:
-        if requests and not budget.exhausted():
-            asyncio.run(_generate_async(requests, recipe, cfg, t_hash, store, run, summary, budget))
-        summary.stopped_by = budget.stop_line()
-        status = "ok" if not summary.stopped_by else "stopped"
-        if summary.received and summary.errors == summary.received:
-            status = "failed"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        summary.elapsed_s = time.monotonic() - started
-        store.finish_run(run, status, {k: v for k, v in summary.__dict__.items() if k != "run_id"})
+    run_recorded(store, run, summary, budget, requests,
+                 lambda: _generate_async(requests, recipe, cfg, t_hash, store, run, summary, budget),
+                 failed=lambda: bool(summary.received) and summary.errors == summary.received)
     if summary.received and summary.errors == summary.received:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary.errors_by_reason.items()))
         where = redact(", ".join(cfg.base_urls)) if cfg.backend == "openai" else cfg.model
@@ -214,6 +202,26 @@ def _teacher_config_json(cfg: TeacherConfig, prompts: PromptBuilder) -> dict[str
     data["prompt"] = {"system": prompts.system, "user_template": prompts.user_template,
                       "fingerprint": prompts.fingerprint}
     return data
+
+
+def run_recorded(store: Store, run: RunContext, summary: Any, budget: _Budget, requests: list[ChatRequest],
+                 work: Callable[[], Any], failed: Callable[[], bool] = lambda: False) -> None:
+    """Run ``work()`` (a coroutine sending ``requests``) unless the budget is already spent, and record the run's
+    outcome in every case: ``ok``, ``stopped`` (a cap: ``summary.stopped_by`` says which), ``failed`` (an error, or
+    ``failed()``), ``interrupted`` (Ctrl-C, re-raised); the summary's fields and ``elapsed_s`` go in the record."""
+    status = "failed"
+    started = time.monotonic()
+    try:
+        if requests and not budget.exhausted():
+            asyncio.run(work())
+        summary.stopped_by = budget.stop_line()
+        status = "failed" if failed() else "ok" if not summary.stopped_by else "stopped"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        summary.elapsed_s = time.monotonic() - started
+        store.finish_run(run, status, {k: v for k, v in summary.__dict__.items() if k != "run_id"})
 
 
 async def _generate_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg: TeacherConfig, t_hash: str,

@@ -14,15 +14,13 @@ keep the messages sent and the raw reply.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from distill.errors import NothingToDoError, RecipeError
-from distill.generate import _Budget, cost_of, sampling_params, send_and_store
+from distill.generate import _Budget, cost_of, run_recorded, sampling_params, send_and_store
 from distill.recipe import LabelConfig, LoadedRecipe
 from distill.response import split_response
 from distill.store import RunContext, Store
@@ -45,6 +43,7 @@ class LabelSummary:
     failed: dict[str, int] = field(default_factory=dict)
     cost_usd: float = 0.0
     stopped_by: str | None = None
+    elapsed_s: float = 0.0
 
     def line(self) -> str:
         failed = ", ".join(f"{k} {v}" for k, v in sorted(self.failed.items()))
@@ -124,19 +123,8 @@ def label(recipe: LoadedRecipe, store: Store) -> LabelSummary:
     summary.planned = len(requests)
     run = store.start_run("label", recipe.config.name, recipe.hash, str(recipe.path))
     budget = _Budget(cfg.model, *store.label_spend(l_hash))
-    status = "failed"
-    started = time.monotonic()
-    try:
-        if requests and not budget.exhausted():
-            asyncio.run(_label_async(requests, recipe, cfg, l_hash, store, run, summary, budget))
-        summary.stopped_by = budget.stop_line()
-        status = "ok" if not summary.stopped_by else "stopped"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        store.finish_run(run, status, {k: v for k, v in summary.__dict__.items()}
-                         | {"elapsed_s": time.monotonic() - started})
+    run_recorded(store, run, summary, budget, requests,
+                 lambda: _label_async(requests, recipe, cfg, l_hash, store, run, summary, budget))
     return summary
 
 

@@ -17,13 +17,11 @@ accepted traces without a successful rewrite by this rewriter; failed requests a
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from distill.errors import NothingToDoError, RecipeError
-from distill.generate import _Budget, generation_row, sampling_params, send_and_store
+from distill.generate import _Budget, generation_row, run_recorded, sampling_params, send_and_store
 from distill.recipe import LoadedRecipe, RewriteConfig
 from distill.store import RunContext, Store
 from distill.teachers import make_teacher
@@ -50,6 +48,7 @@ class RewriteSummary:
     errors: dict[str, int] = field(default_factory=dict)
     cost_usd: float = 0.0
     stopped_by: str | None = None
+    elapsed_s: float = 0.0
 
     def line(self, next_step: bool = True) -> str:
         errors = ", ".join(f"{k} {v}" for k, v in sorted(self.errors.items()))
@@ -109,18 +108,8 @@ def rewrite(recipe: LoadedRecipe, store: Store) -> RewriteSummary:
         requests.append(request)
     run = store.start_run("rewrite", recipe.config.name, recipe.hash, str(recipe.path))
     budget = _Budget(cfg.model, *store.teacher_spend(r_hash))
-    status = "failed"
-    started = time.monotonic()
-    try:
-        if requests and not budget.exhausted():
-            asyncio.run(_rewrite_async(requests, parents, recipe, cfg, r_hash, store, run, summary, budget))
-        summary.stopped_by = budget.stop_line()
-        status = "ok" if not summary.stopped_by else "stopped"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        store.finish_run(run, status, dict(summary.__dict__) | {"elapsed_s": time.monotonic() - started})
+    run_recorded(store, run, summary, budget, requests,
+                 lambda: _rewrite_async(requests, parents, recipe, cfg, r_hash, store, run, summary, budget))
     return summary
 
 
