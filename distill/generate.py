@@ -186,8 +186,14 @@ def generate(recipe: LoadedRecipe, store: Store, teacher: TeacherConfig | None =
     summary.already_done = already_done
     summary.planned = len(requests)
     budget = _Budget(cfg, *store.teacher_spend(t_hash))
+    if cfg.mode == "batch":
+        from distill.batch_generate import generate_batches
+
+        work = generate_batches
+    else:
+        work = _generate_async
     run_recorded(store, run, summary, budget, requests,
-                 lambda: _generate_async(requests, recipe, cfg, t_hash, store, run, summary, budget),
+                 lambda: work(requests, recipe, cfg, t_hash, store, run, summary, budget),
                  failed=lambda: bool(summary.received) and summary.errors == summary.received)
     if summary.received and summary.errors == summary.received:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary.errors_by_reason.items()))

@@ -114,8 +114,20 @@ class TeacherConfig(_Section):
     limit: int | None = Field(default=None, ge=1)
     batch_size: int = Field(default=8, ge=1)  # transformers/vllm backends
     device: str | None = None
+    # openai backend: `batch` sends generate's requests through the provider's batch API (files + batches) at its
+    # discount, resumable across crashes; `stream` sends them one by one as they are planned
+    mode: Literal["stream", "batch"] = "stream"
+    batch_poll_s: float = Field(default=30.0, gt=0)
+    batch_max_requests: int = Field(default=50_000, ge=1)  # per input file (OpenAI's limit is 50,000)
+    batch_price_factor: float = Field(default=0.5, gt=0, le=1)  # the batch price over the listed one
 
     _check_api_key_env = field_validator("api_key_env")(_env_name)
+
+    @model_validator(mode="after")
+    def _batch_needs_openai(self) -> TeacherConfig:
+        if self.mode == "batch" and self.backend != "openai":
+            raise ValueError("mode: batch needs backend: openai (a provider's batch API)")
+        return self
 
 
 class PromptConfig(_Section):

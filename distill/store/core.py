@@ -31,6 +31,7 @@ import pyarrow as pa
 from distill import __version__
 from distill.errors import StoreError, StoreLockedError, StorePathError, StoreValueError
 from distill.processes import pid_alive
+from distill.store.batches import BatchQueries
 from distill.store.insights import InsightQueries
 from distill.store.labels import LabelQueries
 from distill.store.references import ReferenceQueries
@@ -142,6 +143,11 @@ MIGRATIONS.append([
 MIGRATIONS.append([
     "ALTER TABLE generations ADD COLUMN imported_verdict VARCHAR",
     "ALTER TABLE generations ADD COLUMN parent_generation_id VARCHAR",
+    """CREATE TABLE batch_jobs (
+        batch_id VARCHAR PRIMARY KEY, teacher_hash VARCHAR NOT NULL, base_url VARCHAR NOT NULL,
+        input_file_id VARCHAR, output_file_id VARCHAR, error_file_id VARCHAR, status VARCHAR NOT NULL,
+        request_count INTEGER, custom_ids JSON, stored BOOLEAN NOT NULL DEFAULT false, details JSON,
+        recipe_hash VARCHAR, run_id VARCHAR, submitted_at TIMESTAMP NOT NULL, updated_at TIMESTAMP)""",
     """CREATE TABLE problem_labels (
         problem_id VARCHAR NOT NULL, labeler_hash VARCHAR NOT NULL, status VARCHAR NOT NULL, reason VARCHAR,
         difficulty INTEGER, topic VARCHAR, messages JSON, raw_output VARCHAR, model VARCHAR,
@@ -156,7 +162,8 @@ MIGRATIONS.append([
 ])
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("problems", "ingest_errors", "ingested_sources", "runs", "teachers", "generations", "verdicts", "datasets",
-          "dataset_rows", "train_runs", "evals", "eval_problems", "problem_labels", "pseudo_references")
+          "dataset_rows", "train_runs", "evals", "eval_problems", "problem_labels", "pseudo_references",
+          "batch_jobs")
 
 _LOCK_PID = re.compile(r"PID (\d+)")
 
@@ -173,7 +180,7 @@ class RunContext:
     recipe_hash: str | None
 
 
-class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, LabelQueries):
+class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, LabelQueries, BatchQueries):
     """One DuckDB file. Open with ``Store.open(path)``; use as a context manager."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool):

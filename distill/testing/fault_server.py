@@ -56,6 +56,10 @@ class ServerPlan:
     honour_n: bool = True
     latency_s: float = 0.0
     require_api_key: str | None = None
+    # the batch API (files + batches): polls answered `in_progress` before the batch ends, and how it ends
+    # (`completed`; `expired`: only the first half of the lines answered; `failed`: no output at all)
+    batch_polls: int = 1
+    batch_outcome: str = "completed"
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ServerPlan:
@@ -104,6 +108,98 @@ def _choice(index: int, mode: str, reasoning: str, answer: str, finish: str) -> 
     return {"index": index, "message": message, "finish_reason": finish}
 
 
+def _completion_body(state: _State, body: dict[str, Any], kind: str = "ok") -> dict[str, Any]:
+    """A chat completion answering ``body`` as the plan says (``kind``: ok, empty, length, no_choices)."""
+    plan, text = state.plan, _user_text(body)
+    answer, reasoning, finish = state.answer_for(text), plan.reasoning, "stop"
+    if kind == "empty":
+        answer, reasoning = "", ""
+    elif kind == "length":
+        answer, finish = answer[: len(answer) // 2], "length"
+    count = int(body.get("n") or 1) if plan.honour_n else 1
+    choices = [_choice(i, plan.reasoning_mode, reasoning, answer, finish) for i in range(count)]
+    completion_chars = sum(len(c["message"]["content"]) + len(c["message"].get("reasoning_content", ""))
+                           for c in choices)
+    return {
+        "id": f"chatcmpl-{state.stats['requests']}", "object": "chat.completion", "created": int(time.time()),
+        "model": body.get("model", "fault-server"),
+        "choices": [] if kind == "no_choices" else choices,
+        "usage": {"prompt_tokens": max(1, len(text) // 4), "completion_tokens": max(1, completion_chars // 4),
+                  "total_tokens": max(1, len(text) // 4) + max(1, completion_chars // 4)},
+    }
+
+
+def _add_batch_routes(app: web.Application, state: _State) -> None:
+    """OpenAI's batch API, enough for a client to upload, create, poll and download: lines answered like chat
+    requests (a fault whose kind is an error status makes that line an error-file entry); ``batch_polls`` GETs say
+    ``in_progress`` first; ``batch_outcome`` decides the ending. Stats: files_uploaded, batches_created."""
+    files: dict[str, bytes] = {}
+    batches: dict[str, dict[str, Any]] = {}
+
+    async def upload(request: web.Request) -> web.Response:
+        form = await request.post()
+        field = form.get("file")
+        content = field.file.read() if hasattr(field, "file") else str(field or "").encode()
+        state.stats["files_uploaded"] += 1
+        file_id = f"file-{len(files) + 1}"
+        files[file_id] = content
+        return web.json_response({"id": file_id, "object": "file", "purpose": form.get("purpose"),
+                                  "bytes": len(content)})
+
+    async def create(request: web.Request) -> web.Response:
+        body = await request.json()
+        lines = [json.loads(x) for x in files[body["input_file_id"]].decode().splitlines() if x.strip()]
+        state.stats["batches_created"] += 1
+        batch_id = f"batch-{len(batches) + 1}"
+        answered = lines if state.plan.batch_outcome == "completed" else \
+            lines[: len(lines) // 2] if state.plan.batch_outcome == "expired" else []
+        output, errors = [], []
+        for line in answered:
+            text = _user_text(line["body"])
+            state.prompts[text] += 1
+            fault = state.pick_fault(text)
+            if fault is not None and fault.kind in ("429", "500", "503", "400"):
+                errors.append({"id": f"req-{line['custom_id']}", "custom_id": line["custom_id"], "response": None,
+                               "error": {"code": f"http_{fault.kind}", "message": f"injected {fault.kind}"}})
+            else:
+                output.append({"id": f"req-{line['custom_id']}", "custom_id": line["custom_id"], "error": None,
+                               "response": {"status_code": 200, "body": _completion_body(state, line["body"])}})
+        batches[batch_id] = {"id": batch_id, "object": "batch", "endpoint": body.get("endpoint"),
+                             "input_file_id": body["input_file_id"], "status": "in_progress", "polls": 0,
+                             "output": output, "errors": errors, "total": len(lines)}
+        return web.json_response(_batch_view(batches[batch_id]))
+
+    def _batch_view(batch: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in batch.items() if k not in ("output", "errors", "polls", "total")} | {
+            "request_counts": {"total": batch["total"], "completed": len(batch["output"]),
+                               "failed": len(batch["errors"])}}
+
+    async def get(request: web.Request) -> web.Response:
+        batch = batches.get(request.match_info["batch_id"])
+        if batch is None:
+            return web.json_response({"error": {"message": "no such batch"}}, status=404)
+        batch["polls"] += 1
+        if batch["status"] == "in_progress" and batch["polls"] > state.plan.batch_polls:
+            batch["status"] = state.plan.batch_outcome
+            for key, name in (("output", "output_file_id"), ("errors", "error_file_id")):
+                if batch[key]:
+                    file_id = f"file-{len(files) + 1}"
+                    files[file_id] = "".join(json.dumps(x) + "\n" for x in batch[key]).encode()
+                    batch[name] = file_id
+        return web.json_response(_batch_view(batch))
+
+    async def content(request: web.Request) -> web.Response:
+        data = files.get(request.match_info["file_id"])
+        if data is None:
+            return web.json_response({"error": {"message": "no such file"}}, status=404)
+        return web.Response(body=data, content_type="application/jsonl")
+
+    app.router.add_post("/v1/files", upload)
+    app.router.add_post("/v1/batches", create)
+    app.router.add_get("/v1/batches/{batch_id}", get)
+    app.router.add_get("/v1/files/{file_id}/content", content)
+
+
 STATE: web.AppKey[_State] = web.AppKey("state", _State)
 
 
@@ -140,23 +236,7 @@ def build_app(plan: ServerPlan) -> web.Application:
             return web.Response(status=500)
         if kind == "invalid_json":
             return web.Response(text="<html>upstream proxy error</html>", content_type="application/json")
-        answer, reasoning, finish = state.answer_for(text), plan.reasoning, "stop"
-        if kind == "empty":
-            answer, reasoning = "", ""
-        elif kind == "length":
-            answer, finish = answer[: len(answer) // 2], "length"
-        count = n if plan.honour_n else 1
-        choices = [_choice(i, plan.reasoning_mode, reasoning, answer, finish) for i in range(count)]
-        completion_chars = sum(len(c["message"]["content"]) + len(c["message"].get("reasoning_content", ""))
-                               for c in choices)
-        payload = {
-            "id": f"chatcmpl-{state.stats['requests']}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "fault-server"),
-            "choices": [] if kind == "no_choices" else choices,
-            "usage": {"prompt_tokens": max(1, len(text) // 4), "completion_tokens": max(1, completion_chars // 4),
-                      "total_tokens": max(1, len(text) // 4) + max(1, completion_chars // 4)},
-        }
-        raw = json.dumps(payload)
+        raw = json.dumps(_completion_body(state, body, kind))
         if kind == "truncated":
             raw = raw[: len(raw) // 2]
         return web.Response(text=raw, content_type="application/json")
@@ -181,6 +261,7 @@ def build_app(plan: ServerPlan) -> web.Application:
     app.router.add_get("/v1/models", models)
     app.router.add_get("/stats", stats)
     app.router.add_post("/reset", reset)
+    _add_batch_routes(app, state)
     app[STATE] = state
     return app
 
