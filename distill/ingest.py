@@ -16,7 +16,7 @@ from distill.errors import StoreValueError
 from distill.progress import stage_progress
 from distill.recipe import LoadedRecipe, SourceConfig
 from distill.response import extract_final_answer, split_response
-from distill.sources import check_adapters, read_source
+from distill.sources import LEFT_OUT, check_adapters, read_source
 from distill.store import RunContext, Store
 from distill.types import Generation, ImportedResponse, IngestError, Problem, stable_hash
 
@@ -32,6 +32,7 @@ class SourceSummary:
     errors: int = 0
     imported: int = 0
     skipped: bool = False
+    left_out: int = 0  # rows the source's `where` does not keep
 
 
 @dataclass
@@ -59,6 +60,8 @@ class IngestSummary:
         skipped = sum(s.skipped for s in self.sources)
         skipped_note = f", {skipped} unchanged source(s) skipped" if skipped else ""
         skipped_note += f", {self.imported} imported responses" if self.imported else ""
+        left_out = sum(s.left_out for s in self.sources)
+        skipped_note += f", {left_out} rows left out by `where`" if left_out else ""
         return (f"ingest: {self.new_problems} new problems, {self.existing_problems} already stored, "
                 f"{self.errors} bad rows recorded in ingest_errors, from {len(self.sources)} source(s)"
                 f"{skipped_note} -> {store_path}")
@@ -157,6 +160,9 @@ def _ingest_source(cfg: SourceConfig, recipe: LoadedRecipe, store: Store, run: R
     with stage_progress(f"ingest {name}", total=cfg.limit, unit="rows") as bar:
         for item in read_source(cfg, recipe.resolve):
             result.rows_read += 1
+            if item is LEFT_OUT:
+                result.left_out += 1
+                continue
             if isinstance(item, ImportedResponse):
                 responses.append(item)
                 continue

@@ -71,6 +71,9 @@ class SourceConfig(_Section):
     # traces adapter: the source's own verdict on each response, compared with ours in the card: a field (a
     # boolean, or a list with one per response, e.g. correctness_math_verify) or `kept` (a curated set).
     original_verdict: str | None = None
+    # keep only rows whose field holds one of these values, e.g. {source: [amc_aime, math, olympiads]}; the others
+    # are counted as left out (not errors)
+    where: dict[str, list[str | int | bool]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceConfig:

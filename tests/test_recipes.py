@@ -33,12 +33,19 @@ TACO = [  # BAAI/TACO: question, solutions (JSON string), input_output (JSON str
     {"question": "Read n and print n squared.", "solutions": json.dumps(["print(int(input())**2)"]),
      "input_output": json.dumps({"inputs": ["4\n"], "outputs": ["16\n"]}), "difficulty": "MEDIUM"},
 ]
+APPS = [  # codeparrot/apps: problem_id, question, solutions, input_output (JSON strings), difficulty
+    {"problem_id": 0, "question": "Read n and print n plus one.", "solutions": json.dumps(["print(int(input())+1)"]),
+     "input_output": json.dumps({"inputs": ["1\n"], "outputs": ["2\n"]}), "difficulty": "introductory"},
+]
+NUMINA_LEFT_OUT = {"source": "synthetic_math", "problem": "What is 5 + 5?", "solution": "$\\boxed{10}$",
+                   "messages": []}  # not a subset Sky-T1 used: the recipe's `where` leaves it out
 TEACHER = {"ordered pairs": "Careful counting.\n\nThe answer is $\\boxed{231}$.",
            "sum of two odd": "Clearly $\\boxed{5}$.",  # wrong
            "frac{1}{2} + ": "Common denominator: $\\boxed{\\frac{5}{6}}$.",
            "1 + 1?": "$\\boxed{2}$",
            "twice n": "```python\nprint(int(input())*2)\n```",
-           "n squared": "```python\nprint(int(input())*3)\n```"}  # wrong
+           "n squared": "```python\nprint(int(input())*3)\n```",  # wrong
+           "n plus one": "```python\nprint(int(input())+1)\n```"}
 SKY = "<|begin_of_thought|>\n\n{}\n\n<|end_of_thought|>\n\n<|begin_of_solution|>\n\n{}\n\n<|end_of_solution|>"
 PAIRS_STEPS = ("Write twenty to the twentieth power as a product of powers of two and five, then count the ways to "
                "split the exponents between m squared and n.")
@@ -47,16 +54,19 @@ FRACTION_STEPS = ("Put both fractions over the common denominator six, which giv
 DOUBLE_STEPS = "Read the number from standard input, multiply it by two and print the result on its own line."
 REWRITES = {"Careful counting": SKY.format(PAIRS_STEPS, "The answer is $\\boxed{231}$."),
             "Common denominator": SKY.format(FRACTION_STEPS, "So $\\boxed{\\frac{5}{6}}$."),
-            "print(int(input())*2)": SKY.format(DOUBLE_STEPS, "```python\nprint(int(input())*2)\n```")}
+            "print(int(input())*2)": SKY.format(DOUBLE_STEPS, "```python\nprint(int(input())*2)\n```"),
+            "print(int(input())+1)": SKY.format(DOUBLE_STEPS.replace("multiply it by two", "add one"),
+                                                "```python\nprint(int(input())+1)\n```")}
 LABELS = REWRITES | {
     "ordered pairs": "DIFFICULTY: 7\nTOPIC: number theory", "sum of two odd": "DIFFICULTY: 3\nTOPIC: algebra",
     "frac{1}{2}": "DIFFICULTY: 4\nTOPIC: algebra", "1 + 1?": "DIFFICULTY: 1\nTOPIC: algebra",
-    "twice n": "DIFFICULTY: 2\nTOPIC: programming", "n squared": "DIFFICULTY: 3\nTOPIC: programming"}
+    "twice n": "DIFFICULTY: 2\nTOPIC: programming", "n squared": "DIFFICULTY: 3\nTOPIC: programming",
+    "n plus one": "DIFFICULTY: 5\nTOPIC: programming"}
 
 
 def offline(recipe: str, tmp_path: Path, teacher: FaultServer, labeller: FaultServer) -> Path:
     data = yaml.safe_load((ROOT / "pipelines" / recipe).read_text())
-    stand_ins = {"numina": NUMINA, "taco": TACO}
+    stand_ins = {"numina": NUMINA + [NUMINA_LEFT_OUT], "taco": TACO, "apps": APPS}
     for source in data["sources"]:
         rows = stand_ins[source["name"]]
         (tmp_path / f"{source['name']}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -81,13 +91,14 @@ def test_sky_t1_runs_offline_on_stand_ins(tmp_path: Path, monkeypatch: pytest.Mo
         path = offline("sky_t1.yaml", tmp_path, teacher, labeller)
         result = CliRunner().invoke(app, ["run", str(path)])
         assert result.exit_code == 0, result.output
-        # 6 labels, then 4 rewrites (of the traces that passed: 3 math, 1 code)
-        assert labeller.state.stats["requests"] == 10 and teacher.state.stats["requests"] == 6
+        assert "1 rows left out by `where`" in result.output  # NuminaMath's synthetic_math row
+        # 7 labels, then 5 rewrites (of the traces that passed: 3 math, 2 code)
+        assert labeller.state.stats["requests"] == 12 and teacher.state.stats["requests"] == 7
     with Store.open(load_recipe(path).store_path, read_only=True) as store:
-        assert store.count("problems") == 6
+        assert store.count("problems") == 7
         labels = dict(store.con.execute("SELECT p.prompt, l.difficulty FROM problem_labels l JOIN problems p "
                                         "USING (problem_id) WHERE l.status = 'ok'").fetchall())
-        assert sorted(labels.values()) == [1, 2, 3, 3, 4, 7]
+        assert sorted(labels.values()) == [1, 2, 3, 3, 4, 5, 7]
         excluded = dict(store.con.execute("SELECT reason, count(*) FROM dataset_rows WHERE status = 'excluded' "
                                           "GROUP BY 1").fetchall())
         kept = {r[0] for r in store.con.execute("SELECT p.prompt FROM dataset_rows d JOIN problems p "
@@ -95,9 +106,9 @@ def test_sky_t1_runs_offline_on_stand_ins(tmp_path: Path, monkeypatch: pytest.Mo
                                                 "WHERE d.status = 'kept' AND g.origin = 'rewrite'").fetchall()}
     # wrong answers fail their checks; the four that passed were rewritten (their originals give way); of the
     # rewrites, the one for 1 + 1 lost its answer and the doubling program is below the difficulty band (min 3)
-    assert excluded == {"failed:math:math_mismatch": 1, "failed:code:code_wrong_answer": 1, "rewritten": 4,
+    assert excluded == {"failed:math:math_mismatch": 1, "failed:code:code_wrong_answer": 1, "rewritten": 5,
                         "failed:format:no_final_answer": 1, "outside_difficulty_label": 1}
-    assert kept == {NUMINA[0]["problem"], NUMINA[2]["problem"]}
+    assert kept == {NUMINA[0]["problem"], NUMINA[2]["problem"], APPS[0]["question"]}
     card = next((tmp_path / "exports").rglob("README.md")).read_text()
     assert "outside_difficulty_label" in card
 

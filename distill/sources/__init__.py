@@ -41,6 +41,9 @@ def _safe_raw(row: dict) -> str:
         return repr(row)[:2000]
 
 
+LEFT_OUT = "left out by where"  # yielded for a row the source's `where` does not keep: counted, not stored
+
+
 def check_adapters(recipe: LoadedRecipe) -> None:
     """Every source names a known adapter: else ``file.yaml: sources[i].adapter: Unknown adapter ...``."""
     for i, cfg in enumerate(recipe.config.sources):
@@ -51,7 +54,7 @@ def check_adapters(recipe: LoadedRecipe) -> None:
 
 
 def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]
-                ) -> Iterator[Problem | IngestError | ImportedResponse]:
+                ) -> Iterator[Problem | IngestError | ImportedResponse | str]:
     try:
         adapter = ADAPTERS.get(cfg.adapter)
     except UsageError as exc:
@@ -68,6 +71,9 @@ def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]
             yield item
             continue
         locator, row = item
+        if cfg.where and any(row.get(key) not in allowed for key, allowed in cfg.where.items()):
+            yield LEFT_OUT
+            continue
         unstorable = _unstorable(row)
         if unstorable:
             yield IngestError(name, locator, "undecodable_text", unstorable, _safe_raw(row))
