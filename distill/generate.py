@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from distill import interrupts
 from distill.errors import NothingToDoError, RecipeError, TeacherUnreachableError
 from distill.progress import stage_progress
 from distill.prompts import PromptBuilder
@@ -226,6 +227,8 @@ def run_recorded(store: Store, run: RunContext, summary: Any, budget: _Budget, r
         status = "interrupted"
         raise
     finally:
+        if status == "failed" and interrupts.pending():  # Ctrl-C that surfaced as another error (a DuckDB query's)
+            status = "interrupted"
         summary.elapsed_s = time.monotonic() - started
         store.finish_run(run, status, {k: v for k, v in summary.__dict__.items() if k != "run_id"})
 

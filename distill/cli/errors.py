@@ -34,7 +34,12 @@ def _interrupted() -> typer.Exit:
 
 
 def _duckdb_interrupt(exc: BaseException) -> bool:
-    return "duckdb" in type(exc).__module__ and type(exc).__name__ == "InterruptException"
+    """A Ctrl-C that surfaced as another exception: DuckDB's InterruptException, or its RuntimeError "Query
+    interrupted" when the signal arrived inside a query (on the writer thread, say); or any failure after our
+    handler received a signal (the interrupt was the cause)."""
+    if "duckdb" in type(exc).__module__ and type(exc).__name__ == "InterruptException":
+        return True
+    return (isinstance(exc, RuntimeError) and str(exc).startswith("Query interrupted")) or interrupts.pending()
 
 
 def _environment_failure(exc: BaseException) -> bool:
