@@ -10,8 +10,8 @@ read in memory (the same adapters as ingest, nothing stored).
   bill one prompt for n samples: then this is an upper bound).
 - Completion tokens: the mean of this teacher configuration's completions already in the store when there
   are some, else ``max_tokens`` per request (an upper bound: reasoning models often stop well before it).
-- Cost: the recipe's ``price_input_per_mtok`` and ``price_output_per_mtok``; ``max_cost_usd`` says where the
-  cap would stop the run.
+- Cost: the recipe's ``price_input_per_mtok`` and ``price_output_per_mtok`` (times ``batch_price_factor`` in batch
+  mode); ``max_cost_usd`` says where the cap would stop the run.
 """
 
 from __future__ import annotations
@@ -108,16 +108,18 @@ def estimate_generation(recipe: LoadedRecipe, store: Any | None) -> GenerateEsti
         per_request = float(cfg.max_tokens)
         basis = "max_tokens, an upper bound: no completion of this teacher is stored yet"
     completion_tokens = round(per_request * requests)
+    price = cfg.batch_price_factor if cfg.mode == "batch" else 1.0  # the batch API's discount
     within = None
     if cfg.max_cost_usd is not None and requests:
-        per_cost = cost_of(cfg, prompt_tokens / requests, per_request)
+        per_cost = cost_of(cfg, prompt_tokens / requests, per_request) * price
         spent = store.teacher_spend(t_hash)[0] if from_store else 0.0
         within = requests if per_cost <= 0 else max(0, min(requests, int((cfg.max_cost_usd - spent) / per_cost)))
     return GenerateEstimate(
         teacher_hash=t_hash, model=cfg.model, problems=n_problems, requests=requests, already_done=already,
         from_store=from_store, prompt_tokens=prompt_tokens, prompt_counted_by=count.method,
         completion_tokens_per_request=per_request, completion_basis=basis, completion_tokens=completion_tokens,
-        cost_input_usd=cost_of(cfg, prompt_tokens, 0), cost_output_usd=cost_of(cfg, 0, completion_tokens),
+        cost_input_usd=cost_of(cfg, prompt_tokens, 0) * price,
+        cost_output_usd=cost_of(cfg, 0, completion_tokens) * price,
         max_cost_usd=cfg.max_cost_usd, requests_within_cap=within)
 
 

@@ -97,3 +97,10 @@ def test_a_local_teacher_counts_prompts_with_its_own_tokenizer_and_chat_template
                                                      tokenize=True)) for p in problems_of(path))
     got = dry(path)
     assert got["prompt_counted_by"] == "tokenizer of quickstart-teacher" and got["prompt_tokens"] == expected
+
+
+def test_batch_mode_estimates_at_the_batch_price(tmp_path: Path) -> None:
+    stream = dry(recipe_at(tmp_path, {}))
+    batch = dry(recipe_at(tmp_path, {"mode": "batch", "batch_price_factor": 0.5}))
+    assert batch["requests"] == stream["requests"]
+    assert batch["cost_usd"] == pytest.approx(stream["cost_usd"] * 0.5)
