@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.errors import NothingToDoError, RecipeError
-from distill.generate import cost_of
+from distill.generate import _within_difficulty_band, cost_of
 from distill.prompts import PromptBuilder
 from distill.recipe import LoadedRecipe, TeacherConfig
 from distill.teachers import teacher_hash
@@ -89,9 +89,12 @@ def estimate_generation(recipe: LoadedRecipe, store: Any | None) -> GenerateEsti
     from_store = store is not None and store.count("problems", "source IN (SELECT unnest(?))", [sources]) > 0
     problems = store.iter_problems(sources=sources, limit=cfg.limit) if from_store else _read_sources(recipe)
     done = store.samples_done(t_hash) if from_store else set()
+    band = _within_difficulty_band(recipe, store, None) if from_store else None  # select.difficulty.filter_generate
     count = _TokenCounter(recipe, cfg)
     n_problems = requests = already = prompt_tokens = 0
     for problem in problems:
+        if band is not None and problem.problem_id not in band:
+            continue
         n_problems += 1
         missing = sum(1 for i in range(cfg.n) if (problem.problem_id, i) not in done)
         already += cfg.n - missing

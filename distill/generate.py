@@ -176,6 +176,7 @@ def generate(recipe: LoadedRecipe, store: Store, teacher: TeacherConfig | None =
     recipe.check_secrets(hub=False)
     prompts = PromptBuilder.from_config(recipe.config.prompt)
     t_hash = teacher_hash(cfg, prompts.fingerprint)
+    only = _within_difficulty_band(recipe, store, only)
     requests, already_done = plan_requests(recipe, store, cfg, t_hash, prompts, only)
     if not requests and not already_done and only is None:
         sources = ", ".join(s.display_name for s in recipe.config.sources) or "(none)"
@@ -209,6 +210,21 @@ def _teacher_config_json(cfg: TeacherConfig, prompts: PromptBuilder) -> dict[str
     data["prompt"] = {"system": prompts.system, "user_template": prompts.user_template,
                       "fingerprint": prompts.fingerprint}
     return data
+
+
+def _within_difficulty_band(recipe: LoadedRecipe, store: Store, only: set[str] | None) -> set[str] | None:
+    """With ``select.difficulty.filter_generate``: the problems select's band would keep (by their labels)."""
+    band = recipe.config.select.difficulty
+    if band is None or not band.filter_generate or recipe.config.label is None:
+        return only
+    from distill.label import labeler_hash
+
+    levels = store.difficulty_labels(labeler_hash(recipe.config.label))
+    sources = [s.display_name for s in recipe.config.sources]
+    allowed = {p.problem_id for p in store.iter_problems(sources=sources)
+               if (band.min <= levels[p.problem_id] <= band.max if p.problem_id in levels
+                   else band.unlabeled == "keep")}
+    return allowed if only is None else only & allowed
 
 
 def run_recorded(store: Store, run: RunContext, summary: Any, budget: _Budget, requests: list[ChatRequest],

@@ -175,6 +175,9 @@ class DifficultyBand(_Section):
     min: int = Field(default=1, ge=1, le=10)
     max: int = Field(default=10, ge=1, le=10)
     unlabeled: Literal["drop", "keep"] = "drop"
+    # also skip generating for problems outside the band (and unlabelled ones under `drop`): the teacher's
+    # tokens go only where select would keep them (`distill run` labels before it generates)
+    filter_generate: bool = False
 
 
 class SelectConfig(_Section):

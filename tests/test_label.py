@@ -102,3 +102,16 @@ def test_select_keeps_a_difficulty_band_from_the_labels(tmp_path: Path) -> None:
         kept = {r[0] for r in store.con.execute("SELECT p.prompt FROM dataset_rows d JOIN problems p "
                                                 "USING (problem_id) WHERE d.status = 'kept'").fetchall()}
     assert kept == {"Prove the Riemann hypothesis for x.", "Count the primes below 100."}
+
+
+def test_filter_generate_sends_the_teacher_only_the_problems_in_the_band(tmp_path: Path) -> None:
+    answers = {q: f"\\boxed{{{a}}}" for q, a in PROBLEMS}
+    with FaultServer(ServerPlan(answers=LABELS, reasoning_mode="none")) as labeller, \
+            FaultServer(ServerPlan(answers=answers)) as teacher:
+        path = write_recipe(tmp_path, labeller, teacher, difficulty={"min": 5, "max": 10, "filter_generate": True})
+        result = CliRunner().invoke(app, ["run", str(path)])
+        assert result.exit_code == 0, result.output
+        assert teacher.state.stats["requests"] == 2  # Riemann (10) and primes (6); the rest are out or unlabelled
+    with Store.open(load_recipe(path).store_path, read_only=True) as store:
+        kept = store.con.execute("SELECT count(*) FROM dataset_rows WHERE status = 'kept'").fetchone()[0]
+    assert kept == 2

@@ -32,6 +32,7 @@ class LabelQueries:
                   "WHERE b.problem_id = p.problem_id AND b.labeler_hash = p.labeler_hash)")
         return self._insert_ignore("problem_labels", batch, before=before)  # type: ignore[attr-defined]
 
-    def label_counts(self, labeler_hash: str) -> dict[str, int]:
-        return dict(self.con.execute("SELECT reason, count(*) FROM problem_labels WHERE labeler_hash = ? "
-                                     "GROUP BY 1 ORDER BY 2 DESC", [labeler_hash]).fetchall())
+    def difficulty_labels(self, labeler_hash: str) -> dict[str, int]:
+        """problem id -> its ``ok`` difficulty by this labeller."""
+        return dict(self.con.execute("SELECT problem_id, difficulty FROM problem_labels WHERE labeler_hash = ? AND "
+                                     "status = 'ok'", [labeler_hash]).fetchall())
