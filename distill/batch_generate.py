@@ -17,7 +17,8 @@ import asyncio
 import time
 from typing import Any
 
-from distill.generate import GenerateSummary, _Budget, cost_of, generation_row
+from distill.generate import GenerateSummary, cost_of, generation_row
+from distill.llm_requests import Budget
 from distill.progress import stage_progress
 from distill.recipe import LoadedRecipe, TeacherConfig
 from distill.store import RunContext, Store
@@ -30,7 +31,7 @@ def custom_id(request: ChatRequest) -> str:
 
 
 async def generate_batches(requests: list[ChatRequest], recipe: LoadedRecipe, cfg: TeacherConfig, t_hash: str,
-                           store: Store, run: RunContext, summary: GenerateSummary, budget: _Budget) -> None:
+                           store: Store, run: RunContext, summary: GenerateSummary, budget: Budget) -> None:
     client = OpenAIBatchClient(cfg)
     by_id = {custom_id(r): r for r in requests}
     error_ids = store.error_ids_of(t_hash)
@@ -64,7 +65,7 @@ def _worst_cost(cfg: TeacherConfig, request: ChatRequest) -> float:
 
 
 async def _finish(client: OpenAIBatchClient, job: dict[str, Any], by_id: dict[str, ChatRequest], cfg: TeacherConfig,
-                  t_hash: str, store: Store, run: RunContext, summary: GenerateSummary, budget: _Budget,
+                  t_hash: str, store: Store, run: RunContext, summary: GenerateSummary, budget: Budget,
                   error_ids: set[str]) -> None:
     """Poll one batch to its end, then store every answer and error line; mark it stored."""
     started = time.monotonic()

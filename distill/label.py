@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distill.errors import NothingToDoError, RecipeError
-from distill.generate import _Budget, cost_of, run_recorded, sampling_params, send_and_store
+from distill.generate import cost_of, sampling_params
+from distill.llm_requests import Budget, run_recorded, send_and_store
 from distill.recipe import LabelConfig, LoadedRecipe
 from distill.response import split_response
 from distill.store import RunContext, Store
@@ -122,14 +123,14 @@ def label(recipe: LoadedRecipe, store: Store) -> LabelSummary:
                                f"`distill ingest {recipe.path}` first")
     summary.planned = len(requests)
     run = store.start_run("label", recipe.config.name, recipe.hash, str(recipe.path))
-    budget = _Budget(cfg.model, *store.label_spend(l_hash))
+    budget = Budget(cfg.model, *store.label_spend(l_hash))
     run_recorded(store, run, summary, budget, requests,
                  lambda: _label_async(requests, recipe, cfg, l_hash, store, run, summary, budget))
     return summary
 
 
 async def _label_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg: LabelConfig, l_hash: str,
-                       store: Store, run: RunContext, summary: LabelSummary, budget: _Budget) -> None:
+                       store: Store, run: RunContext, summary: LabelSummary, budget: Budget) -> None:
     def received(completion: Completion) -> dict[str, Any]:
         row = label_row(completion, cfg, l_hash, run)
         summary.cost_usd += row["cost_usd"]

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distill.errors import NothingToDoError, RecipeError
-from distill.generate import _Budget, generation_row, run_recorded, sampling_params, send_and_store
+from distill.generate import generation_row, sampling_params
+from distill.llm_requests import Budget, run_recorded, send_and_store
 from distill.recipe import LoadedRecipe, RewriteConfig
 from distill.store import RunContext, Store
 from distill.teachers import make_teacher
@@ -107,7 +108,7 @@ def rewrite(recipe: LoadedRecipe, store: Store) -> RewriteSummary:
         parents[id(request)] = row
         requests.append(request)
     run = store.start_run("rewrite", recipe.config.name, recipe.hash, str(recipe.path))
-    budget = _Budget(cfg.model, *store.teacher_spend(r_hash))
+    budget = Budget(cfg.model, *store.teacher_spend(r_hash))
     run_recorded(store, run, summary, budget, requests,
                  lambda: _rewrite_async(requests, parents, recipe, cfg, r_hash, store, run, summary, budget))
     return summary
@@ -115,7 +116,7 @@ def rewrite(recipe: LoadedRecipe, store: Store) -> RewriteSummary:
 
 async def _rewrite_async(requests: list[ChatRequest], parents: dict[int, dict[str, Any]], recipe: LoadedRecipe,
                          cfg: RewriteConfig, r_hash: str, store: Store, run: RunContext, summary: RewriteSummary,
-                         budget: _Budget) -> None:
+                         budget: Budget) -> None:
     error_ids = store.error_ids_of(r_hash)
 
     def received(completion: Completion) -> dict[str, Any]:
