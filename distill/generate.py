@@ -2,7 +2,7 @@
 every completion.
 
 Guarantees:
-- Each completion is committed to the store within about ``FLUSH_INTERVAL_S`` of arriving; a crash
+- Each completion is committed to the store within about ``llm_requests.FLUSH_INTERVAL_S`` of arriving; a crash
   or SIGKILL loses only requests still in flight, which the next run sends again. Commits run on a
   writer thread, so the event loop (and the requests in flight) never waits for DuckDB.
 - A rerun sends only the (problem, sample) pairs without a successful generation for this teacher
@@ -21,24 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distill.errors import NothingToDoError, RecipeError, TeacherUnreachableError
-
-# The shared request runner; re-exported here for the modules that imported it from generate.
-from distill.llm_requests import (  # noqa: F401
-    FLUSH_INTERVAL_S,
-    FLUSH_ROWS,
-    MAX_QUEUED_WRITES,
-    Budget,
-    run_recorded,
-    send_and_store,
-)
+from distill.llm_requests import Budget, run_recorded, send_and_store
 from distill.prompts import PromptBuilder
 from distill.recipe import LoadedRecipe, TeacherConfig, redact
 from distill.response import extract_final_answer, split_response
 from distill.store import RunContext, Store
 from distill.teachers import make_teacher, teacher_hash
 from distill.types import ChatRequest, Completion, Generation, SamplingParams
-
-_Budget = Budget
 
 
 @dataclass
