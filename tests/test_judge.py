@@ -145,3 +145,24 @@ def test_a_missing_judge_key_stops_the_run_before_anything_is_spent(tmp_path: Pa
         assert teacher.state.stats["requests"] == 0
     with Store.open(tmp_path / "judged.duckdb", read_only=True) as store:
         assert store.count("problems") == 0  # refused before ingest
+
+
+def test_the_judge_stops_asking_at_its_cost_cap(tmp_path: Path) -> None:
+    with FaultServer(ServerPlan(answers=TEACHER, reasoning_mode="none")) as teacher, \
+            FaultServer(ServerPlan(answers=JUDGE, reasoning_mode="none")) as judge:
+        path = write_recipe(tmp_path, teacher, judge)
+        data = json.loads(path.read_text())
+        data["checks"][0]["model"] |= {"max_concurrency": 1,  # one at a time: the cap is checked before each
+                                       "price_output_per_mtok": 1000.0}
+        data["checks"][0]["max_cost_usd"] = 0.0001  # spent by the first answer
+        path.write_text(json.dumps(data))
+        runner = CliRunner()
+        for command in ("ingest", "generate", "verify"):
+            assert runner.invoke(app, [command, str(path)]).exit_code == 0
+        asked = judge.state.stats["requests"]
+        # over the cap by at most what was in flight or already queued by the client when the first answer came
+        assert 1 <= asked <= 3
+    with Store.open(load_recipe(path).store_path, read_only=True) as store:
+        got = verdicts(store, "judge")
+    reasons = sorted(r for s, r, _ in got.values() if r not in ("rule_based_decided",))
+    assert reasons.count("judge_budget") == 4 - asked >= 1 and len(reasons) == 4

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from distill.checks.base import Check
 from distill.errors import UsageError
+from distill.llm_requests import Budget
 from distill.recipe import TeacherConfig
 from distill.response import extract_final_answer, split_response
 from distill.types import ChatRequest, Generation, Problem, SamplingParams, Verdict, stable_hash
@@ -81,6 +82,10 @@ class JudgeCheck(Check):
             raise UsageError("check 'judge': fallback_for must be a list of check names, e.g. [math, choice]")
         self.fallback_for = tuple(fallback_for)
         self.after = self.fallback_for
+        if max_cost_usd is not None and (isinstance(max_cost_usd, bool) or not isinstance(max_cost_usd, int | float)
+                                         or max_cost_usd < 0):
+            raise UsageError(f"check 'judge': max_cost_usd must be a number of dollars, got {max_cost_usd!r} (YAML "
+                             f"reads 1e-3 as text: write 0.001)")
         self.max_cost_usd = max_cost_usd if max_cost_usd is not None else self.cfg.max_cost_usd
         self.max_problem_chars = int(max_problem_chars)
         self.version = self.version_for(model=model, fallback_for=fallback_for)
@@ -160,16 +165,21 @@ class JudgeCheck(Check):
                     for i, (problem, answer) in enumerate(asks)]
         results: dict[int, Any] = {}
         skipped: set[int] = set()
+        # generate's budget: before each request, spent + (in flight + 1) x the mean cost so far must stay under
+        budget = Budget(c.model_copy(update={"max_cost_usd": self.max_cost_usd}), self.spent_usd, 0)
 
         def feed() -> Iterator[ChatRequest]:
             for i, request in enumerate(requests):
-                if self.max_cost_usd is not None and self.spent_usd >= self.max_cost_usd:
+                if budget.exhausted():
                     skipped.update(range(i, len(requests)))
                     return
+                budget.sent += 1
                 yield request
 
         async for completion in self._teacher.complete(feed()):
-            self.spent_usd += self._cost(completion)
+            cost = self._cost(completion)
+            self.spent_usd += cost
+            budget.add(cost, completion.completion_tokens)
             results[int(completion.request.problem_id.removeprefix("judge-"))] = completion
         return [(requests[i].messages, None if i in skipped else results.get(i)) for i in range(len(requests))]
 
