@@ -1,6 +1,11 @@
 """For the rlimit fallback as root: a private mount and network namespace with its own small tmpfs
 ``/tmp``, ``/dev/shm`` and ``/var/tmp``, so a program's files never land in the host's.
 
+``stage(pairs)`` serves bubblewrap as root: bubblewrap runs as the sandbox's uid, which cannot reach an
+interpreter under a private directory (``/root``); in the child, before dropping to the uid, each host
+directory is bind-mounted (in a private mount namespace that dies with the sandbox) onto a staging
+directory the uid can reach, and bubblewrap binds it from there, read-only.
+
 ``enter(tmpfs_mb, uid)`` runs in the child between fork and exec (before dropping to ``uid``) and returns
 the working directory it made inside the new ``/tmp``. ``available()`` says whether this process may do it
 (root with CAP_SYS_ADMIN; a default Docker container may not).
@@ -13,7 +18,7 @@ import os
 from functools import lru_cache
 
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
 PRIVATE_DIRS = ("/tmp", "/dev/shm", "/var/tmp")
 WORK = "/tmp/sandbox"
 
@@ -40,6 +45,19 @@ def enter(tmpfs_mb: int, uid: int) -> str:
     os.mkdir(WORK, 0o700)
     os.chown(WORK, uid, uid)
     return WORK
+
+
+def stage(pairs: list[tuple[str, str]]) -> None:
+    """Bind each host directory onto its staging directory, in a new private mount namespace (between
+    fork and exec, as root)."""
+    if not pairs:
+        return
+    libc = _libc()
+    _check(libc.unshare(CLONE_NEWNS), "unshare")
+    _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    for source, target in pairs:
+        _check(libc.mount(source.encode(), target.encode(), None, MS_BIND | MS_REC, None),
+               f"bind {source} on {target}")
 
 
 @lru_cache(maxsize=1)
