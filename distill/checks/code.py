@@ -11,15 +11,23 @@ outputs never enter the sandbox. Call-based problems (``fn_name``) run all cases
 harness execs the solution, calls the function (top level, or a method of ``class Solution``) on each
 argument list and reports each result on stdout behind a random nonce; the solution's own prints go to
 stderr. Each call gets the per-test wall limit (a ``SIGALRM`` in the harness); the process gets the
-per-test budgets summed, capped at ``CALL_BASED_CAP_S``.
+per-test budgets summed, capped at ``program_wall_s``.
 
 Output comparison, as APPS graders do: trailing whitespace on each line and trailing blank lines are
-ignored; failing that, the whitespace-separated tokens must match, numbers within 1e-6 (absolute or
-relative). Call results match when equal after a JSON round trip (tuples become lists; numbers within
-1e-6), or when the expected value is the result wrapped in a one-element list (APPS's convention).
+ignored; failing that, the whitespace-separated tokens must match. Integer tokens (digits with an optional
+sign) compare exactly, at any size; a token compares within 1e-6 (absolute or relative, in exact decimal
+arithmetic, so 400-digit numbers never become ``inf``) only when either side has a decimal point or an
+exponent; Python literal forms such as ``1_0`` are not numbers. Call results are normalised (tuples become
+lists, dict keys strings) and compared by type: ints and bools exactly, floats within 1e-6, or the expected
+value is the result wrapped in a one-element list (APPS's convention).
 
-The harness shares the interpreter with the solution, so a program written to attack it could forge
-call results; the sandbox still contains whatever it does. Standard-input tests cannot be forged.
+A program's tests share a wall-clock budget (``program_wall_s``, 60 s by default) besides each test's own
+limit, so 50 slow tests cannot hold a worker for 500 s. Programs run under the interpreter distill runs
+under (it has numpy), or the one a recipe names with ``interpreter:``, bound read-only into the sandbox.
+
+The call-based harness shares the interpreter with the solution, so a program written to attack it could
+forge call results; the sandbox still contains whatever it does. Standard-input tests cannot be forged:
+the expected output never enters the sandbox and the sandbox's answers are sealed (``checks.harness``).
 
 Reasons: ``code_pass`` (pass); ``no_code_block``, ``code_syntax_error``, ``code_wrong_answer``,
 ``code_runtime_error``, ``code_timeout``, ``code_memory_limit``, ``code_output_limit`` (fail);
@@ -36,14 +44,23 @@ import os
 import queue
 import re
 import secrets
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from distill.checks.base import Check
-from distill.checks.sandbox import Sandbox, SandboxLimits, SandboxResult, available_backend, protections
+from distill.checks.sandbox import (
+    Sandbox,
+    SandboxLimits,
+    SandboxResult,
+    available_backend,
+    protections,
+    resolve_interpreter,
+)
 from distill.errors import UsageError
 from distill.response import split_response
 from distill.types import Generation, Problem, Verdict
@@ -53,7 +70,10 @@ _FENCE_CLOSE = re.compile(r"^\s*```\s*$")
 _PYTHON_TAGS = ("python", "python3", "py")
 TRUNCATE = 300
 STDERR_IN_DETAILS = 600
-CALL_BASED_CAP_S = 60.0  # wall-clock cap on one call-based run, whatever the number of tests
+PROGRAM_WALL_S = 60.0  # wall-clock cap on one program across all its tests, whatever their number
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+TOLERANCE = Decimal("1e-6")
 _OUTCOME_REASONS = {"timeout": "code_timeout", "memory_limit": "code_memory_limit",
                     "output_limit": "code_output_limit", "runtime_error": "code_runtime_error"}
 
@@ -61,6 +81,8 @@ _OUTCOME_REASONS = {"timeout": "code_timeout", "memory_limit": "code_memory_limi
 # function on each with a per-call wall-clock alarm, and stops at the first failure.
 _HARNESS = r"""
 import json, signal, sys
+if hasattr(sys, "set_int_max_str_digits"):
+    sys.set_int_max_str_digits(0)  # big results must reach the host whole
 _nonce = sys.stdin.readline().strip()
 _inputs = json.loads(sys.stdin.readline())
 _out = sys.stdout
@@ -127,24 +149,44 @@ def last_code_block(text: str | None) -> str | None:
     return blocks[-1] if blocks else None
 
 
-def _numbers_close(a: str, b: str) -> bool:
+def _tokens_match(expected: str, actual: str) -> bool:
+    """Equal text; else, both numbers: integers exactly, anything with a point or exponent within 1e-6."""
+    if expected == actual:
+        return True
+    if _INTEGER.fullmatch(expected) and _INTEGER.fullmatch(actual):
+        return _canonical_integer(expected) == _canonical_integer(actual)
+    if _NUMBER.fullmatch(expected) and _NUMBER.fullmatch(actual):
+        return _decimals_close(Decimal(expected), Decimal(actual))
+    return False
+
+
+def _canonical_integer(token: str) -> str:
+    """``-007`` -> ``-7``, ``+0`` -> ``0``: compared as text, so any number of digits is exact."""
+    sign = "-" if token.startswith("-") else ""
+    digits = token.lstrip("+-").lstrip("0") or "0"
+    return digits if digits == "0" else sign + digits
+
+
+def _parse_int(text: str) -> int:
+    return int(Decimal(text))  # no int-from-text digit limit (4,300 digits by default)
+
+
+def _decimals_close(x: Decimal, y: Decimal) -> bool:
     try:
-        x, y = float(a), float(b)
-    except ValueError:
+        return abs(x - y) <= max(TOLERANCE, TOLERANCE * max(abs(x), abs(y)))
+    except InvalidOperation:  # NaN or infinities
         return False
-    return math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-6)
 
 
 def outputs_match(expected: str, actual: str) -> bool:
-    """Lines equal up to trailing whitespace and trailing blank lines; else tokens equal, numbers within
-    1e-6."""
+    """Lines equal up to trailing whitespace and trailing blank lines; else tokens equal, integers exactly
+    and numbers with a decimal point or exponent within 1e-6."""
     exp_lines = [line.rstrip() for line in expected.rstrip().splitlines()]
     act_lines = [line.rstrip() for line in actual.rstrip().splitlines()]
     if exp_lines == act_lines:
         return True
     exp_tokens, act_tokens = expected.split(), actual.split()
-    return len(exp_tokens) == len(act_tokens) and all(
-        e == a or _numbers_close(e, a) for e, a in zip(exp_tokens, act_tokens, strict=True))
+    return len(exp_tokens) == len(act_tokens) and all(map(_tokens_match, exp_tokens, act_tokens))
 
 
 def _as_text(value: Any) -> str:
@@ -152,31 +194,46 @@ def _as_text(value: Any) -> str:
 
 
 def _normalise(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=repr))
+    """Tuples and lists as lists, dict keys as strings (what a JSON round trip does), big ints intact."""
+    if isinstance(value, list | tuple):
+        return [_normalise(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _normalise(item) for key, item in value.items()}
+    return value
 
 
 def _values_match(expected: Any, actual: Any) -> bool:
     if isinstance(expected, bool) or isinstance(actual, bool):
         return expected is actual
+    if isinstance(expected, int) and isinstance(actual, int):
+        return expected == actual
     if isinstance(expected, int | float) and isinstance(actual, int | float):
-        return math.isclose(expected, actual, rel_tol=1e-6, abs_tol=1e-6)
+        floats = [value for value in (expected, actual) if isinstance(value, float)]
+        if any(math.isnan(value) for value in floats):
+            return False
+        if any(math.isinf(value) for value in floats):
+            return expected == actual
+        return _decimals_close(Decimal(expected), Decimal(actual))  # exact: no OverflowError for big ints
     if isinstance(expected, list) and isinstance(actual, list):
         return len(expected) == len(actual) and all(map(_values_match, expected, actual))
     if isinstance(expected, dict) and isinstance(actual, dict):
         return expected.keys() == actual.keys() and all(_values_match(expected[key], actual[key])
                                                         for key in expected)
-    return expected == actual
+    return type(expected) is type(actual) and expected == actual
 
 
 def results_match(expected: Any, actual: Any) -> bool:
-    """Equal after a JSON round trip (numbers within 1e-6), or ``expected`` is ``[actual]`` (APPS)."""
+    """Equal after normalising (ints exactly, floats within 1e-6), or ``expected`` is ``[actual]`` (APPS)."""
     expected, actual = _normalise(expected), _normalise(actual)
     return _values_match(expected, actual) or (
         isinstance(expected, list) and len(expected) == 1 and _values_match(expected[0], actual))
 
 
 def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=repr)
+    try:
+        text = value if isinstance(value, str) else json.dumps(value, default=repr)
+    except ValueError:  # an int past Python's int-to-text limit (4,300 digits)
+        text = f"(a {type(value).__name__} holding an integer of more than 4,300 digits)"
     return text if len(text) <= TRUNCATE else text[:TRUNCATE] + "..."
 
 
@@ -186,10 +243,15 @@ def _reports(stdout: str, nonce: str) -> list[dict[str, Any] | None]:
     for line in stdout.splitlines():
         if line.startswith(nonce):
             try:
-                reports.append(json.loads(line[len(nonce):]))
+                reports.append(json.loads(line[len(nonce):], parse_int=_parse_int))
             except ValueError:
                 reports.append(None)
     return reports
+
+
+def _bounds(result: SandboxResult) -> dict[str, Any]:
+    """Verdict details naming the bounds that held per process only (no cgroup here), when any."""
+    return {"per_process_only": list(result.per_process_only)} if result.per_process_only else {}
 
 
 def answer_part(generation: Generation) -> str:
@@ -201,20 +263,25 @@ def answer_part(generation: Generation) -> str:
 
 class CodeCheck(Check):
     name = "code"
-    version = "3"  # 3: minimal filesystem, size-limited tmpfs, seccomp; per-test details; 2: per-call timeouts
+    version = "4"  # 4: exact integers, sealed answers, cgroup bounds, per-program wall cap, numpy, exit/atexit;
+    # 3: minimal filesystem, size-limited tmpfs, seccomp; per-test details; 2: per-call timeouts
     domains = ("code",)
 
     def __init__(self, cpu_s: int = 4, wall_s: float = 10.0, memory_mb: int = 1024, max_tests: int = 50,
                  workers: int = 2, backend: str = "auto", tmpfs_mb: int = 32, programs_per_sandbox: int = 64,
-                 **extra: Any):
+                 program_wall_s: float = PROGRAM_WALL_S, interpreter: str | None = None, **extra: Any):
         super().__init__(**extra)
         if backend not in ("auto", "bwrap", "rlimit"):
             raise UsageError(f"check 'code': backend must be auto, bwrap or rlimit, got {backend!r}")
         if max_tests < 1 or workers < 1 or programs_per_sandbox < 1:
             raise UsageError("check 'code': max_tests, workers and programs_per_sandbox must be at least 1")
-        if cpu_s < 1 or wall_s <= 0 or memory_mb < 64 or tmpfs_mb < 1:
+        if cpu_s < 1 or wall_s <= 0 or memory_mb < 64 or tmpfs_mb < 1 or program_wall_s < wall_s:
             raise UsageError("check 'code': cpu_s must be at least 1, wall_s above 0, memory_mb at least 64, "
-                             "tmpfs_mb at least 1")
+                             "tmpfs_mb at least 1, program_wall_s at least wall_s")
+        self.program_wall_s = float(program_wall_s)
+        self.interpreter = interpreter
+        if interpreter is not None:
+            resolve_interpreter(interpreter)  # a one-line error now, not a sandbox_error per program
         self.limits = SandboxLimits(cpu_s=cpu_s, wall_s=wall_s, memory_mb=memory_mb, tmpfs_mb=tmpfs_mb)
         self.max_tests = max_tests
         self.workers = workers
@@ -233,7 +300,7 @@ class CodeCheck(Check):
         try:
             box, served = self._idle.get_nowait()
         except queue.Empty:
-            box, served = Sandbox(self.backend, self.limits), 0
+            box, served = Sandbox(self.backend, self.limits, self.interpreter), 0
         try:
             yield box
         finally:
@@ -295,7 +362,8 @@ class CodeCheck(Check):
         if outcome == "ok":
             return None
         details = {"input": _short(test_input), "stderr": result.stderr[-STDERR_IN_DETAILS:],
-                   "backend": result.backend, "protections": list(protections(result.backend)), **extra}
+                   "backend": result.backend, "protections": list(protections(result.backend)),
+                   **_bounds(result), **extra}
         if outcome == "sandbox_error":
             return self.verdict(generation, "error", "sandbox_error", None, passed=passed, total=total,
                                 message=result.sandbox_error, **details)
@@ -308,20 +376,32 @@ class CodeCheck(Check):
     def _stdin_based(self, generation: Generation, code: str, cases: list[tuple[Any, Any]]) -> Verdict:
         total = len(cases)
         tests: list[dict[str, Any]] = []  # per test run: outcome and time, up to the first failure
+        started = time.monotonic()
+        result: SandboxResult | None = None
         with self._sandbox() as box:
             for passed, (test_input, expected) in enumerate(cases):
-                result = box.run(code, _as_text(test_input), self.limits)
+                left = self.program_wall_s - (time.monotonic() - started)
+                if left <= 0:  # the program's budget across its tests is spent
+                    return self._fail(generation, "code_timeout", passed, total, input=_short(test_input),
+                                      message=f"the program's tests took over program_wall_s "
+                                              f"({self.program_wall_s:g} s) together", backend=box.backend,
+                                      tests=tests)
+                result = box.run(code, _as_text(test_input), replace(self.limits, wall_s=min(self.limits.wall_s, left)))
                 matched = result.ok and outputs_match(_as_text(expected), result.stdout)
                 tests.append({"outcome": "pass" if matched else
                               "wrong_answer" if result.ok else result.outcome, "wall_s": round(result.wall_s, 3)})
-                abnormal = self._abnormal_end(generation, result, passed, total, test_input, tests=tests)
+                capped = left < self.limits.wall_s and result.timed_out
+                abnormal = self._abnormal_end(generation, result, passed, total, test_input, tests=tests,
+                                              **({"message": f"the program's tests took over program_wall_s "
+                                                             f"({self.program_wall_s:g} s) together"}
+                                                 if capped else {}))
                 if abnormal is not None:
                     return abnormal
                 if not matched:
                     return self._fail(generation, "code_wrong_answer", passed, total, input=_short(test_input),
                                       expected=_short(_as_text(expected)), got=_short(result.stdout),
-                                      backend=result.backend, tests=tests)
-        return self._pass(generation, total, self.backend, tests=tests)
+                                      backend=result.backend, tests=tests, **_bounds(result))
+        return self._pass(generation, total, self.backend, tests=tests, **(_bounds(result) if result else {}))
 
     def _call_based(self, generation: Generation, code: str, fn_name: str,
                     cases: list[tuple[Any, Any]]) -> Verdict:
@@ -331,8 +411,8 @@ class CodeCheck(Check):
         per_call_s = self.limits.wall_s
         harness = _HARNESS.replace("FN_NAME", repr(fn_name)).replace("WALL_S", repr(float(per_call_s)))
         # One process for every case; each call has the per-test wall limit (the harness's alarm), so the
-        # process as a whole gets the per-test budgets summed, up to a cap for code that defeats the alarm.
-        budget_s = max(per_call_s, min(per_call_s * total, CALL_BASED_CAP_S))
+        # process as a whole gets the per-test budgets summed, up to the program's cap.
+        budget_s = max(per_call_s, min(per_call_s * total, self.program_wall_s))
         limits = replace(self.limits, cpu_s=max(self.limits.cpu_s, math.ceil(budget_s)), wall_s=budget_s + 1)
         with self._sandbox() as box:
             result = box.run(harness, nonce + "\n" + json.dumps(inputs) + "\n", limits, files={"solution.py": code})

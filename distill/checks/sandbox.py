@@ -551,7 +551,7 @@ class Sandbox:
         return SandboxResult(
             exit_code=report["exit"], killed_by_signal=sig, stdout=stdout, stderr=stderr,
             timed_out=report["timed_out"] or sig == signal.SIGXCPU,
-            memory_exceeded=report["exit"] != 0 and (report["status"] == "memory" or out_of_memory),
+            memory_exceeded=out_of_memory or (report["exit"] != 0 and report["status"] == "memory"),
             output_exceeded=(sig == signal.SIGXFSZ or report["stdout_total"] > OUTPUT_CAP
                              or (report["exit"] != 0 and report["status"] == "output")),
             wall_s=report["wall_s"], backend=self.backend, per_process_only=per_process_only)
