@@ -10,10 +10,12 @@ started, because this machine kind is shared):
   outputs compared the same way, stopping at the first failure: the way before issue 11.
 - ``plain``: no sandbox at all: ``subprocess.run([python, "-I", "-S", "main.py"])`` per test, 2 threads.
 
-All use the same interpreter (``checks.sandbox.interpreter()``) and the same programs: ``--programs N``
-distinct solutions (``print(a + b + i)``), each with three tests, all correct.
+All use the same interpreter (``checks.sandbox.resolve_interpreter()``: the one distill runs under, which the
+sandbox binds read-only) and the same programs: ``--programs N`` distinct solutions (``print(a + b + i)``),
+each with three tests, all correct. The sandboxed contenders run with every protection of issue 20 on (the
+harness as PID 1, sealed answers, the cgroup, the wider seccomp filter).
 
-Usage: ``.venv/bin/python bench/code_throughput.py [--runs 3] [--programs 200]``
+Usage: ``.venv/bin/python bench/code_throughput.py [--runs 3] [--programs 200] [--contenders warm,plain]``
 """
 
 from __future__ import annotations
@@ -78,9 +80,9 @@ def per_test(count: int) -> dict:
 
 
 def plain(count: int) -> dict:
-    from distill.checks.sandbox import interpreter
+    from distill.checks.sandbox import resolve_interpreter
 
-    python = interpreter()
+    python = resolve_interpreter().executable
 
     def run_one(code: str, given: str) -> str:
         with tempfile.TemporaryDirectory() as work:
@@ -104,14 +106,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--programs", type=int, default=200)
     parser.add_argument("--contender", choices=CONTENDERS)
+    parser.add_argument("--contenders", default=",".join(CONTENDERS), help="which to run, comma-separated")
     args = parser.parse_args()
     if args.contender:
         print(json.dumps(run_contender(args.contender, args.programs)))
         return
-    results: dict[str, list[dict]] = {name: [] for name in CONTENDERS}
+    chosen = tuple(name for name in CONTENDERS if name in args.contenders.split(","))
+    results: dict[str, list[dict]] = {name: [] for name in chosen}
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for run in range(args.runs):
-        order = CONTENDERS[run % len(CONTENDERS):] + CONTENDERS[:run % len(CONTENDERS)]
+        order = chosen[run % len(chosen):] + chosen[:run % len(chosen)]
         for name in order:
             load = os.getloadavg()[0]
             cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -137,7 +141,7 @@ def main() -> None:
               f"{statistics.median(r['seconds'] for r in runs):.2f} | "
               f"{statistics.median(r['cpu_s'] for r in runs):.2f} | {loads} | "
               f"{all(r['passed'] == r['n'] for r in runs)} |")
-    for name in ("per_program", "per_test", "plain"):
+    for name in [name for name in ("per_program", "per_test", "plain") if name in medians and "warm" in medians]:
         print(f"warm / {name} (medians): {medians['warm'] / medians[name]:.1f}x")
 
 

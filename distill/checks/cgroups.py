@@ -87,6 +87,13 @@ def _v1_bases() -> dict[str, Path]:
     return bases
 
 
+def available_controllers() -> tuple[str, ...]:
+    """Which of ``memory`` and ``pids`` a sandbox's cgroup can bound here (by where we may write)."""
+    if _v2_base() is not None:
+        return CONTROLLERS
+    return tuple(name for name in CONTROLLERS if name in _v1_bases())
+
+
 @dataclass
 class SandboxCgroup:
     """The cgroup directories of one sandbox (one per v1 hierarchy, or one v2 directory)."""

@@ -37,21 +37,27 @@ The harness holds no copy of a job's code, input or output once the job is answe
 buffer that is zeroed after use, so a later program forked from it finds none of them in its memory.
 """
 
+import _sitebuiltins  # what ``site`` would define (the interpreter runs with -S): exit and quit
 import atexit
+import builtins
 import ctypes
 import errno
-import hashlib
+import gc
 import io
 import json
 import os
 import resource
 import select
-import shutil
 import signal
 import sys
 import threading
 import time
 import traceback  # imported once here, not in every child (a third of a child's start-up)
+
+try:
+    from _sha256 import sha256  # the built-in module: no OpenSSL mapped into every forked child
+except ImportError:  # pragma: no cover - builds without it
+    from hashlib import sha256
 
 OUTPUT_CAP = 1 << 20
 STDERR_CAP = 16_000
@@ -63,6 +69,7 @@ _buffer = bytearray(1 << 20)
 # own), the directories emptied after each job and the permissions each had at start.
 WORK, SWEEP, SCRUB, MODES = "/work", False, [], {}
 _wake = (-1, -1)  # SIGCHLD's wake-up pipe
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def _read_exact(fd, view):
@@ -107,7 +114,7 @@ def _read_frame():
 
 def _send(seal, header, *payloads):
     """An answer sealed with the job's nonce (read after the job's processes are gone)."""
-    digest = hashlib.sha256(bytes.fromhex(seal["nonce"]))
+    digest = sha256(bytes.fromhex(seal["nonce"]))
     header = {**header, "seq": seal["seq"]}
     data = json.dumps(header, sort_keys=True).encode()
     digest.update(data)
@@ -153,9 +160,6 @@ def _run_child(limits, stdin_fd, stdout_fd, stderr_fd, status_fd, argv):
         sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
         sys.argv = ["main.py", *argv]
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        import builtins
-        import _sitebuiltins  # what ``site`` would have defined (the interpreter runs with -S)
-
         builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
         builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
         atexit._clear()
@@ -296,7 +300,7 @@ def _scrub(directory):
     for entry in os.listdir(directory):
         path = os.path.join(directory, entry)
         if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
+            _remove_tree(path)
         else:
             try:
                 os.unlink(path)
@@ -305,10 +309,38 @@ def _scrub(directory):
     return not os.listdir(directory)
 
 
+def _remove_tree(top):
+    """``shutil.rmtree`` without importing shutil (and the compression modules it maps into every child);
+    links are removed, never followed."""
+    for root, dirs, files in os.walk(top, topdown=False):
+        for name in files:
+            _unlink(os.path.join(root, name))
+        for name in dirs:
+            path = os.path.join(root, name)
+            if os.path.islink(path):
+                _unlink(path)
+            else:
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    pass
+    try:
+        os.rmdir(top)
+    except OSError:
+        pass
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def _remove_ipc():
     """Remove the System V shared memory, semaphores and message queues our uid left (they outlive
     processes); True when none is left."""
-    libc, uid, left = ctypes.CDLL(None, use_errno=True), os.getuid(), False
+    libc, uid, left = _LIBC, os.getuid(), False
     for kind, remove in (("shm", lambda i: libc.shmctl(i, 0, None)), ("sem", lambda i: libc.semctl(i, 0, 0)),
                          ("msg", lambda i: libc.msgctl(i, 0, None))):
         try:
@@ -435,6 +467,8 @@ def main():
     _wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(_wake[1])
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    gc.collect()
+    gc.freeze()  # the harness's own objects: a child's collections never walk (and copy) their pages
     data = json.dumps({"ready": True}).encode()
     _write_all(1, memoryview(len(data).to_bytes(4, "big") + data))
     while True:

@@ -16,9 +16,16 @@ What it protects against, with the ``bwrap`` backend (bubblewrap; the default wh
 - the kernel: no nested user namespaces (``--disable-userns``, bubblewrap >= 0.8) and a seccomp filter
   (``checks.seccomp``: no ptrace, mount, unshare/setns, namespace clones, keyctl, bpf, perf_event_open,
   kernel modules); a new session (no terminal injection); it dies with its parent;
-- secrets: the environment is cleared; nothing of ours is mounted;
+- secrets: the environment is cleared; nothing of ours is mounted but the interpreter's prefix and
+  site-packages, read-only (staged through a private bind as root when the uid cannot reach them);
+- the channel to us: the harness is the sandbox's PID 1 (``--as-pid-1``), non-dumpable, the only process
+  holding our pipes; the filter denies pidfd_open/pidfd_getfd; each answer is sealed with a per-job nonce
+  the harness reads only after the job's processes are dead, and anything else on the pipe (unsealed,
+  out of order, malformed, too long) closes the sandbox and comes back as ``sandbox_error``;
 - resources: per run RLIMIT_CPU, RLIMIT_AS, RLIMIT_NPROC (fork bombs), RLIMIT_FSIZE (files and output),
-  no core dumps, a wall-clock kill, and at the end a sweep that kills anything left with the uid.
+  no core dumps, a wall-clock kill, and at the end a sweep that kills anything left with the uid; per
+  sandbox a cgroup (``checks.cgroups``) bounding memory (children, shm and memfds together) and processes,
+  where one can be made; results name the bounds that held per process only.
 ``protections(backend)`` names what is active here; verdicts carry that list.
 
 The ``rlimit`` fallback (no bubblewrap): the same limits, harness and seccomp filter, a new session and a
@@ -29,8 +36,9 @@ filesystem: the program can read world-readable files. Without root it runs as t
 host directory, and could signal that user's processes: ``CodeCheck`` refuses it unless the recipe opts in.
 
 A sandbox that cannot start (bubblewrap refused, the harness did not come up) is reported as
-``sandbox_error``, never as the program's failure. A program can kill its own harness (same uid): that
-run is a runtime error and the sandbox is started afresh for the next one.
+``sandbox_error``, never as the program's failure. Under the rlimit fallback a program can kill its own
+harness (same uid): that run is a runtime error and the sandbox is started afresh for the next one; under
+bubblewrap the harness is init and ignores signals from inside.
 
 Not protected: kernel exploits beyond the filter, CPU time stolen from other work within the limits, and
 timing side channels. This is a containment layer for model-written code, not a security boundary for
@@ -59,7 +67,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.checks import bwrap, private_mounts, seccomp, uids
-from distill.checks.cgroups import SandboxCgroup
+from distill.checks.cgroups import SandboxCgroup, available_controllers
 
 OUTPUT_CAP = 1 << 20  # bytes of stdout read back; a program that prints more fails as output_limit
 STDERR_TAIL = 4000
@@ -199,15 +207,17 @@ def protections(backend: str) -> tuple[str, ...]:
     """What the backend protects with here, by name (verdict details and the README use these names)."""
     root = os.geteuid() == 0
     filtered = ("seccomp",) if seccomp.program() is not None else ()
+    bounded = tuple(f"cgroup_{name}" for name in available_controllers())
     if backend == "bwrap":
         return ("net_namespace", "pid_namespace", "ipc_namespace", "minimal_filesystem",
                 *(("tmpfs_size_limit",) if bwrap.supports_size() else ()),
                 *(("no_nested_userns",) if bwrap.supports_disable_userns() else ()),
-                *filtered, "new_session", "die_with_parent", *(("unique_uid",) if root else ()),
-                "rlimits", "cleared_env")
+                *filtered, "harness_as_pid_1", "sealed_answers", "new_session", "die_with_parent",
+                *(("unique_uid",) if root else ()), *bounded, "rlimits", "cleared_env")
     isolated = private_mounts.available()
     return (*(("net_namespace", "private_tmp", "tmpfs_size_limit") if isolated else ()), *filtered,
-            "new_session", *(("unique_uid",) if root else ()), "rlimits", "cleared_env")
+            "sealed_answers", "new_session", *(("unique_uid",) if root else ()), *bounded, "rlimits",
+            "cleared_env")
 
 
 def _own_processes() -> int:
