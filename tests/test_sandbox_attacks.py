@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from distill.checks import cgroups
 from distill.checks import sandbox as sandbox_module
 from distill.checks.code import CodeCheck, outputs_match, results_match
 from distill.checks.sandbox import Sandbox, SandboxLimits, available_backend, sandbox_processes
@@ -208,10 +209,21 @@ def _memory_bounded(backend: str) -> bool:
 def test_memory_is_bounded_per_program_not_per_process(backend: str, program: str) -> None:
     if not _memory_bounded(backend):
         pytest.skip("no cgroup can be made here; verdicts say memory is bounded per process only")
-    found = verdicts_in_one_sandbox([program, CORRECT], backend)
+    found = verdicts_in_one_sandbox([program, CORRECT], backend, wall_s=20, cpu_s=10)
     assert found[0][0] == "fail" and found[0][1] == "code_memory_limit", found[0]
     assert (found[1][0], found[1][1]) == ("pass", "code_pass")
     assert sandbox_processes() == []
+
+
+def test_a_sandboxs_cgroup_goes_away_with_it(backend: str) -> None:
+    if not _memory_bounded(backend):
+        pytest.skip("no cgroup can be made here")
+    with Sandbox(backend, LIMITS) as box:
+        box.run(FORKED_HOGS, "3\n")
+        directories = list(box._cgroup.directories.values())
+        assert directories and all(path.name.startswith(cgroups.PREFIX) for path in directories)
+        assert box._cgroup.oom_kills() >= 1
+    assert not any(path.exists() for path in directories)
 
 
 def test_verdicts_name_the_bounds_that_held_per_process_only(backend: str) -> None:

@@ -101,6 +101,7 @@ class SandboxCgroup:
     directories: dict[str, Path]  # controller -> directory ("memory"/"pids"; both the same path under v2)
     version: int
     per_process_only: tuple[str, ...] = ()
+    _events_fd: int = -1
 
     @classmethod
     def create(cls, name: str, memory_bytes: int, max_pids: int) -> SandboxCgroup:
@@ -151,19 +152,23 @@ class SandboxCgroup:
             _write(Path(directory) / "cgroup.procs", pid)
 
     def oom_kills(self) -> int:
-        """How many processes the kernel has killed in this cgroup for its memory limit."""
+        """How many processes the kernel has killed in this cgroup for its memory limit (read twice per
+        program: the file stays open and is read from its start)."""
         directory = self.directories.get("memory")
         if directory is None:
             return 0
-        name, key = ("memory.events", "oom_kill") if self.version == 2 else ("memory.oom_control", "oom_kill")
         try:
-            for line in (directory / name).read_text().splitlines():
-                parts = line.split()
-                if len(parts) == 2 and parts[0] == key:
-                    return int(parts[1])
-        except (OSError, ValueError):
-            pass
-        return 0
+            if self._events_fd < 0:
+                name = "memory.events" if self.version == 2 else "memory.oom_control"
+                self._events_fd = os.open(directory / name, os.O_RDONLY | os.O_CLOEXEC)
+            text = os.pread(self._events_fd, 4096, 0)
+        except OSError:
+            return 0
+        found = text.split(b"oom_kill ", 1)
+        try:
+            return int(found[1].split(b"\n", 1)[0]) if len(found) == 2 else 0
+        except ValueError:
+            return 0
 
     def processes(self) -> list[int]:
         found: set[int] = set()
@@ -176,6 +181,9 @@ class SandboxCgroup:
 
     def remove(self, timeout_s: float = 10.0) -> bool:
         """Kill everything in it and delete it; True when it is gone."""
+        if self._events_fd >= 0:
+            os.close(self._events_fd)
+            self._events_fd = -1
         deadline = time.monotonic() + timeout_s
         remaining = {str(path) for path in self.directories.values()}
         while remaining:

@@ -454,6 +454,36 @@ def _job(header, payload):
     return True
 
 
+WARM_UP = """
+import sys
+def solve(line):
+    a, b = map(int, line.split())
+    return [str(a + b), f"{a / 3:.2f}", repr((a, b))]
+class Solution:
+    pass
+print(" ".join(solve("1 2")), end="")  # never the real stdin: it is the host's pipe
+"""
+
+
+def _warm_up():
+    """Compile and run a small program once, so that every forked child finds the parser, the compiler and
+    the text codecs already initialised: a child's first compile() otherwise costs ~2.5 ms of its ~4."""
+    fd = os.memfd_create("warm-up")
+    try:
+        out = io.TextIOWrapper(io.BufferedWriter(io.FileIO(fd, "w", closefd=False)), encoding="utf-8",
+                               errors="surrogateescape")
+        saved, sys.stdout = sys.stdout, out
+        try:
+            exec(compile(WARM_UP, "main.py", "exec"), {"__name__": "__main__"})  # noqa: S102 - our own code
+            out.flush()
+        finally:
+            sys.stdout = saved
+    except Exception:  # noqa: BLE001 - only a speed-up
+        pass
+    finally:
+        os.close(fd)
+
+
 def main():
     global WORK, SWEEP, SCRUB, MODES, _wake
     config = json.loads(sys.argv[1])
@@ -467,6 +497,7 @@ def main():
     _wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(_wake[1])
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    _warm_up()
     gc.collect()
     gc.freeze()  # the harness's own objects: a child's collections never walk (and copy) their pages
     data = json.dumps({"ready": True}).encode()

@@ -106,13 +106,13 @@ class SandboxResult:
 
     @property
     def outcome(self) -> str:
-        """``ok``, ``sandbox_error``, ``timeout``, ``memory_limit``, ``output_limit`` or ``runtime_error``."""
+        """``ok``, ``sandbox_error``, ``memory_limit``, ``timeout``, ``output_limit`` or ``runtime_error``."""
         if self.sandbox_error is not None:
             return "sandbox_error"
+        if self.memory_exceeded:  # before timeout: a program thrashing at its memory bound may also time out
+            return "memory_limit"
         if self.timed_out:
             return "timeout"
-        if self.memory_exceeded:
-            return "memory_limit"
         if self.output_exceeded:
             return "output_limit"
         return "ok" if self.exit_code == 0 else "runtime_error"
