@@ -121,6 +121,8 @@ FORGED_ANSWERS = {
     "huge length": 'os.write(1, (1 << 31).to_bytes(4, "big"))',
     "wrong job": 'frame(json.dumps({"seq": seal["seq"] + 1, "digest": "00"}).encode())',
     "impossible sizes": 'frame(json.dumps({"stdout": -5, "stderr": "x"}).encode())',
+    "deep nesting": 'frame(b"[" * 30000 + b"]" * 30000)',
+    "huge integer": 'frame(b\'{"seq": \' + b"9" * 5000 + b"}")',
 }
 
 

@@ -462,7 +462,7 @@ class Sandbox:
             return None
         try:
             header = json.loads(header_bytes)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting a hostile writer chose
             return "an answer header that is not JSON"
         if not isinstance(header, dict):
             return "an answer header that is not an object"
