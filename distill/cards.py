@@ -159,14 +159,33 @@ def _pseudo_reference_note(store: Store, dataset_id: str) -> str:
             f"no clear majority. Those rows are self-consistent, not checked against ground truth.")
 
 
-def _per_problem(store: Store, dataset_id: str) -> list[tuple[str, int, int, int]]:
+def selection_checks(dataset: dict[str, Any]) -> list[str]:
+    """The (check, version) pairs a selection was made with, as ``name<US>version`` keys for SQL: verdicts of
+    other versions (a check re-run later, the eval's own checks) are not this dataset's."""
+    selection = dataset.get("selection")
+    selection = json.loads(selection) if isinstance(selection, str) else selection or {}
+    return [f"{name}\x1f{version}" for name, version in selection.get("checks", [])]
+
+
+_OF_SELECTION = "concat(v.check_name, chr(31), v.check_version) IN (SELECT unnest(?))"
+
+
+def _per_problem(store: Store, dataset_id: str, checks: list[str]) -> list[tuple[str, int, int, int]]:
     """(problem_id, candidate generations, passing every check, kept) for each problem of the selection."""
     return store.con.execute(
         "WITH g AS (SELECT d.problem_id, d.generation_id, d.status, "
-        "bool_and(v.status = 'pass') AS passed FROM dataset_rows d LEFT JOIN verdicts v USING (generation_id) "
-        "WHERE d.dataset_id = ? GROUP BY ALL) "
+        "bool_and(v.status = 'pass') AS passed FROM dataset_rows d LEFT JOIN verdicts v ON "
+        f"v.generation_id = d.generation_id AND {_OF_SELECTION} WHERE d.dataset_id = ? GROUP BY ALL) "
         "SELECT problem_id, count(*), count(*) FILTER (WHERE coalesce(passed, false)), "
-        "count(*) FILTER (WHERE status = 'kept') FROM g GROUP BY 1 ORDER BY 1", [dataset_id]).fetchall()
+        "count(*) FILTER (WHERE status = 'kept') FROM g GROUP BY 1 ORDER BY 1", [checks, dataset_id]).fetchall()
+
+
+def _source_problems(recipe: LoadedRecipe, store: Store, stats: dict[str, Any]) -> int:
+    """Problems of the training sources when the selection was made (selections recorded before select kept
+    the figure: counted now, training sources only)."""
+    if "source_problems" in stats:
+        return int(stats["source_problems"])
+    return store.count("problems", "source IN (SELECT unnest(?))", [[s.display_name for s in recipe.config.sources]])
 
 
 def pass_rate_buckets(per_problem: list[tuple[str, int, int, int]]) -> list[tuple[str, int]]:
@@ -205,9 +224,11 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         "JOIN teachers t USING (teacher_hash) WHERE d.dataset_id = ? AND d.status = 'kept' "
         "GROUP BY ALL ORDER BY 4 DESC",
         [dataset_id]).fetchall()
+    checks_used = selection_checks(dataset)
     funnel = store.con.execute(
         "SELECT v.check_name, v.status, v.reason, count(*) FROM dataset_rows d JOIN verdicts v USING (generation_id) "
-        "WHERE d.dataset_id = ? GROUP BY ALL ORDER BY 1, 2, 4 DESC", [dataset_id]).fetchall()
+        f"WHERE d.dataset_id = ? AND {_OF_SELECTION} GROUP BY ALL ORDER BY 1, 2, 4 DESC",
+        [dataset_id, checks_used]).fetchall()
     cost, spent_tokens = store.con.execute(
         "SELECT coalesce(sum(g.cost_usd), 0), coalesce(sum(g.completion_tokens), 0) FROM dataset_rows d "
         "JOIN generations g USING (generation_id) WHERE d.dataset_id = ?", [dataset_id]).fetchone()
@@ -221,7 +242,7 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
     check_rows = [[c.name, json.dumps(c.params) if c.params else "defaults"] for c in cfg.checks]
     counted = [r["completion_tokens"] for r in rows if r["completion_tokens"]]
     tokens = length_stats(counted) if counted else dict.fromkeys(("mean", "median", "p90", "max"), "unknown")
-    per_problem = _per_problem(store, dataset_id)
+    per_problem = _per_problem(store, dataset_id, checks_used)
     contamination = stats.get("contamination") or {}
     contaminated = {b: n for b, n in contamination.items() if isinstance(n, int | float) and n} \
         if isinstance(contamination, dict) else {}
@@ -277,8 +298,8 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         "## Verification funnel (all candidate generations)",
         _table(["check", "status", "reason", "generations"], [list(r) for r in funnel]) if funnel else "No verdicts.",
         "## Per-problem funnel",
-        _table(["problems in the store", "with candidate traces", "with a passing trace", "with a kept trace"],
-               [[store.con.execute("SELECT count(*) FROM problems").fetchone()[0], len(per_problem),
+        _table(["problems of the sources", "with candidate traces", "with a passing trace", "with a kept trace"],
+               [[_source_problems(recipe, store, stats), len(per_problem),
                  sum(1 for p in per_problem if p[2]), sum(1 for p in per_problem if p[3])]]),
         "Teacher pass rate per problem (traces passing every check / candidate traces):\n\n"
         + _table(["pass rate", "problems"], [list(b) for b in pass_rate_buckets(per_problem)]),

@@ -148,7 +148,21 @@ def models_under_test(recipe: LoadedRecipe, store: Store) -> dict[str, TeacherCo
 
 
 def trained_model_dir(recipe: LoadedRecipe, store: Store, label: str) -> str:
+    """The newest student of this recipe; when it trained on one of our selections, the newest trained on the
+    recipe's current selection (see ``distill/current_selection.py``), never one trained on another."""
     run = store.latest_train_run(recipe.config.name)
+    train = recipe.config.train
+    if run is not None and run.get("dataset_id") and train is not None and train.dataset is None:
+        from distill.current_selection import current_dataset_id
+
+        current = current_dataset_id(recipe, store)
+        if current != run["dataset_id"]:
+            run = store.latest_train_run(recipe.config.name, dataset_id=current) if current else None
+            if run is None:
+                now = f"selection {current}" if current else "settings (no select run recorded them)"
+                raise UsageError(f"eval.models.{label}: the newest student of recipe '{recipe.config.name}' was not "
+                                 f"trained on the recipe's current {now}; run `distill "
+                                 f"{'train' if current else 'select'} {recipe.path}` first")
     if run is None or not run.get("model_dir"):
         raise UsageError(f"eval.models.{label}: 'trained' is this recipe's latest trained student, and recipe "
                          f"'{recipe.config.name}' has no finished training run in {store.path}; run `distill "

@@ -1,4 +1,5 @@
-"""The export stage: the latest selection as a Hugging Face dataset with a data card.
+"""The export stage: the recipe's current selection (see ``distill/current_selection.py``) as a Hugging Face
+dataset with a data card.
 
 Rows carry a ``messages`` column (optional system turn, the user turn exactly as the teacher saw it,
 and the assistant turn with the reasoning inside ``<think>...</think>`` before the answer), a
@@ -22,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from distill.cards import render_card
+from distill.current_selection import current_selection, dataset_name
 from distill.errors import DistillError, UsageError
 from distill.recipe import LoadedRecipe
-from distill.select import dataset_name
 from distill.store import Store
 
 
@@ -96,9 +97,7 @@ def export(recipe: LoadedRecipe, store: Store) -> ExportSummary:
     name = dataset_name(recipe)
     recipe.check_secrets(teacher=False)  # fail before any work
     token = hub_token(cfg.token_env, cfg.hub_repo) if cfg.hub_repo else None
-    dataset = store.latest_dataset(name)
-    if dataset is None:
-        raise UsageError(f"no selection named '{name}' in {store.path}; run `distill select` first")
+    dataset = current_selection(recipe, store)
     splits = build_records(recipe, store, dataset["dataset_id"])
     if not splits:
         raise UsageError(f"selection '{name}' kept no rows; see `distill status` for why, then loosen select")

@@ -20,12 +20,15 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distill import __version__
 from distill.report import cumulative_funnel, eval_comparison
 from distill.store import Store
 from distill.types import EVAL_SOURCE_PREFIX
+
+if TYPE_CHECKING:
+    from distill.recipe import LoadedRecipe
 
 SAMPLES_KEPT = 3
 SAMPLES_PER_REASON = 2
@@ -46,8 +49,9 @@ def default_report_path(store_path: Path) -> Path:
     return store_path.with_name(store_path.stem + ".report.html")
 
 
-def write_report(store: Store, name: str, out: Path) -> ReportSummary:
-    data = report_data(store)
+def write_report(store: Store, name: str, out: Path, recipe: LoadedRecipe | None = None) -> ReportSummary:
+    """With the recipe, the report is about its current selection (else the newest one)."""
+    data = report_data(store, recipe)
     page, charts = render_report(data, name, str(store.path))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -57,8 +61,11 @@ def write_report(store: Store, name: str, out: Path) -> ReportSummary:
 
 
 # ---- the numbers ------------------------------------------------------------------------------------------------
-def report_data(store: Store) -> dict[str, Any]:
-    funnel = cumulative_funnel(store)
+def report_data(store: Store, recipe: LoadedRecipe | None = None) -> dict[str, Any]:
+    from distill.current_selection import shown_dataset_id
+
+    current_id = shown_dataset_id(recipe, store)
+    funnel = cumulative_funnel(store, current_id)
     dataset_id = funnel["dataset_id"]
     # Benchmark problems answered by the models under test (sources eval:*) are not the teacher's data: the
     # funnel lists them as sources of their own; lengths, pass rates and cost are about the training sources.
@@ -92,14 +99,17 @@ def report_data(store: Store) -> dict[str, Any]:
         "train": train,
         "evals": eval_comparison(store.eval_summary()),
         "samples": _samples(store, dataset_id),
+        "eval_samples": _samples(store, None, eval_only=True),
     }
 
 
-def _samples(store: Store, dataset_id: str | None) -> list[dict[str, Any]]:
+def _samples(store: Store, dataset_id: str | None, eval_only: bool = False) -> list[dict[str, Any]]:
+    """Kept traces and rejected ones per check and reason, of the training sources; or (``eval_only``) the
+    rejected answers of the models under test, which are no training data."""
     picked: list[tuple[str, str]] = []
-    if dataset_id:
+    if dataset_id and not eval_only:
         picked += [("kept", gid) for gid in store.kept_samples(dataset_id, SAMPLES_KEPT)]
-    for (check, reason), ids in store.failure_samples(SAMPLES_PER_REASON).items():
+    for (check, reason), ids in store.failure_samples(SAMPLES_PER_REASON, eval_only=eval_only).items():
         picked += [(f"{check}: {reason}", gid) for gid in ids]
     traces = {t["generation_id"]: t for t in store.traces([gid for _, gid in picked], dataset_id)}
     return [dict(traces[gid], group=group) for group, gid in picked if gid in traces]
@@ -267,10 +277,13 @@ def render_report(data: dict[str, Any], name: str, store_path: str) -> tuple[str
         charts += 1
         rows = [([r["benchmark"], r["metric"], label, round(v, 4)], f"eval.{r['benchmark']}.{r['metric']}.{label}")
                 for r in evals["rows"] for label, v in r["values"].items() if v is not None]
-        sections.append(_section("Base vs student per benchmark",
+        failed = "".join(f"<h3>{_e('Eval answer rejected by ' + t['group'])}</h3>{_trace_html(t)}"
+                         for t in data["eval_samples"])
+        sections.append(_section("Evaluation: base vs student per benchmark",
                                  f"{first[0]['metric']} of each model under test per benchmark, scored by the same "
-                                 "checks that filtered the training data.", chart,
-                                 _figures_table(["benchmark", "metric", "model", "value"], rows)))
+                                 "checks that filtered the training data; below, answers of the models under test "
+                                 "that a check rejected (eval samples are never counted as training data).", chart,
+                                 _figures_table(["benchmark", "metric", "model", "value"], rows) + failed))
 
     sections.append(_samples_section(data["samples"]))
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

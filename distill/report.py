@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
@@ -12,6 +12,9 @@ from rich.text import Text
 from distill.progress import stdout_reader_left
 from distill.store import Store
 from distill.types import EVAL_SOURCE_PREFIX
+
+if TYPE_CHECKING:
+    from distill.recipe import LoadedRecipe
 
 
 class _StdoutConsole(Console):
@@ -24,19 +27,29 @@ class _StdoutConsole(Console):
 stdout_console = _StdoutConsole()
 
 
-def status_report(store: Store) -> dict[str, Any]:
+def status_report(store: Store, recipe: LoadedRecipe | None = None) -> dict[str, Any]:
+    """Everything `status` shows. With the recipe, its current selection (see ``distill/current_selection.py``) is
+    marked among the datasets and counted in the funnel; without, the newest selection is counted."""
+    from distill.current_selection import shown_dataset_id
+
+    current_id = shown_dataset_id(recipe, store)
+    datasets = store.dataset_summary()
+    for d in datasets:
+        d["current"] = d["dataset_id"] == current_id
     return {
         "store": str(store.path),
         "schema_version": store.schema_version(),
         "tables": store.table_counts(),
-        "cumulative_funnel": cumulative_funnel(store),
+        "cumulative_funnel": cumulative_funnel(store, current_id),
         "problems": store.problem_summary(),
         "ingest_errors": [{"source": s, "reason": r, "count": n} for s, r, n in store.ingest_error_summary()],
         "generations": store.generation_summary(),
         "generation_errors": [{"teacher_hash": t, "error": e, "count": n}
                               for t, e, n in store.generation_error_summary()],
         "funnel": [{"check": c, "status": st, "reason": r, "count": n} for c, st, r, n in store.verdict_funnel()],
-        "datasets": store.dataset_summary(),
+        "recipe_given": recipe is not None,
+        "current_dataset_id": current_id,
+        "datasets": datasets,
         "train_runs": [_train_run(r) for r in store.train_run_summary()],
         "evals": eval_comparison(store.eval_summary()),
         "runs": [{"run_id": r[0], "stage": r[1], "status": r[2], "started_at": r[3], "finished_at": r[4]}
@@ -44,12 +57,14 @@ def status_report(store: Store) -> dict[str, Any]:
     }
 
 
-def cumulative_funnel(store: Store) -> dict[str, Any]:
-    """Problems -> generations -> passing each check in turn -> kept, per source and in total. ``steps`` are
-    (label, key) pairs in funnel order; each source row and ``total`` hold a count per key."""
+def cumulative_funnel(store: Store, dataset_id: str | None = None) -> dict[str, Any]:
+    """Problems -> generations -> passing each check in turn -> kept (in ``dataset_id``, else the newest
+    selection), per source and in total. ``steps`` are (label, key) pairs in funnel order; each source row and
+    ``total`` hold a count per key."""
     checks = store.check_order()
-    dataset_id = store.latest_dataset_id()
-    dataset = next((d for d in store.dataset_summary() if d["dataset_id"] == dataset_id), None)
+    dataset_id = dataset_id or store.latest_dataset_id()
+    found = store.dataset(dataset_id) if dataset_id else None
+    dataset = {"name": found["name"]} if found else None
     # Benchmark samples of the eval stage (sources named eval:*) are not the factory's data: they have their own
     # table (Evaluation), and counting them here would inflate every step.
     rows = [r for r in store.funnel_by_source(checks, dataset_id) if not r["source"].startswith(EVAL_SOURCE_PREFIX)]
@@ -113,14 +128,13 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
     if rejected:
         _gap(console, _table("Rejected by check", ["check", "status", "reason", "traces"],
                              [[f["check"], f["status"], f["reason"], f["count"]] for f in rejected]))
-    if report["datasets"] and report["datasets"][0]["excluded"]:
-        latest = report["datasets"][0]
-        _gap(console, _table(f"Excluded by reason ({latest['name']})", ["reason", "traces"],
-                             sorted(([r, n] for r, n in latest["excluded"].items()), key=lambda x: (-x[1], x[0]))))
-    hits = report["datasets"][0]["contamination"] if report["datasets"] else {}
+    shown = next((d for d in report["datasets"] if d["current"]), report["datasets"][0] if report["datasets"] else None)
+    if shown is not None and shown["excluded"]:
+        _gap(console, _table(f"Excluded by reason ({shown['name']})", ["reason", "traces"],
+                             sorted(([r, n] for r, n in shown["excluded"].items()), key=lambda x: (-x[1], x[0]))))
+    hits = shown["contamination"] if shown is not None else {}
     if any(hits.values()):  # counted on every problem, also those another reason excluded first
-        latest = report["datasets"][0]
-        _gap(console, _table(f"Problems overlapping a benchmark ({latest['name']})", ["benchmark", "problems"],
+        _gap(console, _table(f"Problems overlapping a benchmark ({shown['name']})", ["benchmark", "problems"],
                              [[b, n] for b, n in sorted(hits.items()) if n]))
     if report["generations"]:
         _gap(console, _table(
@@ -144,9 +158,16 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
                              [[e["source"], e["reason"], e["count"]] for e in report["ingest_errors"]],
                              fold=("source",)))
     if report["datasets"]:
-        _gap(console, _table("Datasets (select / export)", ["name", "rows", "created", "exported to"],
-                             [[f"{d['name']} [{d['dataset_id'][:8]}]", d["row_count"], _ts(d["created_at"]),
-                               d["location"] or "-"] for d in report["datasets"]], fold=("name", "exported to")))
+        marked = any(d["current"] for d in report["datasets"])
+        title = "Datasets (select / export; * the recipe's current selection)" if marked else \
+            "Datasets (select / export)"
+        _gap(console, _table(title, ["name", "rows", "created", "exported to"],
+                             [[f"{'* ' if d['current'] else ''}{d['name']} [{d['dataset_id'][:8]}]", d["row_count"],
+                               _ts(d["created_at"]), d["location"] or "-"] for d in report["datasets"]],
+                             fold=("name", "exported to")))
+        if report.get("recipe_given") and not marked:
+            console.print(Text("No selection matches the recipe's current settings: run `distill select`.",
+                               style="dim"))
     if report["train_runs"]:
         _gap(console, _table("Training runs", ["run", "method", "status", "steps", "loss", "peak GB", "model"],
                              [[t["train_run_id"][:12], t["method"], t["status"], t["steps"],

@@ -36,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 
 from distill.benchmark_index import BUILTIN, benchmark_texts, load_index
+from distill.current_selection import dataset_name, inputs_key, selection_settings
 from distill.dedup import CHUNK as NEAR_CHUNK
 from distill.dedup import Contamination, NearDuplicateIndex, exact_digest, exact_key, near_duplicates
 from distill.errors import NothingToDoError, RecipeError, UsageError
@@ -73,10 +74,6 @@ class SelectSummary:
                           + contaminated + judged)
 
 
-def dataset_name(recipe: LoadedRecipe) -> str:
-    return recipe.config.export.name or recipe.config.name
-
-
 def contamination_index(recipe: LoadedRecipe) -> Contamination:
     """The recipe's benchmarks: ``index`` ones from the decontamination index (shipped, or
     ``select.decontaminate.index``), files and hub ids read and hashed now."""
@@ -109,6 +106,7 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
     # sandboxes) just to read their verdicts.
     checks = check_classes(recipe)
     summary = SelectSummary("", dataset_name(recipe))
+    lookup_key = inputs_key(recipe, store, checks)  # what export, train and eval look the selection up by
     count = store.open_selection([s.display_name for s in recipe.config.sources], cfg.memory_limit_mb // 2)
     if count == 0:
         store.close_selection()
@@ -305,18 +303,20 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
         summary.kept = len(kept)
         summary.splits = dict(Counter(split.tolist()))
         summary.excluded = reason.counts()
-        selection = {"select": cfg.model_dump(mode="json", exclude={"memory_limit_mb"}),
-                     "checks": [[c.name, c.version] for c in checks], "test_size": test_size}
+        selection = selection_settings(recipe, checks)
         summary.dataset_id = _selection_id(summary.name, selection, store.selection_generation_ids(kept), split)
         run = store.start_run("select", recipe.config.name, recipe.hash, str(recipe.path))
         stats = {"kept": summary.kept, "splits": summary.splits, "excluded": dict(summary.excluded),
                  "unchecked_domains": summary.unchecked_domains,
                  "contamination": summary.contamination, "candidates": count,
+                 "source_problems": store.count("problems", "source IN (SELECT unnest(?))",
+                                                [[s.display_name for s in recipe.config.sources]]),
                  "judge_accepted": summary.judge_accepted}
         summary.new = store.add_selection({"dataset_id": summary.dataset_id, "name": summary.name,
                                            "selection": selection, "row_count": summary.kept, "stats": stats},
                                           decisions, run)
         store.finish_run(run, "ok", stats | {"dataset_id": summary.dataset_id, "new": summary.new,
+                                             "inputs_key": lookup_key,
                                              "duckdb_memory_limit": store.selection_memory_limit})
     except duckdb.OutOfMemoryException:
         if run is not None:

@@ -32,10 +32,12 @@ def report_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None, out
 
     Funnel, failure reasons, lengths, pass rates, languages, cost, dedup, training loss, base vs student."""
     from distill.html_report import default_report_path, write_report
+    from distill.recipe import load_recipe
 
     name, db = _readable(recipe, store)
     with db:
-        summary = write_report(db, name, out or default_report_path(db.path))
+        summary = write_report(db, name, out or default_report_path(db.path),
+                               load_recipe(recipe) if recipe is not None else None)
     typer.echo(summary.line())
 
 

@@ -584,6 +584,10 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
         rows = _dicts(cursor)
         return rows[0] if rows else None
 
+    def dataset(self, dataset_id: str) -> dict[str, Any] | None:
+        rows = _dicts(self.con.execute("SELECT * FROM datasets WHERE dataset_id = ?", [dataset_id]))
+        return rows[0] if rows else None
+
     def dataset_rows(self, dataset_id: str, status: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM dataset_rows WHERE dataset_id = ?"
         params: list[Any] = [dataset_id]
