@@ -327,6 +327,9 @@ class EvalConfig(_Section):
     # A sample is correct when these checks (those that apply to its domain) pass. Default: the
     # correctness checks among `checks` (math, choice, code, ...), not format or language.
     score_checks: list[str] | None = None
+    # A benchmark that is a training source (the same file or hub split, or most of its problems verbatim) fails
+    # eval unless this is true (see distill/eval_overlap.py); overlap is printed either way.
+    allow_overlap: bool = False
 
     @model_validator(mode="after")
     def _ks_within_n(self) -> EvalConfig:

@@ -584,6 +584,12 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
         rows = _dicts(cursor)
         return rows[0] if rows else None
 
+    def kept_prompts(self, dataset_id: str) -> list[str]:
+        """The problem texts of a selection's kept rows, each once."""
+        return [r[0] for r in self.con.execute(
+            "SELECT p.prompt FROM problems p WHERE p.problem_id IN (SELECT problem_id FROM dataset_rows "
+            "WHERE dataset_id = ? AND status = 'kept') ORDER BY p.rowid", [dataset_id]).fetchall()]
+
     def dataset(self, dataset_id: str) -> dict[str, Any] | None:
         rows = _dicts(self.con.execute("SELECT * FROM datasets WHERE dataset_id = ?", [dataset_id]))
         return rows[0] if rows else None
