@@ -45,8 +45,10 @@ checks:                     # by name; other keys are the check's parameters (se
   - name: language          # the response is in the problem's language
 select:
   policy: shortest          # all | first | shortest | k_per_problem
-  decontaminate:
-    enabled: false          # the default benchmarks are Hub datasets; give file paths to check offline
+  decontaminate:             # offline: the shipped index of hashed 8-grams (no text, no Hub)
+    enabled: true           # a problem sharing a word 8-gram with a benchmark problem is excluded
+    index: builtin          # or the path of an index built by scripts/build_benchmark_index.py
+    benchmarks: {math500: index, aime24: index, amc23: index, gsm8k: index}
 export:
   out_dir: exports          # the dataset and its card go to exports/<name>/
   formats: [disk, parquet, jsonl]
