@@ -45,7 +45,12 @@ def inputs_key(recipe: LoadedRecipe, store: Store, checks: list[Any] | None = No
 
         labeler = labeler_hash(recipe.config.label)
     sources = [s.display_name for s in recipe.config.sources]
-    digest = store.selection_inputs_digest(sources, [(c.name, c.version) for c in checks], labeler)
+    verdicts = [(c.name, c.version) for c in checks]
+    if recipe.config.rewrite is not None:  # select reads the rewrites' layout verdicts too
+        from distill.checks.layout import NAME, VERSION
+
+        verdicts.append((NAME, VERSION))
+    digest = store.selection_inputs_digest(sources, verdicts, labeler)
     return stable_hash("selection-inputs-v1", dataset_name(recipe), selection_settings(recipe, checks), sources,
                        recipe.config.rewrite is not None, labeler, _decontamination_files(recipe), digest)
 

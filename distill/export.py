@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.cards import render_card
+from distill.checks.layout import layout_text
 from distill.current_selection import current_selection, dataset_name
 from distill.errors import DistillError, UsageError
 from distill.recipe import LoadedRecipe
@@ -69,8 +70,8 @@ def build_records(recipe: LoadedRecipe, store: Store, dataset_id: str) -> dict[s
         user = next((m["content"] for m in reversed(sent) if m.get("role") == "user"), g["prompt"])
         system_text = system or next((m["content"] for m in sent if m.get("role") == "system"), None)
         answer = g["answer_text"] if g["answer_text"] is not None else g["content"]
-        # a rewrite is already in its target layout (Sky-T1's markers, or <think>): kept as written
-        assistant = g["content"].strip() if rewrite and g["content"] else assistant_turn(g["reasoning"], answer)
+        # a rewrite is already in its target layout (Sky-T1's markers, or <think>), which select made sure of
+        assistant = layout_text(g["content"], g["reasoning"]) if rewrite else assistant_turn(g["reasoning"], answer)
         messages = ([{"role": "system", "content": system_text}] if system_text else []) + [
             {"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
         sharegpt = ([{"from": "system", "value": system_text}] if system_text else []) + [

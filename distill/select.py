@@ -7,7 +7,8 @@ its split) or ``excluded`` with the first reason that applied, in this order:
    ``unverified:<check>`` / ``failed:<check>:<reason>`` / ``abstained:<check>:<reason>``: it must pass every
    recipe check for its domain; an abstain drops it unless ``select.abstain`` keeps that check's abstains;
    ``rewritten`` / ``not_rewritten``: with a ``rewrite`` section, an original that passed is replaced by its
-   rewrite (verified on its own), or has none yet;
+   rewrite (verified on its own), or has none yet; a rewrite must pass the layout check first
+   (``failed:layout:<reason>``, see ``distill/checks/layout.py``);
 2. ``contaminated:<benchmark>``: its problem shares a word n-gram with a benchmark problem;
 3. ``duplicate_problem`` / ``near_duplicate_problem``: another source's or row's copy of the problem is kept;
 4. ``outside_difficulty_band``: the problem's pass rate (passing / all samples) is outside
@@ -36,6 +37,8 @@ import numpy as np
 import pyarrow as pa
 
 from distill.benchmark_index import BUILTIN, benchmark_texts, load_index
+from distill.checks.layout import NAME as LAYOUT
+from distill.checks.layout import VERSION as LAYOUT_VERSION
 from distill.current_selection import dataset_name, inputs_key, selection_settings
 from distill.dedup import CHUNK as NEAR_CHUNK
 from distill.dedup import Contamination, NearDuplicateIndex, exact_digest, exact_key, near_duplicates
@@ -128,6 +131,9 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
             passes = set(store.selection_passes(fallback.name, fallback.version).tolist())
             for name in fallback.after:
                 rescued.setdefault(name, set()).update(passes)
+        if recipe.config.rewrite is not None:  # a rewrite out of its layout is never kept (distill/checks/layout.py)
+            for pos, status, why in store.selection_outcomes(LAYOUT, LAYOUT_VERSION, None, rewrites_only=True):
+                reason.set(pos, f"unverified:{LAYOUT}" if status is None else f"failed:{LAYOUT}:{why}")
         for check in checks:
             if check.after:
                 continue

@@ -443,6 +443,16 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             "WHERE g.teacher_hash = ? AND g.status = 'ok' AND p.source IN (SELECT unnest(?)) ORDER BY g.rowid",
             [teacher_hash, list(sources)]).fetchall()
 
+    def rewrites_missing_verdict(self, rewriter_hash: str, check_name: str, check_version: str
+                                 ) -> list[tuple[str, str | None, str | None]]:
+        """(generation_id, content, reasoning) of this rewriter's successful rewrites without a verdict of this
+        check version."""
+        return self.con.execute(
+            "SELECT g.generation_id, g.content, g.reasoning FROM generations g WHERE g.origin = 'rewrite' AND "
+            "g.teacher_hash = ? AND g.status = 'ok' AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.generation_id = "
+            "g.generation_id AND v.check_name = ? AND v.check_version = ?) ORDER BY g.rowid",
+            [rewriter_hash, check_name, check_version]).fetchall()
+
     def rewrite_candidates(self, sources: Sequence[str], rewriter_hash: str) -> tuple[list[dict[str, Any]], int]:
         """Successful original (not rewritten) generations of these sources without a successful rewrite by this
         rewriter, with their problem's prompt and domain, in store order; and how many already have one."""

@@ -70,13 +70,13 @@ class SelectionQueries:
                                 "FROM _select_candidates ORDER BY pos").fetchnumpy()
         return np.asarray(cols["t"])
 
-    def selection_outcomes(self, check: str, version: str, domains: Sequence[str] | None
-                           ) -> Iterator[tuple[int, str | None, str | None]]:
-        """(pos, status, reason) of the candidates this check covers whose verdict is missing (status None)
-        or not a pass, by position."""
+    def selection_outcomes(self, check: str, version: str, domains: Sequence[str] | None,
+                           rewrites_only: bool = False) -> Iterator[tuple[int, str | None, str | None]]:
+        """(pos, status, reason) of the candidates this check covers (in these domains; only the rewrites, when
+        ``rewrites_only``) whose verdict is missing (status None) or not a pass, by position."""
         sql = ("SELECT c.pos, v.status, v.reason FROM _select_candidates c LEFT JOIN verdicts v "
                "ON v.generation_id = c.generation_id AND v.check_name = ? AND v.check_version = ? "
-               "WHERE (v.status IS NULL OR v.status <> 'pass')")
+               "WHERE (v.status IS NULL OR v.status <> 'pass')" + (" AND c.is_rewrite" if rewrites_only else ""))
         params: list[Any] = [check, version]
         if domains is not None:
             sql += " AND c.domain IN (SELECT unnest(?))"
