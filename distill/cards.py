@@ -82,7 +82,8 @@ COLUMN_DESCRIPTIONS = {
     "generation_id": "key of the trace in the store's generations table",
     "teacher": "the model that wrote the trace",
     "teacher_hash": "hash of the teacher settings",
-    "prompt_tokens": "prompt tokens reported by the teacher (0: not reported)",
+    "prompt_tokens": "prompt tokens reported by the teacher; a request for n samples has them split evenly over "
+                     "its samples (0: not reported)",
     "completion_tokens": "completion tokens reported by the teacher (0: not reported)",
     "verdicts": "JSON: check name -> status:reason",
     "sharegpt": "the same chat in ShareGPT form (from/value) for LLaMA-Factory",
