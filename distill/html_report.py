@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from distill import __version__
+from distill.metrics import loss_summary
 from distill.report import cumulative_funnel, eval_comparison
 from distill.store import Store
 from distill.types import EVAL_SOURCE_PREFIX
@@ -264,9 +265,14 @@ def render_report(data: dict[str, Any], name: str, store_path: str) -> tuple[str
         rows = [(["steps", int(train["metrics"].get("steps") or curve[-1]["step"])], "train.steps"),
                 (["first loss", round(curve[0]["loss"], 4)], "train.first_loss"),
                 (["last loss", round(curve[-1]["loss"], 4)], "train.last_loss")]
+        mean_loss = train["metrics"].get("train_loss")
+        if mean_loss is not None:
+            rows.append((["mean loss over the run", round(mean_loss, 4)], "train.mean_loss"))
         sections.append(_section("Training loss",
                                  f"Training loss per logged step of run {train['train_run_id']} ({train['method']} "
-                                 f"on {train['base_model']}).", chart, _figures_table(["figure", "value"], rows)))
+                                 f"on {train['base_model']}): "
+                                 f"{loss_summary(curve, mean_loss)}, as first -> last (mean).", chart,
+                                 _figures_table(["figure", "value"], rows)))
 
     evals = data["evals"]
     if evals["rows"]:

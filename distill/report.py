@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from distill.metrics import loss_summary
 from distill.progress import stdout_reader_left
 from distill.store import Store
 from distill.types import EVAL_SOURCE_PREFIX
@@ -92,6 +93,7 @@ def _train_run(row: dict[str, Any]) -> dict[str, Any]:
     return {"train_run_id": row["train_run_id"], "base_model": row["base_model"], "method": row["method"],
             "dataset_id": row["dataset_id"], "status": row["status"], "steps": metrics.get("steps", 0),
             "tokens_seen": metrics.get("tokens_seen", 0), "train_loss": metrics.get("train_loss"),
+            "loss": loss_summary(metrics.get("loss_curve"), metrics.get("train_loss")),
             "peak_memory_gb": metrics.get("peak_memory_gb"), "model_dir": row["model_dir"],
             "started_at": row["started_at"], "finished_at": row["finished_at"]}
 
@@ -169,9 +171,10 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
             console.print(Text("No selection matches the recipe's current settings: run `distill select`.",
                                style="dim"))
     if report["train_runs"]:
-        _gap(console, _table("Training runs", ["run", "method", "status", "steps", "loss", "peak GB", "model"],
-                             [[t["train_run_id"][:12], t["method"], t["status"], t["steps"],
-                               _number(t["train_loss"], 4), _number(t["peak_memory_gb"], 2), t["model_dir"] or "-"]
+        _gap(console, _table("Training runs (loss: first -> last (mean))",
+                             ["run", "method", "status", "steps", "loss", "peak GB", "model"],
+                             [[t["train_run_id"][:12], t["method"], t["status"], t["steps"], t["loss"],
+                               _number(t["peak_memory_gb"], 2), t["model_dir"] or "-"]
                               for t in report["train_runs"]], fold=("run", "model")))
     if report["evals"]["rows"]:
         columns, rows = comparison_table_rows(report["evals"])

@@ -4,6 +4,7 @@ check refuses what cannot fit, with numbers; packing keeps rows apart; two proce
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import signal
@@ -143,6 +144,19 @@ def test_training_lowers_the_loss_and_is_recorded(exported: Path, method: str, l
     assert "Training loss" in page and 'data-figure="train.steps">24<' in page
     assert f'data-figure="train.first_loss">{round(curve[0]["loss"], 4):,.4f}<' in page
     assert f'data-figure="train.last_loss">{round(curve[-1]["loss"], 4):,.4f}<' in page
+    # The loss reads the same everywhere: first -> last (mean over the run), labelled.
+    loss = f'{curve[0]["loss"]:.4f} -> {curve[-1]["loss"]:.4f} (mean {m["train_loss"]:.4f})'
+    assert f"loss {loss}," in summary.line() and html.escape(f"{loss}, as first -> last (mean)") in page
+    assert f'data-figure="train.mean_loss">{round(m["train_loss"], 4):,.4f}<' in page
+    from rich.console import Console
+
+    from distill.report import render_status
+
+    console = Console(width=200, record=True)
+    with Store.open(recipe.store_path, read_only=True) as store:
+        render_status(status_report(store), "student", console)
+    text = console.export_text()
+    assert "Training runs (loss: first -> last (mean))" in text and loss in text
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(exported: Path) -> None:

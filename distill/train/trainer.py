@@ -28,6 +28,7 @@ from typing import Any
 from transformers import AutoConfig, AutoTokenizer, PrinterCallback, TrainerCallback
 
 from distill.errors import UsageError
+from distill.metrics import loss_summary
 from distill.progress import stage_progress, stderr_console
 from distill.recipe import LoadedRecipe
 from distill.store import Store
@@ -59,7 +60,7 @@ class TrainSummary:
         if self.skipped:
             return f"train: [{self.train_run_id}] already trained -> {self.model_dir}"
         resumed = f", resumed from {Path(self.resumed_from).name}" if self.resumed_from else ""
-        loss = f"{self.train_loss:.4f}" if self.train_loss is not None else "-"
+        loss = loss_summary(self.metrics.get("loss_curve"), self.train_loss)
         return (f"train: [{self.train_run_id}] {self.steps} steps, {self.tokens_seen:,} tokens, loss {loss}, "
                 f"{self.wall_s:.1f} s, peak {self.peak_memory_gb:.2f} GB{resumed} -> {self.model_dir}")
 
