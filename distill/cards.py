@@ -200,6 +200,19 @@ def pass_rate_buckets(per_problem: list[tuple[str, int, int, int]]) -> list[tupl
     return list(counts.items())
 
 
+def _labels_section(labels: dict[str, Any] | None) -> list[str]:
+    """The `distill label` results of the kept problems, as select recorded them."""
+    if not labels:
+        return []
+    parts = ["## Problem labels",
+             f"Difficulty (1-10) of the kept problems, rated by `distill label` (labeller `{labels['labeler_hash']}`, "
+             f"{labels['problems']} labelled kept problems):\n\n"
+             + _table(["difficulty", "problems"], [list(r) for r in labels["difficulty"]])]
+    if labels["topic"]:
+        parts.append("Topics:\n\n" + _table(["topic", "problems"], [list(r) for r in labels["topic"]]))
+    return parts
+
+
 def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd: Any) -> str:
     cfg = recipe.config
     rows = [r for split in dd.values() for r in split]
@@ -304,6 +317,7 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
                  sum(1 for p in per_problem if p[2]), sum(1 for p in per_problem if p[3])]]),
         "Teacher pass rate per problem (traces passing every check / candidate traces):\n\n"
         + _table(["pass rate", "problems"], [list(b) for b in pass_rate_buckets(per_problem)]),
+        *_labels_section(stats.get("labels")),
         "## Selection",
         f"Policy `{sel.policy}`" + (f" (k={sel.k})" if sel.policy == "k_per_problem" else "")
         + f", pass-rate band [{sel.min_pass_rate}, {sel.max_pass_rate}], seed {sel.seed}, per-source caps "

@@ -67,6 +67,11 @@ def report_data(store: Store, recipe: LoadedRecipe | None = None) -> dict[str, A
 
     current_id = shown_dataset_id(recipe, store)
     funnel = cumulative_funnel(store, current_id)
+    labeler = None
+    if recipe is not None and recipe.config.label is not None:
+        from distill.label import labeler_hash
+
+        labeler = labeler_hash(recipe.config.label)
     dataset_id = funnel["dataset_id"]
     # Benchmark problems answered by the models under test (sources eval:*) are not the teacher's data: the
     # funnel lists them as sources of their own; lengths, pass rates and cost are about the training sources.
@@ -88,6 +93,7 @@ def report_data(store: Store, recipe: LoadedRecipe | None = None) -> dict[str, A
                     "passed": [length(f) for f in judged if f["passed"]],
                     "failed": [length(f) for f in judged if not f["passed"]]},
         "pass_rates": {pid: sum(v) / len(v) for pid, v in per_problem.items()},
+        "labels": store.label_histograms(labeler),
         "language_mix": store.language_mix(),
         "language_check": store.language_check_by_language(),
         "cost": store.kept_facts(dataset_id) if dataset_id else None,
@@ -222,6 +228,19 @@ def render_report(data: dict[str, Any], name: str, store_path: str) -> tuple[str
                                  "How many problems the teacher solves at each rate (samples passing every check / "
                                  "judged samples; benchmark sources left out): the difficulty band select can keep.",
                                  chart, _figures_table(["figure", "value"], rows)))
+
+    labels = data["labels"]
+    if labels:
+        chart = plots.bar_chart([f"difficulty {level}" for level, _ in labels["difficulty"]],
+                                [n for _, n in labels["difficulty"]], "problems", colour=plots.PASS_COLOUR)
+        charts += 1
+        rows = [([f"difficulty {level}", n], f"labels.difficulty.{level}") for level, n in labels["difficulty"]]
+        rows += [([f"topic {topic}", n], f"labels.topic.{topic}") for topic, n in labels["topic"]]
+        sections.append(_section("Problem labels",
+                                 f"Problems of the training sources per difficulty (1-10) given by `distill label` "
+                                 f"(labeller {labels['labeler_hash']}, {labels['problems']:,} labelled problems); "
+                                 "the table adds the topics when the recipe asked for them.", chart,
+                                 _figures_table(["label", "problems"], rows)))
 
     mix = data["language_mix"]
     if mix:

@@ -34,6 +34,11 @@ def status_report(store: Store, recipe: LoadedRecipe | None = None) -> dict[str,
     from distill.current_selection import shown_dataset_id
 
     current_id = shown_dataset_id(recipe, store)
+    labeler = None
+    if recipe is not None and recipe.config.label is not None:
+        from distill.label import labeler_hash
+
+        labeler = labeler_hash(recipe.config.label)
     datasets = store.dataset_summary()
     for d in datasets:
         d["current"] = d["dataset_id"] == current_id
@@ -51,6 +56,7 @@ def status_report(store: Store, recipe: LoadedRecipe | None = None) -> dict[str,
         "recipe_given": recipe is not None,
         "current_dataset_id": current_id,
         "datasets": datasets,
+        "labels": store.label_histograms(labeler),
         "train_runs": [_train_run(r) for r in store.train_run_summary()],
         "evals": eval_comparison(store.eval_summary()),
         "runs": [{"run_id": r[0], "stage": r[1], "status": r[2], "started_at": r[3], "finished_at": r[4]}
@@ -138,6 +144,9 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
     if any(hits.values()):  # counted on every problem, also those another reason excluded first
         _gap(console, _table(f"Problems overlapping a benchmark ({shown['name']})", ["benchmark", "problems"],
                              [[b, n] for b, n in sorted(hits.items()) if n]))
+    labels = report.get("labels")
+    if labels:
+        render_label_histograms(labels, console)
     if report["generations"]:
         _gap(console, _table(
             "Generations", ["teacher", "problems", "ok", "errors", "tokens in/out", "cost $"],
@@ -186,6 +195,17 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
     counts = [f"{t} {n:,}" for t, n in report["tables"].items() if n]
     if counts:
         console.print(Text("Rows: " + ", ".join(counts), style="dim"))
+
+
+def render_label_histograms(labels: dict[str, Any], console: Console) -> None:
+    """The `distill label` results: problems per difficulty, and per topic when topics were asked for."""
+    _gap(console, _table("Difficulty labels", ["difficulty", "problems"],
+                         [[str(level), n] for level, n in labels["difficulty"]]))
+    console.print(Text(f"{labels['problems']:,} problems labelled by labeller {labels['labeler_hash'][:8]} "
+                       "(`distill label`)", style="dim"))
+    if labels["topic"]:
+        _gap(console, _table("Topic labels", ["topic", "problems"], [[t, n] for t, n in labels["topic"]],
+                             fold=("topic",)))
 
 
 def render_live_status(live: dict[str, Any] | None, name: str, store_path: Any,

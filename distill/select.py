@@ -318,6 +318,11 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
                  "source_problems": store.count("problems", "source IN (SELECT unnest(?))",
                                                 [[s.display_name for s in recipe.config.sources]]),
                  "judge_accepted": summary.judge_accepted}
+        if recipe.config.label is not None:  # the card shows the kept problems' labels as they were at select time
+            from distill.label import labeler_hash
+
+            stats["labels"] = store.label_histograms(labeler_hash(recipe.config.label),
+                                                     store.selection_problem_ids(kept))
         summary.new = store.add_selection({"dataset_id": summary.dataset_id, "name": summary.name,
                                            "selection": selection, "row_count": summary.kept, "stats": stats},
                                           decisions, run)

@@ -127,6 +127,12 @@ class SelectionQueries:
             for i in range(start, start + len(chunk)):
                 yield int(pos[i]), int(problem_pos[i]), texts[int(rowids[i])]
 
+    def selection_problem_ids(self, positions: np.ndarray) -> list[str]:
+        """The distinct problem ids of these candidates."""
+        return [r[0] for r in self.con.execute("SELECT DISTINCT problem_id FROM _select_candidates WHERE pos IN "
+                                               "(SELECT unnest(?::BIGINT[])) ORDER BY 1",
+                                               [positions.tolist()]).fetchall()]
+
     def selection_generation_ids(self, positions: np.ndarray) -> Iterator[str]:
         """The generation ids of these candidates, by position, read in chunks."""
         self.con.register("_select_ids", pa.table({"pos": pa.array(positions, pa.int64())}))
