@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from distill import __version__
+from distill.card_hub import citations, dataset_info, source_datasets, source_hub_id, type_name
 from distill.prompts import DEFAULT_USER_TEMPLATES
 from distill.recipe import LoadedRecipe
 from distill.store import Store
@@ -45,12 +46,14 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _prompts_section(recipe: LoadedRecipe, imported_only: bool) -> str:
+def _prompts_section(recipe: LoadedRecipe, imported_only: bool, domains: set[str]) -> str:
+    """The system prompt and the user templates of the domains the rows hold (not those of unused domains)."""
     if imported_only:
         return ("The traces were imported from existing data; the prompts that produced them are whatever their "
                 "authors used. The `messages` column holds each problem as the user turn.")
     prompt = recipe.config.prompt
-    templates = {"all domains": prompt.user_template} if prompt.user_template else DEFAULT_USER_TEMPLATES
+    templates = {"all domains": prompt.user_template} if prompt.user_template else \
+        {d: t for d, t in DEFAULT_USER_TEMPLATES.items() if d in domains}
     blocks = [f"System prompt: {'none' if prompt.system is None else ''}"]
     if prompt.system is not None:
         blocks.append(f"```text\n{prompt.system}\n```")
@@ -85,7 +88,7 @@ COLUMN_DESCRIPTIONS = {
     "prompt_tokens": "prompt tokens reported by the teacher; a request for n samples has them split evenly over "
                      "its samples (0: not reported)",
     "completion_tokens": "completion tokens reported by the teacher (0: not reported)",
-    "verdicts": "JSON: check name -> status:reason",
+    "verdicts": "the selection's checks on this trace: a list of {check, status, reason}",
     "sharegpt": "the same chat in ShareGPT form (from/value) for LLaMA-Factory",
 }
 
@@ -93,7 +96,7 @@ COLUMN_DESCRIPTIONS = {
 def source_license(source: Any) -> str:
     if source.license:
         return source.license
-    return KNOWN_LICENSES.get((source.hub or "").lower(), "unknown")
+    return KNOWN_LICENSES.get((source_hub_id(source) or "").lower(), "unknown")
 
 
 def license_verdict(recipe: LoadedRecipe) -> tuple[str, str]:
@@ -219,16 +222,19 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
     total = len(rows)
     stats = json.loads(dataset["stats"]) if dataset.get("stats") else {}
     languages = sorted({r["language"] for r in rows if r["language"] and r["language"] != "und"})
-    source_datasets = sorted({s.hub or s.display_name for s in cfg.sources})
+    source_names = sorted({source_hub_id(s) or s.display_name for s in cfg.sources})
     license_id, license_note = license_verdict(recipe)
-    front = {
+    front: dict[str, Any] = {
         "license": license_id,
+        "pretty_name": dataset["name"],
         "task_categories": ["text-generation", "question-answering"],
         "language": languages,
         "size_categories": [size_category(total)],
-        "source_datasets": source_datasets,
-        "tags": ["reasoning", "chain-of-thought", "distillation", "synthetic", "distill"],
     }
+    if source_datasets(cfg.sources):  # Hub ids only; local files are named in the text
+        front["source_datasets"] = source_datasets(cfg.sources)
+    front["tags"] = ["reasoning", "chain-of-thought", "distillation", "synthetic", "distill"]
+    front["dataset_info"] = dataset_info(dd)
     if "parquet" in cfg.export.formats:  # lets the Hub viewer and load_dataset(repo) find the splits
         front["configs"] = [{"config_name": "default",
                              "data_files": [{"split": split, "path": f"data/{split}.parquet"} for split in dd]}]
@@ -272,10 +278,12 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
     first_split = next(iter(dd))
     sample = _truncate(dict(dd[first_split][0])) if len(dd[first_split]) else {}
     teacher_names = sorted({t[0] for t in teachers})
-    cite_sources = "; ".join(f"{s.hub or s.display_name} ({source_license(s)})" for s in cfg.sources)
-    citation = (f"@misc{{{re.sub(r'[^A-Za-z0-9]+', '_', name)},\n  title = {{{name}: reasoning traces}},\n"
-                f"  note = {{Problems: {cite_sources}. Teacher: {', '.join(teacher_names) or 'unknown'}. "
-                f"Built with distill {__version__} (verification and selection as described in this card).}}\n}}")
+    cite_sources = "; ".join(f"{source_hub_id(s) or s.display_name} ({source_license(s)})" for s in cfg.sources)
+    citation = "\n\n".join([
+        f"@misc{{{re.sub(r'[^A-Za-z0-9]+', '_', name)},\n  title = {{{name}: reasoning traces}},\n"
+        f"  note = {{Problems: {cite_sources}. Teacher: {', '.join(teacher_names) or 'unknown'}. "
+        f"Built with distill {__version__} (verification and selection as described in this card).}}\n}}",
+        *citations(cfg.sources, teacher_names)])
     reasoning_chars = length_stats([len(r["reasoning"]) for r in rows])
     answer_chars = length_stats([len(r["answer"]) for r in rows])
     sel = cfg.select
@@ -283,7 +291,7 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---",
         f"# {dataset['name']}",
         f"{total} reasoning traces ({', '.join(f'{k}: {len(v)}' for k, v in dd.items())}) distilled by "
-        f"distill {__version__} from {', '.join(source_datasets)}. Every row passed the "
+        f"distill {__version__} from {', '.join(source_names)}. Every row passed the "
         f"checks below; each keeps the ids that trace it back to its problem, its teacher call and its verdicts.",
         *([f"> **Warning: benchmark contamination.** {sum(contaminated.values())} problem(s) overlap a "
            f"benchmark's test split ({', '.join(f'{b}: {n}' for b, n in sorted(contaminated.items()))}); "
@@ -293,7 +301,7 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         f"```python\n{load}\n```",
         "## Columns",
         _table(["column", "type", "description"],
-               [[c, str(t).replace("|", "/"), COLUMN_DESCRIPTIONS.get(c, "")]
+               [[c, type_name(t).replace("|", "/"), COLUMN_DESCRIPTIONS.get(c, "")]
                 for c, t in dd[first_split].features.items()]),
         "## A sample row",
         f"From the `{first_split}` split; long values truncated.\n\n```json\n"
@@ -301,12 +309,14 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         "## License",
         license_note + " The teacher's terms: " + (", ".join(teacher_names) or "unknown")
         + " (check the provider's terms for using its outputs to train models).\n\n"
-        + _table(["source", "license"], [[s.hub or s.display_name, source_license(s)] for s in cfg.sources]),
+        + _table(["source", "license"], [[source_hub_id(s) or s.display_name, source_license(s)]
+                                         for s in cfg.sources]),
         "## Teacher and sampling",
         _table(["teacher", "backend", "temperature", "top_p", "max_tokens", "n", "seed", "rows"], teacher_rows)
         if teacher_rows else "No teacher rows.",
         "## Prompts",
-        _prompts_section(recipe, imported_only=bool(teachers) and all(t[1] == "imported" for t in teachers)),
+        _prompts_section(recipe, imported_only=bool(teachers) and all(t[1] == "imported" for t in teachers),
+                         domains={r["domain"] for r in rows}),
         "## Checks",
         _table(["check", "parameters"], check_rows) if check_rows else "No checks were configured.",
         "## Verification funnel (all candidate generations)",

@@ -56,6 +56,8 @@ class SourceConfig(_Section):
     name: str | None = None
     path: str | None = None
     hub: str | None = None
+    # A local copy of a Hub dataset: its hub id, for the card's source_datasets, license and citation.
+    hub_id: str | None = None
     config: str | None = None
     split: str = "train"
     revision: str | None = None

@@ -136,7 +136,10 @@ def test_export_round_trips_with_card_and_lineage(verified, monkeypatch: pytest.
     assert info["gsm8k-sample-r1"]["file_name"] == "jsonl/train.jsonl"
     assert info["gsm8k-sample-r1"]["columns"] == {"messages": "sharegpt"}
     assert info["gsm8k-sample-r1_test"]["file_name"] == "jsonl/test.jsonl"
-    assert json.loads(row["verdicts"]) == {"format": "pass:complete", "math": "pass:math_match"}
+    assert row["verdicts"] == [{"check": "format", "status": "pass", "reason": "complete"},
+                               {"check": "math", "status": "pass", "reason": "math_match"}]
+    text = datasets.Value("string")
+    assert disk["train"].features["verdicts"] == datasets.List({"check": text, "status": text, "reason": text})
     assert dataset["location"] == str(out) and json.loads(dataset["formats"]) == ["disk", "parquet", "jsonl"]
 
     card = (out / "README.md").read_text()
@@ -156,6 +159,17 @@ def test_export_round_trips_with_card_and_lineage(verified, monkeypatch: pytest.
     assert "| math | fail | math_mismatch | 8 |" in card
     assert f"Dataset id `{dataset['dataset_id']}`" in card
     assert "```yaml" in card and "gsm8k-sample-r1" in card
+    # Hub conventions: a pretty name, features in the Hub's YAML form, no local names as source_datasets, readable
+    # column types, and only the prompt templates of the domains the rows hold
+    assert front["pretty_name"] == "gsm8k-sample-r1" and "source_datasets" not in front
+    features = {f["name"]: f for f in front["dataset_info"]["features"]}
+    assert features["verdicts"] == {"name": "verdicts", "list": [{"name": "check", "dtype": "string"}, {
+        "name": "status", "dtype": "string"}, {"name": "reason", "dtype": "string"}]}
+    assert front["dataset_info"]["splits"] == [{"name": "test", "num_examples": 4}, {"name": "train",
+                                                                                    "num_examples": 10}]
+    assert "| problem_id | string |" in card and "| verdicts | list of {check: string, status: string, reason: " \
+        "string} |" in card and "Value(" not in card
+    assert "User template (math)" in card and "User template (code)" not in card
 
 
 def test_export_without_a_selection_says_what_to_do(tmp_path: Path) -> None:

@@ -80,6 +80,8 @@ def test_the_export_trains_as_is_in_trl(exported: Path) -> None:
 
     export = datasets.load_from_disk(str(exported / "base" / "exports" / "student" / "disk"))["train"]
     assert "conversations" not in export.column_names and "sharegpt" in export.column_names
+    # verdicts are a list of structs (not a JSON string): they load as such and TRL trains with them beside
+    assert export[0]["verdicts"] and set(export[0]["verdicts"][0]) == {"check", "status", "reason"}
     tok = AutoTokenizer.from_pretrained(exported / "model")
     args = SFTConfig(output_dir=str(exported / "trl"), assistant_only_loss=True, max_length=None, use_cpu=True,
                      bf16=False, gradient_checkpointing=False, report_to=[], max_steps=2, per_device_train_batch_size=2,

@@ -594,6 +594,15 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
         rows = _dicts(cursor)
         return rows[0] if rows else None
 
+    def kept_verdicts(self, dataset_id: str, checks: Sequence[str]) -> list[tuple[str, str, str, str]]:
+        """(generation_id, check, status, reason) of a selection's kept rows, for its ``check<US>version`` keys,
+        by generation and check name."""
+        return self.con.execute(
+            "SELECT v.generation_id, v.check_name, v.status, v.reason FROM verdicts v JOIN dataset_rows d "
+            "USING (generation_id) WHERE d.dataset_id = ? AND d.status = 'kept' AND "
+            "concat(v.check_name, chr(31), v.check_version) IN (SELECT unnest(?)) ORDER BY 1, 2",
+            [dataset_id, list(checks)]).fetchall()
+
     def kept_prompts(self, dataset_id: str) -> list[str]:
         """The problem texts of a selection's kept rows, each once."""
         return [r[0] for r in self.con.execute(
