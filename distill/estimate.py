@@ -78,6 +78,13 @@ class GenerateEstimate:
         return dict(self.__dict__, cost_usd=self.cost_usd)
 
 
+def no_teacher_estimate(recipe: LoadedRecipe) -> dict[str, Any]:
+    """The dry run of a recipe without a teacher (its traces are imported): nothing to send, $0."""
+    return {"teacher": None, "requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0,
+            "note": f"generate --dry-run: {recipe.path.name} has no teacher section (its traces are imported, or it "
+                    f"only evaluates): nothing to send, $0.0000"}
+
+
 def estimate_generation(recipe: LoadedRecipe, store: Any | None) -> GenerateEstimate:
     """The estimate for this recipe's teacher; ``store`` is an open store (read-only is enough) or None."""
     cfg = recipe.config.teacher

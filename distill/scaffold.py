@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from distill.errors import UsageError
+from distill.suggest import did_you_mean
 
 TEMPLATES = ("quickstart", "teacher", "refilter")
 
@@ -119,7 +120,8 @@ def _data_rows(template: str) -> list[dict]:
 def render(template: str, name: str, recipe_name: str) -> str:
     """The recipe text of ``template``."""
     if template not in TEMPLATES:
-        raise UsageError(f"unknown template {template!r}; choose one of {', '.join(TEMPLATES)}")
+        raise UsageError(f"unknown template {template!r}{did_you_mean(template, TEMPLATES)}; choose one of "
+                         f"{', '.join(TEMPLATES)}")
     body = _BODIES[template].format(name=name, recipe=recipe_name, data=_DATA_FILES[template])
     return (_HEAD.format(template=template) + body
             + _SELECT_EXPORT)

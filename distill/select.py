@@ -74,7 +74,44 @@ class SelectSummary:
             if self.judge_accepted else ""
         return warning + (f"select: {self.kept} rows kept in dataset '{self.name}' [{self.dataset_id}]{state}; "
                           f"excluded {sum(self.excluded.values())}" + (f" ({reasons})" if reasons else "")
-                          + contaminated + judged)
+                          + contaminated + judged + self._why_nothing())
+
+    def _why_nothing(self) -> str:
+        """With nothing kept: the last reason that removed rows (what removed the survivors of every earlier step)
+        and the setting behind it."""
+        if self.kept or not self.excluded:
+            return ""
+        last = max(self.excluded, key=lambda r: (_setting_of(r)[0], self.excluded[r]))
+        return (f"; nothing kept: the last {self.excluded[last]} were removed as {last}, which "
+                f"{_setting_of(last)[1]}")
+
+
+# Exclusion reasons: the select step (see the module docstring) and the setting that decides them, for the message
+# when nothing is kept.
+_SETTINGS = (
+    ("unchecked:", 1, "select.unchecked_domains decides (or add a check for that domain)"),
+    ("unverified:", 1, "means a check has not judged them: run `distill verify`"),
+    ("failed:layout:", 1, "is rewrite.layout's check (the rewriter ignored the layout)"),
+    ("failed:", 1, "is a check in `checks` (see `distill show --status fail`)"),
+    ("abstained:", 1, "select.abstain decides (keep a check's abstains)"),
+    ("rewritten", 1, "rewrite decides (originals give way to their rewrites)"),
+    ("not_rewritten", 1, "rewrite decides: run `distill rewrite`"),
+    ("contaminated:", 2, "select.decontaminate decides"),
+    ("duplicate_problem", 3, "select.dedup.problems decides"),
+    ("near_duplicate_problem", 3, "select.dedup.near_duplicate_threshold decides"),
+    ("outside_difficulty_band", 4, "select.min_pass_rate / select.max_pass_rate decide"),
+    ("outside_difficulty_label", 4, "select.difficulty (min, max) decides"),
+    ("unlabeled_difficulty", 4, "select.difficulty.unlabeled decides (or run `distill label`)"),
+    ("duplicate_response", 5, "select.dedup.responses decides"),
+    ("near_duplicate_response", 5, "select.dedup.near_duplicate_threshold decides"),
+    ("policy:", 6, "select.policy decides"),
+    ("source_cap", 7, "select.per_source_cap / select.weights decide"),
+)
+
+
+def _setting_of(reason: str) -> tuple[int, str]:
+    """(select step, the setting behind it) of an exclusion reason."""
+    return next(((step, why) for prefix, step, why in _SETTINGS if reason.startswith(prefix)), (0, "select decides"))
 
 
 def contamination_index(recipe: LoadedRecipe) -> Contamination:

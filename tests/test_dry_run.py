@@ -104,3 +104,14 @@ def test_batch_mode_estimates_at_the_batch_price(tmp_path: Path) -> None:
     batch = dry(recipe_at(tmp_path, {"mode": "batch", "batch_price_factor": 0.5}))
     assert batch["requests"] == stream["requests"]
     assert batch["cost_usd"] == pytest.approx(stream["cost_usd"] * 0.5)
+
+
+def test_a_recipe_without_a_teacher_dry_runs_at_zero(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "pipelines", tmp_path / "pipelines")
+    recipe = tmp_path / "pipelines" / "r1_refilter.yaml"
+    result = CliRunner().invoke(app, ["generate", str(recipe), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == ("generate --dry-run: r1_refilter.yaml has no teacher section (its traces are "
+                                     "imported, or it only evaluates): nothing to send, $0.0000")
+    got = json.loads(CliRunner().invoke(app, ["generate", str(recipe), "--dry-run", "--json"]).output)
+    assert (got["teacher"], got["requests"], got["cost_usd"]) == (None, 0, 0.0)

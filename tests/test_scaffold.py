@@ -78,6 +78,8 @@ def test_init_teacher_names_the_key_variable_and_refuses_to_overwrite(tmp_path: 
     result = runner.invoke(app, ["init", "--from", "nope", str(tmp_path / "u.yaml")])
     assert result.exit_code == 2
     assert "quickstart, teacher, refilter" in result.output
+    result = runner.invoke(app, ["init", "--from", "teachr", str(tmp_path / "u.yaml")])
+    assert result.exit_code == 2 and "unknown template 'teachr' (did you mean 'teacher'?)" in result.output
 
 
 def test_checks_lists_every_check_with_parameters_and_defaults() -> None:

@@ -303,3 +303,13 @@ def test_select_memory_setting_bounds_duckdb_and_leaves_the_selection_alone(veri
     assert small.dataset_id == stable_hash(dataset_name(recipe), {
         "select": recipe.config.select.model_dump(mode="json", exclude={"memory_limit_mb"}),
         "checks": [["format", "2"], ["math", "3"]], "test_size": 0.0}, [list(r) for r in kept])
+
+
+def test_a_select_that_keeps_nothing_names_the_setting_that_removed_the_last_rows(verified) -> None:
+    tmp_path, base_url = verified
+    summary = run_select(tmp_path, base_url, NO_DEDUP | {"policy": "all", "min_pass_rate": 0.9, "max_pass_rate": 0.95})
+    assert summary.kept == 0 and summary.excluded["outside_difficulty_band"] == 14
+    assert summary.line().endswith("; nothing kept: the last 14 were removed as outside_difficulty_band, which "
+                                   "select.min_pass_rate / select.max_pass_rate decide")
+    kept = run_select(tmp_path, base_url, NO_DEDUP | {"policy": "all"})
+    assert "nothing kept" not in kept.line()
