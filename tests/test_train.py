@@ -320,3 +320,27 @@ def test_train_without_a_train_section_is_a_one_line_error(exported: Path) -> No
     folder = workdir(exported, "nosection")
     result = CliRunner().invoke(app, ["train", str(write_recipe(folder, None))])
     assert result.exit_code == 2 and "train: the recipe has no train section" in result.output
+
+
+def test_a_train_says_nothing_but_its_own_lines_on_stderr(exported: Path) -> None:
+    """No library noise when output goes to a log: TRL's deprecated-alias warning, bitsandbytes' missing-`kernels`
+    message (logged on CPUs with avx512_bf16; emitted here by hand, as this CPU may lack it)."""
+    folder = workdir(exported, "quiet")
+    path = write_recipe(folder, {"method": "lora", "max_steps": 2, "per_device_batch_size": 2,
+                                 "effective_batch_size": 2})
+    script = ("import logging, sys; from distill.cli import app; import distill.train.trainer; "
+              "logging.getLogger('bitsandbytes.backends.cpu.ops').warning(\"Failed to load CPU gemm_4bit_forward from "
+              "kernels-community: No module named 'kernels'\"); sys.argv = ['distill', 'train', sys.argv[1]]; app()")
+    done = subprocess.run([PY, "-c", script, str(path)], cwd=folder, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [next(line for line in done.stderr.splitlines() if line.startswith("lengths"))]
+    assert done.stdout.startswith("train: [")
+
+
+def test_loading_a_model_draws_no_bars_when_stderr_is_not_a_terminal(exported: Path) -> None:
+    script = ("import sys; from distill.recipe import TeacherConfig; "
+              "from distill.teachers.transformers_backend import TransformersTeacher; "
+              "TransformersTeacher(TeacherConfig(backend='transformers', model=sys.argv[1]))._load(); print('loaded')")
+    done = subprocess.run([PY, "-c", script, str(exported / "model")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "loaded", done.stderr
+    assert "Loading weights" not in done.stderr and "%|" not in done.stderr

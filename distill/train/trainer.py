@@ -16,6 +16,7 @@ Guarantees:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import resource
 import time
@@ -39,6 +40,12 @@ from distill.train.training_data import TrainingData, load_training_data
 from distill.types import stable_hash
 
 FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3")
+
+# Noise on every run that says nothing about this one: bitsandbytes' CPU backend logs (through Python's last-resort
+# handler, so on stderr) that the optional `kernels` package is missing, on CPUs with avx512_bf16; transformers warns
+# that TRL uses a deprecated alias.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 @dataclass
