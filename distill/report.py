@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -104,6 +105,22 @@ def _train_run(row: dict[str, Any]) -> dict[str, Any]:
             "started_at": row["started_at"], "finished_at": row["finished_at"]}
 
 
+def shown_path(path: str | None) -> str:
+    """A path as short as it reads unambiguously, so 80 columns hold it: relative to the current directory when
+    inside it, ``~/...`` under the home folder, else as stored; ``-`` for none."""
+    if not path:
+        return "-"
+    p = Path(path)
+    if not p.is_absolute():
+        return path
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        try:
+            return prefix + str(p.relative_to(base))
+        except ValueError:
+            continue
+    return path
+
+
 def _number(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -125,7 +142,7 @@ def _table(title: str, columns: list[str], rows: list[list[Any]], fold: tuple[st
 def render_status(report: dict[str, Any], recipe_name: str, console: Console = stdout_console) -> None:
     """The status for a terminal of 80 columns: the cumulative funnel first, then what went wrong, then the
     stages' records; a table with nothing in it is left out."""
-    console.print(Text.assemble((recipe_name, "bold"), f"  store {report['store']}",
+    console.print(Text.assemble((recipe_name, "bold"), f"  store {shown_path(report['store'])}",
                                 f" (schema v{report['schema_version']})"))
     funnel = report["cumulative_funnel"]
     if not report["problems"]:
@@ -174,7 +191,7 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
             "Datasets (select / export)"
         _gap(console, _table(title, ["name", "rows", "created", "exported to"],
                              [[f"{'* ' if d['current'] else ''}{d['name']} [{d['dataset_id'][:8]}]", d["row_count"],
-                               _ts(d["created_at"]), d["location"] or "-"] for d in report["datasets"]],
+                               _ts(d["created_at"]), shown_path(d["location"])] for d in report["datasets"]],
                              fold=("name", "exported to")))
         if report.get("recipe_given") and not marked:
             console.print(Text("No selection matches the recipe's current settings: run `distill select`.",
@@ -183,7 +200,7 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
         _gap(console, _table("Training runs (loss: first -> last (mean))",
                              ["run", "method", "status", "steps", "loss", "peak GB", "model"],
                              [[t["train_run_id"][:12], t["method"], t["status"], t["steps"], t["loss"],
-                               _number(t["peak_memory_gb"], 2), t["model_dir"] or "-"]
+                               _number(t["peak_memory_gb"], 2), shown_path(t["model_dir"])]
                               for t in report["train_runs"]], fold=("run", "model")))
     if report["evals"]["rows"]:
         columns, rows = comparison_table_rows(report["evals"])

@@ -169,3 +169,22 @@ def test_card_is_a_function_of_the_selection_and_counts_training_sources_only(ve
     header, numbers = [line for line in first.splitlines() if "problems of the sources" in line or
                        line.startswith("| 5 |")][:2]
     assert header.startswith("| problems of the sources |") and numbers.split("|")[1].strip() == "5"
+
+
+def test_status_shows_paths_short_enough_for_80_columns(verified: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from distill.report import render_status, status_report
+
+    select_with(verified, 5)
+    recipe = load_recipe(write_recipe(verified, 5))
+    with Store.open(recipe.store_path) as store:
+        export(recipe, store)
+        report = status_report(store, recipe)
+    assert report["store"] == str(verified / "store.duckdb")  # the JSON keeps the full path
+    monkeypatch.chdir(verified)
+    console = Console(width=80, record=True)
+    render_status(report, "current", console)
+    lines = console.export_text().splitlines()
+    assert lines[0] == f"current  store store.duckdb (schema v{report['schema_version']})"
+    assert str(verified) not in "\n".join(lines) and any(line.endswith(" exports/current") for line in lines)
