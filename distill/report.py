@@ -173,7 +173,8 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
     if report["generation_errors"]:
         _gap(console, _table("Generation errors by reason", ["teacher", "reason", "rows"],
                              [[e["teacher_hash"][:8], e["error"], e["count"]] for e in report["generation_errors"]]))
-    problems = report["problems"]
+    # The benchmarks' problems (eval:* sources) are the evaluation's, counted there: the table is the training data.
+    problems = [p for p in report["problems"] if not p["source"].startswith(EVAL_SOURCE_PREFIX)]
     if problems:
         rows = [[p["source"], p["domain"], p["problems"], p["languages"], p["ingest_errors"]] for p in problems]
         if len(problems) > 1:

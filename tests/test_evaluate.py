@@ -106,6 +106,7 @@ def test_pass_and_maj_at_k_from_known_verdicts_side_by_side_and_a_rerun_does_not
     assert json.loads(status.output)["funnel"] == []  # eval samples' verdicts are not the recipe's traces
     shown = CliRunner().invoke(app, ["status", str(path)]).output
     assert "Evaluation" in shown and "Rejected by check" not in shown
+    assert "eval:" not in shown  # the benchmark's problems are not listed (nor totalled) with the training data
 
 
 def test_trained_student_is_a_lora_adapter_loaded_on_its_base(tmp_path: Path, tiny_model: Path) -> None:
