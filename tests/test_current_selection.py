@@ -188,3 +188,18 @@ def test_status_shows_paths_short_enough_for_80_columns(verified: Path, monkeypa
     lines = console.export_text().splitlines()
     assert lines[0] == f"current  store store.duckdb (schema v{report['schema_version']})"
     assert str(verified) not in "\n".join(lines) and any(line.endswith(" exports/current") for line in lines)
+
+
+def test_show_pages_through_the_current_selection(verified: Path) -> None:
+    from typer.testing import CliRunner
+
+    from distill.cli import app
+
+    select_with(verified, 5)
+    select_with(verified, 6)  # the newest record
+    path = write_recipe(verified, 5)  # the recipe names A again
+    shown = CliRunner().invoke(app, ["show", str(path), "--status", "kept", "--per-page", "1"])
+    assert shown.exit_code == 0, shown.output
+    assert "page 1 of 5: 5 traces match (status kept)" in " ".join(shown.output.split())
+    newest = CliRunner().invoke(app, ["show", "--store", str(verified / "store.duckdb"), "--status", "kept"])
+    assert "6 traces match" in " ".join(newest.output.split())  # without a recipe: the newest, as before
