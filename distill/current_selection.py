@@ -27,6 +27,16 @@ def dataset_name(recipe: LoadedRecipe) -> str:
     return recipe.config.export.name or recipe.config.name
 
 
+def recipe_labeler(recipe: LoadedRecipe | None) -> str | None:
+    """The hash of the recipe's labeller, or None without a recipe or a ``label`` section (the label stage is
+    imported only then: it pulls in the request machinery)."""
+    if recipe is None or recipe.config.label is None:
+        return None
+    from distill.label import labeler_hash
+
+    return labeler_hash(recipe.config.label)
+
+
 def selection_settings(recipe: LoadedRecipe, checks: list[Any]) -> dict[str, Any]:
     """The settings a selection's id is computed from (with its kept rows)."""
     cfg = recipe.config.select
@@ -39,11 +49,7 @@ def inputs_key(recipe: LoadedRecipe, store: Store, checks: list[Any] | None = No
     from distill.verify import check_classes
 
     checks = check_classes(recipe) if checks is None else checks
-    labeler = None
-    if recipe.config.select.difficulty is not None and recipe.config.label is not None:
-        from distill.label import labeler_hash
-
-        labeler = labeler_hash(recipe.config.label)
+    labeler = recipe_labeler(recipe) if recipe.config.select.difficulty is not None else None
     sources = [s.display_name for s in recipe.config.sources]
     verdicts = [(c.name, c.version) for c in checks]
     if recipe.config.rewrite is not None:  # select reads the rewrites' layout verdicts too

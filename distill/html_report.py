@@ -63,15 +63,11 @@ def write_report(store: Store, name: str, out: Path, recipe: LoadedRecipe | None
 
 # ---- the numbers ------------------------------------------------------------------------------------------------
 def report_data(store: Store, recipe: LoadedRecipe | None = None) -> dict[str, Any]:
-    from distill.current_selection import shown_dataset_id
+    from distill.current_selection import recipe_labeler, shown_dataset_id
 
     current_id = shown_dataset_id(recipe, store)
     funnel = cumulative_funnel(store, current_id)
-    labeler = None
-    if recipe is not None and recipe.config.label is not None:
-        from distill.label import labeler_hash
-
-        labeler = labeler_hash(recipe.config.label)
+    labeler = recipe_labeler(recipe)
     dataset_id = funnel["dataset_id"]
     # Benchmark problems answered by the models under test (sources eval:*) are not the teacher's data: the
     # funnel lists them as sources of their own; lengths, pass rates and cost are about the training sources.

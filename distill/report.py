@@ -32,14 +32,10 @@ stdout_console = _StdoutConsole()
 def status_report(store: Store, recipe: LoadedRecipe | None = None) -> dict[str, Any]:
     """Everything `status` shows. With the recipe, its current selection (see ``distill/current_selection.py``) is
     marked among the datasets and counted in the funnel; without, the newest selection is counted."""
-    from distill.current_selection import shown_dataset_id
+    from distill.current_selection import recipe_labeler, shown_dataset_id
 
     current_id = shown_dataset_id(recipe, store)
-    labeler = None
-    if recipe is not None and recipe.config.label is not None:
-        from distill.label import labeler_hash
-
-        labeler = labeler_hash(recipe.config.label)
+    labeler = recipe_labeler(recipe)
     datasets = store.dataset_summary()
     for d in datasets:
         d["current"] = d["dataset_id"] == current_id

@@ -39,7 +39,7 @@ import pyarrow as pa
 from distill.benchmark_index import BUILTIN, benchmark_texts, load_index
 from distill.checks.layout import NAME as LAYOUT
 from distill.checks.layout import VERSION as LAYOUT_VERSION
-from distill.current_selection import dataset_name, inputs_key, selection_settings
+from distill.current_selection import dataset_name, inputs_key, recipe_labeler, selection_settings
 from distill.dedup import CHUNK as NEAR_CHUNK
 from distill.dedup import Contamination, NearDuplicateIndex, exact_digest, exact_key, near_duplicates
 from distill.errors import NothingToDoError, RecipeError, UsageError
@@ -356,10 +356,7 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
                                                 [[s.display_name for s in recipe.config.sources]]),
                  "judge_accepted": summary.judge_accepted}
         if recipe.config.label is not None:  # the card shows the kept problems' labels as they were at select time
-            from distill.label import labeler_hash
-
-            stats["labels"] = store.label_histograms(labeler_hash(recipe.config.label),
-                                                     store.selection_problem_ids(kept))
+            stats["labels"] = store.label_histograms(recipe_labeler(recipe), store.selection_problem_ids(kept))
         summary.new = store.add_selection({"dataset_id": summary.dataset_id, "name": summary.name,
                                            "selection": selection, "row_count": summary.kept, "stats": stats},
                                           decisions, run)
