@@ -9,7 +9,8 @@ recompute the key and take that selection. When no select run recorded it (a set
 generations or verdicts arrived since), they fail with the command to run instead of guessing.
 
 Not covered: a benchmark given as a hub id (its content is not fetched to compute the key); a changed file is
-noticed by its size and modification time.
+noticed by its size and modification time. The store digest uses DuckDB's ``hash``: after a DuckDB upgrade the keys
+differ, and the commands ask for one `distill select` (which records nothing new when the selection is the same).
 """
 
 from __future__ import annotations
