@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from distill import __version__
+from distill.card_hub import citations, dataset_info, source_datasets, source_hub_id, type_name
 from distill.prompts import DEFAULT_USER_TEMPLATES
 from distill.recipe import LoadedRecipe
 from distill.store import Store
@@ -45,12 +46,14 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _prompts_section(recipe: LoadedRecipe, imported_only: bool) -> str:
+def _prompts_section(recipe: LoadedRecipe, imported_only: bool, domains: set[str]) -> str:
+    """The system prompt and the user templates of the domains the rows hold (not those of unused domains)."""
     if imported_only:
         return ("The traces were imported from existing data; the prompts that produced them are whatever their "
                 "authors used. The `messages` column holds each problem as the user turn.")
     prompt = recipe.config.prompt
-    templates = {"all domains": prompt.user_template} if prompt.user_template else DEFAULT_USER_TEMPLATES
+    templates = {"all domains": prompt.user_template} if prompt.user_template else \
+        {d: t for d, t in DEFAULT_USER_TEMPLATES.items() if d in domains}
     blocks = [f"System prompt: {'none' if prompt.system is None else ''}"]
     if prompt.system is not None:
         blocks.append(f"```text\n{prompt.system}\n```")
@@ -82,9 +85,10 @@ COLUMN_DESCRIPTIONS = {
     "generation_id": "key of the trace in the store's generations table",
     "teacher": "the model that wrote the trace",
     "teacher_hash": "hash of the teacher settings",
-    "prompt_tokens": "prompt tokens reported by the teacher (0: not reported)",
+    "prompt_tokens": "prompt tokens reported by the teacher; a request for n samples has them split evenly over "
+                     "its samples (0: not reported)",
     "completion_tokens": "completion tokens reported by the teacher (0: not reported)",
-    "verdicts": "JSON: check name -> status:reason",
+    "verdicts": "the selection's checks on this trace: a list of {check, status, reason}",
     "sharegpt": "the same chat in ShareGPT form (from/value) for LLaMA-Factory",
 }
 
@@ -92,7 +96,7 @@ COLUMN_DESCRIPTIONS = {
 def source_license(source: Any) -> str:
     if source.license:
         return source.license
-    return KNOWN_LICENSES.get((source.hub or "").lower(), "unknown")
+    return KNOWN_LICENSES.get((source_hub_id(source) or "").lower(), "unknown")
 
 
 def license_verdict(recipe: LoadedRecipe) -> tuple[str, str]:
@@ -159,14 +163,33 @@ def _pseudo_reference_note(store: Store, dataset_id: str) -> str:
             f"no clear majority. Those rows are self-consistent, not checked against ground truth.")
 
 
-def _per_problem(store: Store, dataset_id: str) -> list[tuple[str, int, int, int]]:
+def selection_checks(dataset: dict[str, Any]) -> list[str]:
+    """The (check, version) pairs a selection was made with, as ``name<US>version`` keys for SQL: verdicts of
+    other versions (a check re-run later, the eval's own checks) are not this dataset's."""
+    selection = dataset.get("selection")
+    selection = json.loads(selection) if isinstance(selection, str) else selection or {}
+    return [f"{name}\x1f{version}" for name, version in selection.get("checks", [])]
+
+
+_OF_SELECTION = "concat(v.check_name, chr(31), v.check_version) IN (SELECT unnest(?))"
+
+
+def _per_problem(store: Store, dataset_id: str, checks: list[str]) -> list[tuple[str, int, int, int]]:
     """(problem_id, candidate generations, passing every check, kept) for each problem of the selection."""
     return store.con.execute(
         "WITH g AS (SELECT d.problem_id, d.generation_id, d.status, "
-        "bool_and(v.status = 'pass') AS passed FROM dataset_rows d LEFT JOIN verdicts v USING (generation_id) "
-        "WHERE d.dataset_id = ? GROUP BY ALL) "
+        "bool_and(v.status = 'pass') AS passed FROM dataset_rows d LEFT JOIN verdicts v ON "
+        f"v.generation_id = d.generation_id AND {_OF_SELECTION} WHERE d.dataset_id = ? GROUP BY ALL) "
         "SELECT problem_id, count(*), count(*) FILTER (WHERE coalesce(passed, false)), "
-        "count(*) FILTER (WHERE status = 'kept') FROM g GROUP BY 1 ORDER BY 1", [dataset_id]).fetchall()
+        "count(*) FILTER (WHERE status = 'kept') FROM g GROUP BY 1 ORDER BY 1", [checks, dataset_id]).fetchall()
+
+
+def _source_problems(recipe: LoadedRecipe, store: Store, stats: dict[str, Any]) -> int:
+    """Problems of the training sources when the selection was made (selections recorded before select kept
+    the figure: counted now, training sources only)."""
+    if "source_problems" in stats:
+        return int(stats["source_problems"])
+    return store.count("problems", "source IN (SELECT unnest(?))", [[s.display_name for s in recipe.config.sources]])
 
 
 def pass_rate_buckets(per_problem: list[tuple[str, int, int, int]]) -> list[tuple[str, int]]:
@@ -180,22 +203,38 @@ def pass_rate_buckets(per_problem: list[tuple[str, int, int, int]]) -> list[tupl
     return list(counts.items())
 
 
+def _labels_section(labels: dict[str, Any] | None) -> list[str]:
+    """The `distill label` results of the kept problems, as select recorded them."""
+    if not labels:
+        return []
+    parts = ["## Problem labels",
+             f"Difficulty (1-10) of the kept problems, rated by `distill label` (labeller `{labels['labeler_hash']}`, "
+             f"{labels['problems']} labelled kept problems):\n\n"
+             + _table(["difficulty", "problems"], [list(r) for r in labels["difficulty"]])]
+    if labels["topic"]:
+        parts.append("Topics:\n\n" + _table(["topic", "problems"], [list(r) for r in labels["topic"]]))
+    return parts
+
+
 def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd: Any) -> str:
     cfg = recipe.config
     rows = [r for split in dd.values() for r in split]
     total = len(rows)
     stats = json.loads(dataset["stats"]) if dataset.get("stats") else {}
     languages = sorted({r["language"] for r in rows if r["language"] and r["language"] != "und"})
-    source_datasets = sorted({s.hub or s.display_name for s in cfg.sources})
+    source_names = sorted({source_hub_id(s) or s.display_name for s in cfg.sources})
     license_id, license_note = license_verdict(recipe)
-    front = {
+    front: dict[str, Any] = {
         "license": license_id,
+        "pretty_name": dataset["name"],
         "task_categories": ["text-generation", "question-answering"],
         "language": languages,
         "size_categories": [size_category(total)],
-        "source_datasets": source_datasets,
-        "tags": ["reasoning", "chain-of-thought", "distillation", "synthetic", "distill"],
     }
+    if source_datasets(cfg.sources):  # Hub ids only; local files are named in the text
+        front["source_datasets"] = source_datasets(cfg.sources)
+    front["tags"] = ["reasoning", "chain-of-thought", "distillation", "synthetic", "distill"]
+    front["dataset_info"] = dataset_info(dd)
     if "parquet" in cfg.export.formats:  # lets the Hub viewer and load_dataset(repo) find the splits
         front["configs"] = [{"config_name": "default",
                              "data_files": [{"split": split, "path": f"data/{split}.parquet"} for split in dd]}]
@@ -205,9 +244,11 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         "JOIN teachers t USING (teacher_hash) WHERE d.dataset_id = ? AND d.status = 'kept' "
         "GROUP BY ALL ORDER BY 4 DESC",
         [dataset_id]).fetchall()
+    checks_used = selection_checks(dataset)
     funnel = store.con.execute(
         "SELECT v.check_name, v.status, v.reason, count(*) FROM dataset_rows d JOIN verdicts v USING (generation_id) "
-        "WHERE d.dataset_id = ? GROUP BY ALL ORDER BY 1, 2, 4 DESC", [dataset_id]).fetchall()
+        f"WHERE d.dataset_id = ? AND {_OF_SELECTION} GROUP BY ALL ORDER BY 1, 2, 4 DESC",
+        [dataset_id, checks_used]).fetchall()
     cost, spent_tokens = store.con.execute(
         "SELECT coalesce(sum(g.cost_usd), 0), coalesce(sum(g.completion_tokens), 0) FROM dataset_rows d "
         "JOIN generations g USING (generation_id) WHERE d.dataset_id = ?", [dataset_id]).fetchone()
@@ -221,7 +262,7 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
     check_rows = [[c.name, json.dumps(c.params) if c.params else "defaults"] for c in cfg.checks]
     counted = [r["completion_tokens"] for r in rows if r["completion_tokens"]]
     tokens = length_stats(counted) if counted else dict.fromkeys(("mean", "median", "p90", "max"), "unknown")
-    per_problem = _per_problem(store, dataset_id)
+    per_problem = _per_problem(store, dataset_id, checks_used)
     contamination = stats.get("contamination") or {}
     contaminated = {b: n for b, n in contamination.items() if isinstance(n, int | float) and n} \
         if isinstance(contamination, dict) else {}
@@ -237,10 +278,12 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
     first_split = next(iter(dd))
     sample = _truncate(dict(dd[first_split][0])) if len(dd[first_split]) else {}
     teacher_names = sorted({t[0] for t in teachers})
-    cite_sources = "; ".join(f"{s.hub or s.display_name} ({source_license(s)})" for s in cfg.sources)
-    citation = (f"@misc{{{re.sub(r'[^A-Za-z0-9]+', '_', name)},\n  title = {{{name}: reasoning traces}},\n"
-                f"  note = {{Problems: {cite_sources}. Teacher: {', '.join(teacher_names) or 'unknown'}. "
-                f"Built with distill {__version__} (verification and selection as described in this card).}}\n}}")
+    cite_sources = "; ".join(f"{source_hub_id(s) or s.display_name} ({source_license(s)})" for s in cfg.sources)
+    citation = "\n\n".join([
+        f"@misc{{{re.sub(r'[^A-Za-z0-9]+', '_', name)},\n  title = {{{name}: reasoning traces}},\n"
+        f"  note = {{Problems: {cite_sources}. Teacher: {', '.join(teacher_names) or 'unknown'}. "
+        f"Built with distill {__version__} (verification and selection as described in this card).}}\n}}",
+        *citations(cfg.sources, teacher_names)])
     reasoning_chars = length_stats([len(r["reasoning"]) for r in rows])
     answer_chars = length_stats([len(r["answer"]) for r in rows])
     sel = cfg.select
@@ -248,7 +291,7 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---",
         f"# {dataset['name']}",
         f"{total} reasoning traces ({', '.join(f'{k}: {len(v)}' for k, v in dd.items())}) distilled by "
-        f"distill {__version__} from {', '.join(source_datasets)}. Every row passed the "
+        f"distill {__version__} from {', '.join(source_names)}. Every row passed the "
         f"checks below; each keeps the ids that trace it back to its problem, its teacher call and its verdicts.",
         *([f"> **Warning: benchmark contamination.** {sum(contaminated.values())} problem(s) overlap a "
            f"benchmark's test split ({', '.join(f'{b}: {n}' for b, n in sorted(contaminated.items()))}); "
@@ -258,7 +301,7 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         f"```python\n{load}\n```",
         "## Columns",
         _table(["column", "type", "description"],
-               [[c, str(t).replace("|", "/"), COLUMN_DESCRIPTIONS.get(c, "")]
+               [[c, type_name(t).replace("|", "/"), COLUMN_DESCRIPTIONS.get(c, "")]
                 for c, t in dd[first_split].features.items()]),
         "## A sample row",
         f"From the `{first_split}` split; long values truncated.\n\n```json\n"
@@ -266,22 +309,25 @@ def render_card(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any], dd:
         "## License",
         license_note + " The teacher's terms: " + (", ".join(teacher_names) or "unknown")
         + " (check the provider's terms for using its outputs to train models).\n\n"
-        + _table(["source", "license"], [[s.hub or s.display_name, source_license(s)] for s in cfg.sources]),
+        + _table(["source", "license"], [[source_hub_id(s) or s.display_name, source_license(s)]
+                                         for s in cfg.sources]),
         "## Teacher and sampling",
         _table(["teacher", "backend", "temperature", "top_p", "max_tokens", "n", "seed", "rows"], teacher_rows)
         if teacher_rows else "No teacher rows.",
         "## Prompts",
-        _prompts_section(recipe, imported_only=bool(teachers) and all(t[1] == "imported" for t in teachers)),
+        _prompts_section(recipe, imported_only=bool(teachers) and all(t[1] == "imported" for t in teachers),
+                         domains={r["domain"] for r in rows}),
         "## Checks",
         _table(["check", "parameters"], check_rows) if check_rows else "No checks were configured.",
         "## Verification funnel (all candidate generations)",
         _table(["check", "status", "reason", "generations"], [list(r) for r in funnel]) if funnel else "No verdicts.",
         "## Per-problem funnel",
-        _table(["problems in the store", "with candidate traces", "with a passing trace", "with a kept trace"],
-               [[store.con.execute("SELECT count(*) FROM problems").fetchone()[0], len(per_problem),
+        _table(["problems of the sources", "with candidate traces", "with a passing trace", "with a kept trace"],
+               [[_source_problems(recipe, store, stats), len(per_problem),
                  sum(1 for p in per_problem if p[2]), sum(1 for p in per_problem if p[3])]]),
         "Teacher pass rate per problem (traces passing every check / candidate traces):\n\n"
         + _table(["pass rate", "problems"], [list(b) for b in pass_rate_buckets(per_problem)]),
+        *_labels_section(stats.get("labels")),
         "## Selection",
         f"Policy `{sel.policy}`" + (f" (k={sel.k})" if sel.policy == "k_per_problem" else "")
         + f", pass-rate band [{sel.min_pass_rate}, {sel.max_pass_rate}], seed {sel.seed}, per-source caps "

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from distill.errors import NothingToDoError, RecipeError
+from distill.errors import NothingToDoError, RecipeError, SourceError
 from distill.generate import _within_difficulty_band, cost_of
 from distill.prompts import PromptBuilder
 from distill.recipe import LoadedRecipe, TeacherConfig
@@ -76,6 +76,13 @@ class GenerateEstimate:
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__, cost_usd=self.cost_usd)
+
+
+def no_teacher_estimate(recipe: LoadedRecipe) -> dict[str, Any]:
+    """The dry run of a recipe without a teacher (its traces are imported): nothing to send, $0."""
+    return {"teacher": None, "requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0,
+            "note": f"generate --dry-run: {recipe.path.name} has no teacher section (its traces are imported, or it "
+                    f"only evaluates): nothing to send, $0.0000"}
 
 
 def estimate_generation(recipe: LoadedRecipe, store: Any | None) -> GenerateEstimate:
@@ -132,6 +139,9 @@ def _read_sources(recipe: LoadedRecipe) -> Iterator[Problem]:
     from distill.sources import read_source
 
     limit = recipe.config.teacher.limit if recipe.config.teacher else None
+    hub = next((cfg.hub for cfg in recipe.config.sources if cfg.hub), None)
+    if hub is not None:
+        _fail_fast_without_the_hub(hub)
     yielded = 0
     for cfg in recipe.config.sources:
         for item in read_source(cfg, recipe.resolve):
@@ -140,6 +150,28 @@ def _read_sources(recipe: LoadedRecipe) -> Iterator[Problem]:
                 yielded += 1
                 if limit is not None and yielded >= limit:
                     return
+
+
+def _fail_fast_without_the_hub(hub_id: str) -> None:
+    """Where the Hub cannot be reached, say so at once: ``datasets`` would retry for about half a minute before the
+    same conclusion. With ``HF_HUB_OFFLINE`` set, the cache is read as usual."""
+    import os
+    import socket
+    from urllib.parse import urlsplit
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return
+    from huggingface_hub import constants
+
+    url = urlsplit(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname or "", url.port or (443 if url.scheme == "https" else 80)),
+                                 timeout=3).close()
+    except OSError as exc:
+        why = exc.strerror or exc
+        raise SourceError(f"generate --dry-run: the Hub ({constants.ENDPOINT}) cannot be reached ({why}) "
+                          f"to read source '{hub_id}'; run `distill ingest` where it can (the dry run then reads the "
+                          f"store), or set HF_HUB_OFFLINE=1 if the dataset is in the local cache") from None
 
 
 class _TokenCounter:

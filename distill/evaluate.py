@@ -68,6 +68,7 @@ class EvalSummary:
     failed: int = 0             # requests that failed in transport (error rows, retried by the next run)
     new_verdicts: int = 0
     elapsed_s: float = 0.0
+    overlap: str = ""  # the benchmarks' overlap with the training data (distill/eval_overlap.py)
 
     def line(self) -> str:
         """The one-line summary, then the side-by-side table of every benchmark and metric."""
@@ -85,7 +86,8 @@ class EvalSummary:
         head = (f"eval: {len(models)} model(s) x {len(benchmarks)} benchmark(s), {self.generated - self.failed} new "
                 f"samples ({self.already_done} already done){failed}, {self.new_verdicts} new verdicts; "
                 f"not correct: {counted}")
-        return head + "\n" + format_comparison(eval_comparison(self.metric_rows()))
+        overlap = f"\n{self.overlap}" if self.overlap else ""
+        return head + "\n" + format_comparison(eval_comparison(self.metric_rows())) + overlap
 
     def metric_rows(self) -> list[dict[str, Any]]:
         return [metric_row(r, name, value) for r in self.results for name, value in r.metrics.items()]
@@ -148,7 +150,21 @@ def models_under_test(recipe: LoadedRecipe, store: Store) -> dict[str, TeacherCo
 
 
 def trained_model_dir(recipe: LoadedRecipe, store: Store, label: str) -> str:
+    """The newest student of this recipe; when it trained on one of our selections, the newest trained on the
+    recipe's current selection (see ``distill/current_selection.py``), never one trained on another."""
     run = store.latest_train_run(recipe.config.name)
+    train = recipe.config.train
+    if run is not None and run.get("dataset_id") and train is not None and train.dataset is None:
+        from distill.current_selection import current_dataset_id
+
+        current = current_dataset_id(recipe, store)
+        if current != run["dataset_id"]:
+            run = store.latest_train_run(recipe.config.name, dataset_id=current) if current else None
+            if run is None:
+                now = f"selection {current}" if current else "settings (no select run recorded them)"
+                raise UsageError(f"eval.models.{label}: the newest student of recipe '{recipe.config.name}' was not "
+                                 f"trained on the recipe's current {now}; run `distill "
+                                 f"{'train' if current else 'select'} {recipe.path}` first")
     if run is None or not run.get("model_dir"):
         raise UsageError(f"eval.models.{label}: 'trained' is this recipe's latest trained student, and recipe "
                          f"'{recipe.config.name}' has no finished training run in {store.path}; run `distill "
@@ -182,6 +198,7 @@ def score_check_names(recipe: LoadedRecipe, classes: list[type]) -> list[str]:
 # ---- the stage -----------------------------------------------------------------------------------
 
 def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
+    from distill.eval_overlap import check_overlap
     from distill.generate import generate
     from distill.ingest import ingest
     from distill.verify import check_classes, verify
@@ -219,6 +236,7 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
                 raise
             raise SourceError(f"{exc}; without the Hub, give eval.benchmarks a file path instead (e.g. math500: "
                               f"data/math500.test.jsonl)") from None
+        summary.overlap = check_overlap(recipe, store, sources)  # before any sample is spent on a leaked benchmark
         # One generate call per model (one model load); with a limit, one per benchmark, as the teacher's
         # `limit` counts problems over all of a recipe's sources.
         groups = [[s] for s in sources.values()] if cfg.limit is not None else [list(sources.values())]

@@ -1,4 +1,5 @@
-"""The export stage: the latest selection as a Hugging Face dataset with a data card.
+"""The export stage: the recipe's current selection (see ``distill/current_selection.py``) as a Hugging Face
+dataset with a data card.
 
 Rows carry a ``messages`` column (optional system turn, the user turn exactly as the teacher saw it,
 and the assistant turn with the reasoning inside ``<think>...</think>`` before the answer), a
@@ -21,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from distill.cards import render_card
+from distill.cards import render_card, selection_checks
+from distill.checks.layout import layout_text
+from distill.current_selection import current_selection, dataset_name
 from distill.errors import DistillError, UsageError
 from distill.recipe import LoadedRecipe
-from distill.select import dataset_name
 from distill.store import Store
 
 
@@ -43,6 +45,14 @@ class ExportSummary:
         return f"export: '{self.name}' [{self.dataset_id}] {splits} -> {self.location} (card {self.card}){hub}"
 
 
+def verdicts_feature() -> Any:
+    """The `verdicts` column type (datasets is imported by the stage only, not at import time)."""
+    import datasets
+
+    return datasets.List({"check": datasets.Value("string"), "status": datasets.Value("string"),
+                          "reason": datasets.Value("string")})
+
+
 def assistant_turn(reasoning: str | None, answer: str | None) -> str:
     answer = (answer or "").strip()
     return f"<think>\n{reasoning.strip()}\n</think>\n\n{answer}" if reasoning and reasoning.strip() else answer
@@ -50,12 +60,10 @@ def assistant_turn(reasoning: str | None, answer: str | None) -> str:
 
 def build_records(recipe: LoadedRecipe, store: Store, dataset_id: str) -> dict[str, list[dict[str, Any]]]:
     by_id = {r["generation_id"]: r for r in store.kept_generations(dataset_id)}
-    verdicts = store.con.execute(
-        "SELECT v.generation_id, v.check_name, v.status, v.reason FROM verdicts v JOIN dataset_rows d "
-        "USING (generation_id) WHERE d.dataset_id = ? AND d.status = 'kept'", [dataset_id]).fetchall()
-    per_generation: dict[str, dict[str, str]] = {}
-    for gid, check, status, reason in verdicts:
-        per_generation.setdefault(gid, {})[check] = f"{status}:{reason}"
+    per_generation: dict[str, list[dict[str, str]]] = {}
+    for gid, check, status, reason in store.kept_verdicts(dataset_id, selection_checks(store.dataset(dataset_id)
+                                                                                       or {})):
+        per_generation.setdefault(gid, []).append({"check": check, "status": status, "reason": reason})
     system = recipe.config.export.system_prompt
     splits: dict[str, list[dict[str, Any]]] = {}
     for row in store.dataset_rows(dataset_id, status="kept"):
@@ -68,8 +76,8 @@ def build_records(recipe: LoadedRecipe, store: Store, dataset_id: str) -> dict[s
         user = next((m["content"] for m in reversed(sent) if m.get("role") == "user"), g["prompt"])
         system_text = system or next((m["content"] for m in sent if m.get("role") == "system"), None)
         answer = g["answer_text"] if g["answer_text"] is not None else g["content"]
-        # a rewrite is already in its target layout (Sky-T1's markers, or <think>): kept as written
-        assistant = g["content"].strip() if rewrite and g["content"] else assistant_turn(g["reasoning"], answer)
+        # a rewrite is already in its target layout (Sky-T1's markers, or <think>), which select made sure of
+        assistant = layout_text(g["content"], g["reasoning"]) if rewrite else assistant_turn(g["reasoning"], answer)
         messages = ([{"role": "system", "content": system_text}] if system_text else []) + [
             {"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
         sharegpt = ([{"from": "system", "value": system_text}] if system_text else []) + [
@@ -80,7 +88,7 @@ def build_records(recipe: LoadedRecipe, store: Store, dataset_id: str) -> dict[s
             "domain": g["domain"], "language": g["language"], "problem_id": g["problem_id"],
             "generation_id": g["generation_id"], "teacher": g["model"] or "", "teacher_hash": g["teacher_hash"],
             "prompt_tokens": g["prompt_tokens"] or 0, "completion_tokens": g["completion_tokens"] or 0,
-            "verdicts": json.dumps(per_generation.get(g["generation_id"], {}), sort_keys=True),
+            "verdicts": per_generation.get(g["generation_id"], []),
         }
         if recipe.config.export.sharegpt:
             record["sharegpt"] = sharegpt
@@ -96,13 +104,13 @@ def export(recipe: LoadedRecipe, store: Store) -> ExportSummary:
     name = dataset_name(recipe)
     recipe.check_secrets(teacher=False)  # fail before any work
     token = hub_token(cfg.token_env, cfg.hub_repo) if cfg.hub_repo else None
-    dataset = store.latest_dataset(name)
-    if dataset is None:
-        raise UsageError(f"no selection named '{name}' in {store.path}; run `distill select` first")
+    dataset = current_selection(recipe, store)
     splits = build_records(recipe, store, dataset["dataset_id"])
     if not splits:
         raise UsageError(f"selection '{name}' kept no rows; see `distill status` for why, then loosen select")
-    dd = datasets.DatasetDict({split: datasets.Dataset.from_list(rows) for split, rows in sorted(splits.items())})
+    # verdicts keep one struct type even in a split where no row has any (inference would say list of null)
+    dd = datasets.DatasetDict({split: datasets.Dataset.from_list(rows).cast_column("verdicts", verdicts_feature())
+                               for split, rows in sorted(splits.items())})
     out = recipe.resolve(cfg.out_dir) / name
     out.mkdir(parents=True, exist_ok=True)
     if "disk" in cfg.formats:

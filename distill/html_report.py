@@ -20,12 +20,16 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distill import __version__
+from distill.metrics import loss_summary
 from distill.report import cumulative_funnel, eval_comparison
 from distill.store import Store
 from distill.types import EVAL_SOURCE_PREFIX
+
+if TYPE_CHECKING:
+    from distill.recipe import LoadedRecipe
 
 SAMPLES_KEPT = 3
 SAMPLES_PER_REASON = 2
@@ -46,8 +50,9 @@ def default_report_path(store_path: Path) -> Path:
     return store_path.with_name(store_path.stem + ".report.html")
 
 
-def write_report(store: Store, name: str, out: Path) -> ReportSummary:
-    data = report_data(store)
+def write_report(store: Store, name: str, out: Path, recipe: LoadedRecipe | None = None) -> ReportSummary:
+    """With the recipe, the report is about its current selection (else the newest one)."""
+    data = report_data(store, recipe)
     page, charts = render_report(data, name, str(store.path))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -57,8 +62,12 @@ def write_report(store: Store, name: str, out: Path) -> ReportSummary:
 
 
 # ---- the numbers ------------------------------------------------------------------------------------------------
-def report_data(store: Store) -> dict[str, Any]:
-    funnel = cumulative_funnel(store)
+def report_data(store: Store, recipe: LoadedRecipe | None = None) -> dict[str, Any]:
+    from distill.current_selection import recipe_labeler, shown_dataset_id
+
+    current_id = shown_dataset_id(recipe, store)
+    funnel = cumulative_funnel(store, current_id)
+    labeler = recipe_labeler(recipe)
     dataset_id = funnel["dataset_id"]
     # Benchmark problems answered by the models under test (sources eval:*) are not the teacher's data: the
     # funnel lists them as sources of their own; lengths, pass rates and cost are about the training sources.
@@ -80,6 +89,7 @@ def report_data(store: Store) -> dict[str, Any]:
                     "passed": [length(f) for f in judged if f["passed"]],
                     "failed": [length(f) for f in judged if not f["passed"]]},
         "pass_rates": {pid: sum(v) / len(v) for pid, v in per_problem.items()},
+        "labels": store.label_histograms(labeler),
         "language_mix": store.language_mix(),
         "language_check": store.language_check_by_language(),
         "cost": store.kept_facts(dataset_id) if dataset_id else None,
@@ -92,14 +102,17 @@ def report_data(store: Store) -> dict[str, Any]:
         "train": train,
         "evals": eval_comparison(store.eval_summary()),
         "samples": _samples(store, dataset_id),
+        "eval_samples": _samples(store, None, eval_only=True),
     }
 
 
-def _samples(store: Store, dataset_id: str | None) -> list[dict[str, Any]]:
+def _samples(store: Store, dataset_id: str | None, eval_only: bool = False) -> list[dict[str, Any]]:
+    """Kept traces and rejected ones per check and reason, of the training sources; or (``eval_only``) the
+    rejected answers of the models under test, which are no training data."""
     picked: list[tuple[str, str]] = []
-    if dataset_id:
+    if dataset_id and not eval_only:
         picked += [("kept", gid) for gid in store.kept_samples(dataset_id, SAMPLES_KEPT)]
-    for (check, reason), ids in store.failure_samples(SAMPLES_PER_REASON).items():
+    for (check, reason), ids in store.failure_samples(SAMPLES_PER_REASON, eval_only=eval_only).items():
         picked += [(f"{check}: {reason}", gid) for gid in ids]
     traces = {t["generation_id"]: t for t in store.traces([gid for _, gid in picked], dataset_id)}
     return [dict(traces[gid], group=group) for group, gid in picked if gid in traces]
@@ -212,6 +225,19 @@ def render_report(data: dict[str, Any], name: str, store_path: str) -> tuple[str
                                  "judged samples; benchmark sources left out): the difficulty band select can keep.",
                                  chart, _figures_table(["figure", "value"], rows)))
 
+    labels = data["labels"]
+    if labels:
+        chart = plots.bar_chart([f"difficulty {level}" for level, _ in labels["difficulty"]],
+                                [n for _, n in labels["difficulty"]], "problems", colour=plots.PASS_COLOUR)
+        charts += 1
+        rows = [([f"difficulty {level}", n], f"labels.difficulty.{level}") for level, n in labels["difficulty"]]
+        rows += [([f"topic {topic}", n], f"labels.topic.{topic}") for topic, n in labels["topic"]]
+        sections.append(_section("Problem labels",
+                                 f"Problems of the training sources per difficulty (1-10) given by `distill label` "
+                                 f"(labeller {labels['labeler_hash']}, {labels['problems']:,} labelled problems); "
+                                 "the table adds the topics when the recipe asked for them.", chart,
+                                 _figures_table(["label", "problems"], rows)))
+
     mix = data["language_mix"]
     if mix:
         sources = list(dict.fromkeys(s for s, _, _ in mix))
@@ -254,9 +280,14 @@ def render_report(data: dict[str, Any], name: str, store_path: str) -> tuple[str
         rows = [(["steps", int(train["metrics"].get("steps") or curve[-1]["step"])], "train.steps"),
                 (["first loss", round(curve[0]["loss"], 4)], "train.first_loss"),
                 (["last loss", round(curve[-1]["loss"], 4)], "train.last_loss")]
+        mean_loss = train["metrics"].get("train_loss")
+        if mean_loss is not None:
+            rows.append((["mean loss over the run", round(mean_loss, 4)], "train.mean_loss"))
         sections.append(_section("Training loss",
                                  f"Training loss per logged step of run {train['train_run_id']} ({train['method']} "
-                                 f"on {train['base_model']}).", chart, _figures_table(["figure", "value"], rows)))
+                                 f"on {train['base_model']}): "
+                                 f"{loss_summary(curve, mean_loss)}, as first -> last (mean).", chart,
+                                 _figures_table(["figure", "value"], rows)))
 
     evals = data["evals"]
     if evals["rows"]:
@@ -267,10 +298,13 @@ def render_report(data: dict[str, Any], name: str, store_path: str) -> tuple[str
         charts += 1
         rows = [([r["benchmark"], r["metric"], label, round(v, 4)], f"eval.{r['benchmark']}.{r['metric']}.{label}")
                 for r in evals["rows"] for label, v in r["values"].items() if v is not None]
-        sections.append(_section("Base vs student per benchmark",
+        failed = "".join(f"<h3>{_e('Eval answer rejected by ' + t['group'])}</h3>{_trace_html(t)}"
+                         for t in data["eval_samples"])
+        sections.append(_section("Evaluation: base vs student per benchmark",
                                  f"{first[0]['metric']} of each model under test per benchmark, scored by the same "
-                                 "checks that filtered the training data.", chart,
-                                 _figures_table(["benchmark", "metric", "model", "value"], rows)))
+                                 "checks that filtered the training data; below, answers of the models under test "
+                                 "that a check rejected (eval samples are never counted as training data).", chart,
+                                 _figures_table(["benchmark", "metric", "model", "value"], rows) + failed))
 
     sections.append(_samples_section(data["samples"]))
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

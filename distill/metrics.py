@@ -75,3 +75,12 @@ def majority_vote(answers: Sequence[str | None], correct: Sequence[bool]) -> Vot
 
 def mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
+
+
+def loss_summary(curve: Sequence[dict[str, float]] | None, mean_loss: float | None) -> str:
+    """A training run's loss as every view prints it: ``first -> last (mean m)`` over the logged steps (``mean``
+    is the trainer's average over the run, what TRL reports as ``training_loss``); ``-`` when nothing is known."""
+    mean_text = "-" if mean_loss is None else f"{mean_loss:.4f}"
+    if not curve:
+        return "-" if mean_loss is None else f"mean {mean_text}"
+    return f"{curve[0]['loss']:.4f} -> {curve[-1]['loss']:.4f} (mean {mean_text})"

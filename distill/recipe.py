@@ -56,6 +56,8 @@ class SourceConfig(_Section):
     name: str | None = None
     path: str | None = None
     hub: str | None = None
+    # A local copy of a Hub dataset: its hub id, for the card's source_datasets, license and citation.
+    hub_id: str | None = None
     config: str | None = None
     split: str = "train"
     revision: str | None = None
@@ -327,6 +329,9 @@ class EvalConfig(_Section):
     # A sample is correct when these checks (those that apply to its domain) pass. Default: the
     # correctness checks among `checks` (math, choice, code, ...), not format or language.
     score_checks: list[str] | None = None
+    # A benchmark that is a training source (the same file or hub split, or most of its problems verbatim) fails
+    # eval unless this is true (see distill/eval_overlap.py); overlap is printed either way.
+    allow_overlap: bool = False
 
     @model_validator(mode="after")
     def _ks_within_n(self) -> EvalConfig:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from distill.metrics import loss_summary
 from distill.progress import stdout_reader_left
 from distill.store import Store
 from distill.types import EVAL_SOURCE_PREFIX
+
+if TYPE_CHECKING:
+    from distill.recipe import LoadedRecipe
 
 
 class _StdoutConsole(Console):
@@ -24,19 +29,31 @@ class _StdoutConsole(Console):
 stdout_console = _StdoutConsole()
 
 
-def status_report(store: Store) -> dict[str, Any]:
+def status_report(store: Store, recipe: LoadedRecipe | None = None) -> dict[str, Any]:
+    """Everything `status` shows. With the recipe, its current selection (see ``distill/current_selection.py``) is
+    marked among the datasets and counted in the funnel; without, the newest selection is counted."""
+    from distill.current_selection import recipe_labeler, shown_dataset_id
+
+    current_id = shown_dataset_id(recipe, store)
+    labeler = recipe_labeler(recipe)
+    datasets = store.dataset_summary()
+    for d in datasets:
+        d["current"] = d["dataset_id"] == current_id
     return {
         "store": str(store.path),
         "schema_version": store.schema_version(),
         "tables": store.table_counts(),
-        "cumulative_funnel": cumulative_funnel(store),
+        "cumulative_funnel": cumulative_funnel(store, current_id),
         "problems": store.problem_summary(),
         "ingest_errors": [{"source": s, "reason": r, "count": n} for s, r, n in store.ingest_error_summary()],
         "generations": store.generation_summary(),
         "generation_errors": [{"teacher_hash": t, "error": e, "count": n}
                               for t, e, n in store.generation_error_summary()],
         "funnel": [{"check": c, "status": st, "reason": r, "count": n} for c, st, r, n in store.verdict_funnel()],
-        "datasets": store.dataset_summary(),
+        "recipe_given": recipe is not None,
+        "current_dataset_id": current_id,
+        "datasets": datasets,
+        "labels": store.label_histograms(labeler),
         "train_runs": [_train_run(r) for r in store.train_run_summary()],
         "evals": eval_comparison(store.eval_summary()),
         "runs": [{"run_id": r[0], "stage": r[1], "status": r[2], "started_at": r[3], "finished_at": r[4]}
@@ -44,12 +61,14 @@ def status_report(store: Store) -> dict[str, Any]:
     }
 
 
-def cumulative_funnel(store: Store) -> dict[str, Any]:
-    """Problems -> generations -> passing each check in turn -> kept, per source and in total. ``steps`` are
-    (label, key) pairs in funnel order; each source row and ``total`` hold a count per key."""
+def cumulative_funnel(store: Store, dataset_id: str | None = None) -> dict[str, Any]:
+    """Problems -> generations -> passing each check in turn -> kept (in ``dataset_id``, else the newest
+    selection), per source and in total. ``steps`` are (label, key) pairs in funnel order; each source row and
+    ``total`` hold a count per key."""
     checks = store.check_order()
-    dataset_id = store.latest_dataset_id()
-    dataset = next((d for d in store.dataset_summary() if d["dataset_id"] == dataset_id), None)
+    dataset_id = dataset_id or store.latest_dataset_id()
+    found = store.dataset(dataset_id) if dataset_id else None
+    dataset = {"name": found["name"]} if found else None
     # Benchmark samples of the eval stage (sources named eval:*) are not the factory's data: they have their own
     # table (Evaluation), and counting them here would inflate every step.
     rows = [r for r in store.funnel_by_source(checks, dataset_id) if not r["source"].startswith(EVAL_SOURCE_PREFIX)]
@@ -77,8 +96,25 @@ def _train_run(row: dict[str, Any]) -> dict[str, Any]:
     return {"train_run_id": row["train_run_id"], "base_model": row["base_model"], "method": row["method"],
             "dataset_id": row["dataset_id"], "status": row["status"], "steps": metrics.get("steps", 0),
             "tokens_seen": metrics.get("tokens_seen", 0), "train_loss": metrics.get("train_loss"),
+            "loss": loss_summary(metrics.get("loss_curve"), metrics.get("train_loss")),
             "peak_memory_gb": metrics.get("peak_memory_gb"), "model_dir": row["model_dir"],
             "started_at": row["started_at"], "finished_at": row["finished_at"]}
+
+
+def shown_path(path: str | None) -> str:
+    """A path as short as it reads unambiguously, so 80 columns hold it: relative to the current directory when
+    inside it, ``~/...`` under the home folder, else as stored; ``-`` for none."""
+    if not path:
+        return "-"
+    p = Path(path)
+    if not p.is_absolute():
+        return path
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        try:
+            return prefix + str(p.relative_to(base))
+        except ValueError:
+            continue
+    return path
 
 
 def _number(value: float | None, digits: int) -> str:
@@ -102,7 +138,7 @@ def _table(title: str, columns: list[str], rows: list[list[Any]], fold: tuple[st
 def render_status(report: dict[str, Any], recipe_name: str, console: Console = stdout_console) -> None:
     """The status for a terminal of 80 columns: the cumulative funnel first, then what went wrong, then the
     stages' records; a table with nothing in it is left out."""
-    console.print(Text.assemble((recipe_name, "bold"), f"  store {report['store']}",
+    console.print(Text.assemble((recipe_name, "bold"), f"  store {shown_path(report['store'])}",
                                 f" (schema v{report['schema_version']})"))
     funnel = report["cumulative_funnel"]
     if not report["problems"]:
@@ -113,15 +149,17 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
     if rejected:
         _gap(console, _table("Rejected by check", ["check", "status", "reason", "traces"],
                              [[f["check"], f["status"], f["reason"], f["count"]] for f in rejected]))
-    if report["datasets"] and report["datasets"][0]["excluded"]:
-        latest = report["datasets"][0]
-        _gap(console, _table(f"Excluded by reason ({latest['name']})", ["reason", "traces"],
-                             sorted(([r, n] for r, n in latest["excluded"].items()), key=lambda x: (-x[1], x[0]))))
-    hits = report["datasets"][0]["contamination"] if report["datasets"] else {}
+    shown = next((d for d in report["datasets"] if d["current"]), report["datasets"][0] if report["datasets"] else None)
+    if shown is not None and shown["excluded"]:
+        _gap(console, _table(f"Excluded by reason ({shown['name']})", ["reason", "traces"],
+                             sorted(([r, n] for r, n in shown["excluded"].items()), key=lambda x: (-x[1], x[0]))))
+    hits = shown["contamination"] if shown is not None else {}
     if any(hits.values()):  # counted on every problem, also those another reason excluded first
-        latest = report["datasets"][0]
-        _gap(console, _table(f"Problems overlapping a benchmark ({latest['name']})", ["benchmark", "problems"],
+        _gap(console, _table(f"Problems overlapping a benchmark ({shown['name']})", ["benchmark", "problems"],
                              [[b, n] for b, n in sorted(hits.items()) if n]))
+    labels = report.get("labels")
+    if labels:
+        render_label_histograms(labels, console)
     if report["generations"]:
         _gap(console, _table(
             "Generations", ["teacher", "problems", "ok", "errors", "tokens in/out", "cost $"],
@@ -131,7 +169,8 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
     if report["generation_errors"]:
         _gap(console, _table("Generation errors by reason", ["teacher", "reason", "rows"],
                              [[e["teacher_hash"][:8], e["error"], e["count"]] for e in report["generation_errors"]]))
-    problems = report["problems"]
+    # The benchmarks' problems (eval:* sources) are the evaluation's, counted there: the table is the training data.
+    problems = [p for p in report["problems"] if not p["source"].startswith(EVAL_SOURCE_PREFIX)]
     if problems:
         rows = [[p["source"], p["domain"], p["problems"], p["languages"], p["ingest_errors"]] for p in problems]
         if len(problems) > 1:
@@ -144,13 +183,21 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
                              [[e["source"], e["reason"], e["count"]] for e in report["ingest_errors"]],
                              fold=("source",)))
     if report["datasets"]:
-        _gap(console, _table("Datasets (select / export)", ["name", "rows", "created", "exported to"],
-                             [[f"{d['name']} [{d['dataset_id'][:8]}]", d["row_count"], _ts(d["created_at"]),
-                               d["location"] or "-"] for d in report["datasets"]], fold=("name", "exported to")))
+        marked = any(d["current"] for d in report["datasets"])
+        title = "Datasets (select / export; * the recipe's current selection)" if marked else \
+            "Datasets (select / export)"
+        _gap(console, _table(title, ["name", "rows", "created", "exported to"],
+                             [[f"{'* ' if d['current'] else ''}{d['name']} [{d['dataset_id'][:8]}]", d["row_count"],
+                               _ts(d["created_at"]), shown_path(d["location"])] for d in report["datasets"]],
+                             fold=("name", "exported to")))
+        if report.get("recipe_given") and not marked:
+            console.print(Text("No selection matches the recipe's current settings: run `distill select`.",
+                               style="dim"))
     if report["train_runs"]:
-        _gap(console, _table("Training runs", ["run", "method", "status", "steps", "loss", "peak GB", "model"],
-                             [[t["train_run_id"][:12], t["method"], t["status"], t["steps"],
-                               _number(t["train_loss"], 4), _number(t["peak_memory_gb"], 2), t["model_dir"] or "-"]
+        _gap(console, _table("Training runs (loss: first -> last (mean))",
+                             ["run", "method", "status", "steps", "loss", "peak GB", "model"],
+                             [[t["train_run_id"][:12], t["method"], t["status"], t["steps"], t["loss"],
+                               _number(t["peak_memory_gb"], 2), shown_path(t["model_dir"])]
                               for t in report["train_runs"]], fold=("run", "model")))
     if report["evals"]["rows"]:
         columns, rows = comparison_table_rows(report["evals"])
@@ -162,6 +209,17 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
     counts = [f"{t} {n:,}" for t, n in report["tables"].items() if n]
     if counts:
         console.print(Text("Rows: " + ", ".join(counts), style="dim"))
+
+
+def render_label_histograms(labels: dict[str, Any], console: Console) -> None:
+    """The `distill label` results: problems per difficulty, and per topic when topics were asked for."""
+    _gap(console, _table("Difficulty labels", ["difficulty", "problems"],
+                         [[str(level), n] for level, n in labels["difficulty"]]))
+    console.print(Text(f"{labels['problems']:,} problems labelled by labeller {labels['labeler_hash'][:8]} "
+                       "(`distill label`)", style="dim"))
+    if labels["topic"]:
+        _gap(console, _table("Topic labels", ["topic", "problems"], [[t, n] for t, n in labels["topic"]],
+                             fold=("topic",)))
 
 
 def render_live_status(live: dict[str, Any] | None, name: str, store_path: Any,

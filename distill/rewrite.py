@@ -9,7 +9,8 @@ the rewriter's hash, id = a hash of both), never over the original. ``distill ve
 like any trace (Sky-T1 ran its rejection sampling on them), and select keeps a passing rewrite in place of its
 original: with a ``rewrite`` section, originals are excluded as ``rewritten`` or ``not_rewritten``, and a rewrite
 that fails a check is excluded for that reason without its original coming back (mixing layouts in one training
-set would teach both).
+set would teach both). Each rewrite gets a ``layout`` verdict as it is stored (``distill/checks/layout.py``): one
+that ignored the layout is kept in the store, counted in the stage line, and never selected.
 
 Same request loop, budgets, resume and Ctrl-C behaviour as generate (``send_and_store``): a rerun asks only for
 accepted traces without a successful rewrite by this rewriter; failed requests are error rows, replaced next time.
@@ -20,13 +21,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from distill.checks.layout import NAME as LAYOUT
+from distill.checks.layout import VERSION as LAYOUT_VERSION
+from distill.checks.layout import layout_verdict
 from distill.errors import NothingToDoError, RecipeError
 from distill.generate import generation_row, sampling_params
 from distill.llm_requests import Budget, run_recorded, send_and_store
 from distill.recipe import LoadedRecipe, RewriteConfig
 from distill.store import RunContext, Store
 from distill.teachers import make_teacher
-from distill.types import ChatRequest, Completion, stable_hash
+from distill.types import ChatRequest, Completion, Verdict, stable_hash
 
 LAYOUTS = {
     "sky_t1": ("Rewrite the solution below into exactly this layout: `<|begin_of_thought|>`, the reasoning as "
@@ -46,6 +50,7 @@ class RewriteSummary:
     accepted: int = 0
     already_done: int = 0
     rewritten: int = 0
+    layout_failed: int = 0  # rewrites (new, or older ones judged now) that failed the layout check: never kept
     errors: dict[str, int] = field(default_factory=dict)
     cost_usd: float = 0.0
     stopped_by: str | None = None
@@ -54,8 +59,9 @@ class RewriteSummary:
     def line(self, next_step: bool = True) -> str:
         errors = ", ".join(f"{k} {v}" for k, v in sorted(self.errors.items()))
         stop = f"; stopped: {self.stopped_by}" if self.stopped_by else ""
-        return (f"rewrite: {self.rewritten} traces rewritten of {self.accepted} accepted, {self.already_done} already "
-                f"done" + (f", {sum(self.errors.values())} failed requests ({errors}; a rerun retries them)"
+        layout = f" ({self.layout_failed} failed the layout check: not kept)" if self.layout_failed else ""
+        return (f"rewrite: {self.rewritten} traces rewritten{layout} of {self.accepted} accepted, {self.already_done} "
+                f"already done" + (f", {sum(self.errors.values())} failed requests ({errors}; a rerun retries them)"
                            if self.errors else "")
                 + f", ${self.cost_usd:.4f}, rewriter {self.model} [{self.rewriter_hash}]"
                 + ("; run `distill verify` on the rewrites" if next_step else "") + stop)
@@ -99,6 +105,12 @@ def rewrite(recipe: LoadedRecipe, store: Store) -> RewriteSummary:
                                f"`distill verify {recipe.path}` first (rewrite takes traces that pass every check)")
     store.register_teacher(r_hash, cfg.model.backend, cfg.model.model,
                            cfg.model.model_dump(mode="json", exclude={"api_key_env"}) | {"rewrite": cfg.layout})
+    run = store.start_run("rewrite", recipe.config.name, recipe.hash, str(recipe.path))
+    # Rewrites stored before the layout check existed are judged now (no request: the check is local).
+    older = [layout_verdict(gid, cfg.layout, content, reasoning)
+             for gid, content, reasoning in store.rewrites_missing_verdict(r_hash, LAYOUT, LAYOUT_VERSION)]
+    store.add_verdicts(older, run)
+    summary.layout_failed += sum(1 for v in older if v.status != "pass")
     params = sampling_params(cfg.model)
     parents: dict[int, dict[str, Any]] = {}
     requests = []
@@ -107,7 +119,6 @@ def rewrite(recipe: LoadedRecipe, store: Store) -> RewriteSummary:
                               messages(cfg, row["prompt"], row["reasoning"], row["answer_text"]), params)
         parents[id(request)] = row
         requests.append(request)
-    run = store.start_run("rewrite", recipe.config.name, recipe.hash, str(recipe.path))
     budget = Budget(cfg.model, *store.teacher_spend(r_hash))
     run_recorded(store, run, summary, budget, requests,
                  lambda: _rewrite_async(requests, parents, recipe, cfg, r_hash, store, run, summary, budget))
@@ -118,6 +129,7 @@ async def _rewrite_async(requests: list[ChatRequest], parents: dict[int, dict[st
                          cfg: RewriteConfig, r_hash: str, store: Store, run: RunContext, summary: RewriteSummary,
                          budget: Budget) -> None:
     error_ids = store.error_ids_of(r_hash)
+    judged: dict[str, Verdict] = {}  # layout verdicts of rewrites received, written with them
 
     def received(completion: Completion) -> dict[str, Any]:
         parent = parents[id(completion.request)]
@@ -129,10 +141,17 @@ async def _rewrite_async(requests: list[ChatRequest], parents: dict[int, dict[st
             summary.errors[completion.error] = summary.errors.get(completion.error, 0) + 1
         else:
             summary.rewritten += 1
+            judged[row["generation_id"]] = layout_verdict(row["generation_id"], cfg.layout, row["content"],
+                                                          row["reasoning"])
+            summary.layout_failed += judged[row["generation_id"]].status != "pass"
         return row
+
+    def stored(rows: list[dict[str, Any]]) -> None:
+        store.add_generations(rows, error_ids)
+        store.add_verdicts([judged.pop(r["generation_id"]) for r in rows if r["generation_id"] in judged], run)
 
     def extras(elapsed: float) -> dict[str, str]:
         return {"cost": f"${summary.cost_usd:.4f}", "errors": str(sum(summary.errors.values()))}
 
     await send_and_store(make_teacher(cfg.model, recipe.resolve), requests, budget, received,
-                         lambda rows: store.add_generations(rows, error_ids), f"rewrite {cfg.model.model}", extras)
+                         stored, f"rewrite {cfg.model.model}", extras)

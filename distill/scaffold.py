@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from distill.errors import UsageError
+from distill.suggest import did_you_mean
 
 TEMPLATES = ("quickstart", "teacher", "refilter")
 
@@ -45,8 +46,10 @@ checks:                     # by name; other keys are the check's parameters (se
   - name: language          # the response is in the problem's language
 select:
   policy: shortest          # all | first | shortest | k_per_problem
-  decontaminate:
-    enabled: false          # the default benchmarks are Hub datasets; give file paths to check offline
+  decontaminate:             # offline: the shipped index of hashed 8-grams (no text, no Hub)
+    enabled: true           # a problem sharing a word 8-gram with a benchmark problem is excluded
+    index: builtin          # or the path of an index built by scripts/build_benchmark_index.py
+    benchmarks: {math500: index, aime24: index, amc23: index, gsm8k: index}
 export:
   out_dir: exports          # the dataset and its card go to exports/<name>/
   formats: [disk, parquet, jsonl]
@@ -117,7 +120,8 @@ def _data_rows(template: str) -> list[dict]:
 def render(template: str, name: str, recipe_name: str) -> str:
     """The recipe text of ``template``."""
     if template not in TEMPLATES:
-        raise UsageError(f"unknown template {template!r}; choose one of {', '.join(TEMPLATES)}")
+        raise UsageError(f"unknown template {template!r}{did_you_mean(template, TEMPLATES)}; choose one of "
+                         f"{', '.join(TEMPLATES)}")
     body = _BODIES[template].format(name=name, recipe=recipe_name, data=_DATA_FILES[template])
     return (_HEAD.format(template=template) + body
             + _SELECT_EXPORT)

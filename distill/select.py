@@ -7,7 +7,8 @@ its split) or ``excluded`` with the first reason that applied, in this order:
    ``unverified:<check>`` / ``failed:<check>:<reason>`` / ``abstained:<check>:<reason>``: it must pass every
    recipe check for its domain; an abstain drops it unless ``select.abstain`` keeps that check's abstains;
    ``rewritten`` / ``not_rewritten``: with a ``rewrite`` section, an original that passed is replaced by its
-   rewrite (verified on its own), or has none yet;
+   rewrite (verified on its own), or has none yet; a rewrite must pass the layout check first
+   (``failed:layout:<reason>``, see ``distill/checks/layout.py``);
 2. ``contaminated:<benchmark>``: its problem shares a word n-gram with a benchmark problem;
 3. ``duplicate_problem`` / ``near_duplicate_problem``: another source's or row's copy of the problem is kept;
 4. ``outside_difficulty_band``: the problem's pass rate (passing / all samples) is outside
@@ -36,6 +37,9 @@ import numpy as np
 import pyarrow as pa
 
 from distill.benchmark_index import BUILTIN, benchmark_texts, load_index
+from distill.checks.layout import NAME as LAYOUT
+from distill.checks.layout import VERSION as LAYOUT_VERSION
+from distill.current_selection import dataset_name, inputs_key, recipe_labeler, selection_settings
 from distill.dedup import CHUNK as NEAR_CHUNK
 from distill.dedup import Contamination, NearDuplicateIndex, exact_digest, exact_key, near_duplicates
 from distill.errors import NothingToDoError, RecipeError, UsageError
@@ -70,11 +74,44 @@ class SelectSummary:
             if self.judge_accepted else ""
         return warning + (f"select: {self.kept} rows kept in dataset '{self.name}' [{self.dataset_id}]{state}; "
                           f"excluded {sum(self.excluded.values())}" + (f" ({reasons})" if reasons else "")
-                          + contaminated + judged)
+                          + contaminated + judged + self._why_nothing())
+
+    def _why_nothing(self) -> str:
+        """With nothing kept: the last reason that removed rows (what removed the survivors of every earlier step)
+        and the setting behind it."""
+        if self.kept or not self.excluded:
+            return ""
+        last = max(self.excluded, key=lambda r: (_setting_of(r)[0], self.excluded[r]))
+        return (f"; nothing kept: the last {self.excluded[last]} were removed as {last}, which "
+                f"{_setting_of(last)[1]}")
 
 
-def dataset_name(recipe: LoadedRecipe) -> str:
-    return recipe.config.export.name or recipe.config.name
+# Exclusion reasons: the select step (see the module docstring) and the setting that decides them, for the message
+# when nothing is kept.
+_SETTINGS = (
+    ("unchecked:", 1, "select.unchecked_domains decides (or add a check for that domain)"),
+    ("unverified:", 1, "means a check has not judged them: run `distill verify`"),
+    ("failed:layout:", 1, "is rewrite.layout's check (the rewriter ignored the layout)"),
+    ("failed:", 1, "is a check in `checks` (see `distill show --status fail`)"),
+    ("abstained:", 1, "select.abstain decides (keep a check's abstains)"),
+    ("rewritten", 1, "rewrite decides (originals give way to their rewrites)"),
+    ("not_rewritten", 1, "rewrite decides: run `distill rewrite`"),
+    ("contaminated:", 2, "select.decontaminate decides"),
+    ("duplicate_problem", 3, "select.dedup.problems decides"),
+    ("near_duplicate_problem", 3, "select.dedup.near_duplicate_threshold decides"),
+    ("outside_difficulty_band", 4, "select.min_pass_rate / select.max_pass_rate decide"),
+    ("outside_difficulty_label", 4, "select.difficulty (min, max) decides"),
+    ("unlabeled_difficulty", 4, "select.difficulty.unlabeled decides (or run `distill label`)"),
+    ("duplicate_response", 5, "select.dedup.responses decides"),
+    ("near_duplicate_response", 5, "select.dedup.near_duplicate_threshold decides"),
+    ("policy:", 6, "select.policy decides"),
+    ("source_cap", 7, "select.per_source_cap / select.weights decide"),
+)
+
+
+def _setting_of(reason: str) -> tuple[int, str]:
+    """(select step, the setting behind it) of an exclusion reason."""
+    return next(((step, why) for prefix, step, why in _SETTINGS if reason.startswith(prefix)), (0, "select decides"))
 
 
 def contamination_index(recipe: LoadedRecipe) -> Contamination:
@@ -109,6 +146,7 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
     # sandboxes) just to read their verdicts.
     checks = check_classes(recipe)
     summary = SelectSummary("", dataset_name(recipe))
+    lookup_key = inputs_key(recipe, store, checks)  # what export, train and eval look the selection up by
     count = store.open_selection([s.display_name for s in recipe.config.sources], cfg.memory_limit_mb // 2)
     if count == 0:
         store.close_selection()
@@ -130,6 +168,9 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
             passes = set(store.selection_passes(fallback.name, fallback.version).tolist())
             for name in fallback.after:
                 rescued.setdefault(name, set()).update(passes)
+        if recipe.config.rewrite is not None:  # a rewrite out of its layout is never kept (distill/checks/layout.py)
+            for pos, status, why in store.selection_outcomes(LAYOUT, LAYOUT_VERSION, None, rewrites_only=True):
+                reason.set(pos, f"unverified:{LAYOUT}" if status is None else f"failed:{LAYOUT}:{why}")
         for check in checks:
             if check.after:
                 continue
@@ -305,18 +346,22 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
         summary.kept = len(kept)
         summary.splits = dict(Counter(split.tolist()))
         summary.excluded = reason.counts()
-        selection = {"select": cfg.model_dump(mode="json", exclude={"memory_limit_mb"}),
-                     "checks": [[c.name, c.version] for c in checks], "test_size": test_size}
+        selection = selection_settings(recipe, checks)
         summary.dataset_id = _selection_id(summary.name, selection, store.selection_generation_ids(kept), split)
         run = store.start_run("select", recipe.config.name, recipe.hash, str(recipe.path))
         stats = {"kept": summary.kept, "splits": summary.splits, "excluded": dict(summary.excluded),
                  "unchecked_domains": summary.unchecked_domains,
                  "contamination": summary.contamination, "candidates": count,
+                 "source_problems": store.count("problems", "source IN (SELECT unnest(?))",
+                                                [[s.display_name for s in recipe.config.sources]]),
                  "judge_accepted": summary.judge_accepted}
+        if recipe.config.label is not None:  # the card shows the kept problems' labels as they were at select time
+            stats["labels"] = store.label_histograms(recipe_labeler(recipe), store.selection_problem_ids(kept))
         summary.new = store.add_selection({"dataset_id": summary.dataset_id, "name": summary.name,
                                            "selection": selection, "row_count": summary.kept, "stats": stats},
                                           decisions, run)
         store.finish_run(run, "ok", stats | {"dataset_id": summary.dataset_id, "new": summary.new,
+                                             "inputs_key": lookup_key,
                                              "duckdb_memory_limit": store.selection_memory_limit})
     except duckdb.OutOfMemoryException:
         if run is not None:

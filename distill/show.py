@@ -35,10 +35,11 @@ class TraceFilter:
     reason: str | None = None
     problem: str | None = None
     row: int | None = None
-    dataset: str | None = None  # a dataset name; default the latest dataset
+    dataset: str | None = None  # a dataset name (its newest selection); default: ``current``, else the newest
+    current: str | None = None  # the recipe's current selection (distill/current_selection.py), when known
 
     def describe(self) -> str:
-        parts = [f"{k} {v}" for k, v in self.__dict__.items() if v is not None]
+        parts = [f"{k} {v}" for k, v in self.__dict__.items() if v is not None and k != "current"]
         return ", ".join(parts) if parts else "all traces"
 
 
@@ -56,7 +57,7 @@ def find_page(store: Store, where: TraceFilter, page: int = 1, per_page: int = 3
         raise UsageError(f"--status {where.status}: expected one of {', '.join(TRACE_STATUSES)}")
     if page < 1 or per_page < 1:
         raise UsageError("--page and --per-page must be at least 1")
-    dataset_id = store.latest_dataset_id(where.dataset)
+    dataset_id = where.current if where.dataset is None and where.current else store.latest_dataset_id(where.dataset)
     if where.dataset is not None and dataset_id is None:
         raise UsageError(f"--dataset {where.dataset}: no such dataset in this store; `distill status` lists them")
     if (where.row is not None or where.status in ("kept", "excluded")) and dataset_id is None:

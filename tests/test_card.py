@@ -41,7 +41,7 @@ def test_card_has_load_snippet_columns_sample_and_store_values(tmp_path: Path, m
     card, recipe, store = _export(tmp_path, monkeypatch)
     assert 'ds = load_dataset("parquet", data_files={\'train\': \'data/train.parquet\'})' in card
     columns = _section(card, "Columns")
-    assert "| problem_id | Value('string') | key of the problem in the store's problems table |" in columns
+    assert "| problem_id | string | key of the problem in the store's problems table |" in columns
     sample = json.loads(_section(card, "A sample row").split("```json\n", 1)[1].split("\n```", 1)[0])
     with Store.open(store) as db:
         prompt, answer = db.con.execute("SELECT prompt, answer FROM problems WHERE problem_id = ?",
@@ -140,3 +140,27 @@ def test_card_for_a_hub_repo_loads_it_by_name(tmp_path: Path, monkeypatch) -> No
     with Store.open(store) as db:
         card = render_card(loaded, db, db.latest_dataset("cards"), dd)
     assert 'from datasets import load_dataset\n\nds = load_dataset("someone/cards")' in card
+
+
+def test_card_follows_hub_conventions_for_a_local_copy_of_a_hub_dataset(tmp_path: Path, monkeypatch) -> None:
+    def from_gsm8k(data: dict) -> None:
+        data["sources"][0]["hub_id"] = "openai/gsm8k"  # a local copy: the card cites and licenses the Hub dataset
+        data["sources"][0]["license"] = None
+        del data["export"]["license"]
+
+    card, _, _ = _export(tmp_path, monkeypatch, from_gsm8k)
+    front = DatasetCard(card).data
+    assert front.source_datasets == ["openai/gsm8k"] and front.pretty_name == "cards" and front.license == "mit"
+    assert DatasetCardData(**front.to_dict()).to_dict() == front.to_dict()
+    features = [f["name"] for f in front.dataset_info["features"]]
+    assert features[:2] == ["messages", "problem"] and "verdicts" in features
+    citation = _section(card, "Citation")
+    assert "@misc{cards," in citation and "Problems: openai/gsm8k (mit)" in citation
+    assert "@article{cobbe2021gsm8k," in citation and "arXiv:2110.14168" in citation
+
+
+def test_known_teachers_are_cited_once() -> None:
+    from distill.card_hub import citations
+
+    found = citations([], ["deepseek-reasoner", "DeepSeek-R1-Distill-Qwen-7B", "Qwen/QwQ-32B", "my-model"])
+    assert len(found) == 2 and "arXiv:2501.12948" in found[0] and "QwQ-32B" in found[1]

@@ -104,3 +104,36 @@ def test_batch_mode_estimates_at_the_batch_price(tmp_path: Path) -> None:
     batch = dry(recipe_at(tmp_path, {"mode": "batch", "batch_price_factor": 0.5}))
     assert batch["requests"] == stream["requests"]
     assert batch["cost_usd"] == pytest.approx(stream["cost_usd"] * 0.5)
+
+
+def test_a_recipe_without_a_teacher_dry_runs_at_zero(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "pipelines", tmp_path / "pipelines")
+    recipe = tmp_path / "pipelines" / "r1_refilter.yaml"
+    result = CliRunner().invoke(app, ["generate", str(recipe), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == ("generate --dry-run: r1_refilter.yaml has no teacher section (its traces are "
+                                     "imported, or it only evaluates): nothing to send, $0.0000")
+    got = json.loads(CliRunner().invoke(app, ["generate", str(recipe), "--dry-run", "--json"]).output)
+    assert (got["teacher"], got["requests"], got["cost_usd"]) == (None, 0, 0.0)
+
+
+def test_the_dry_run_of_a_hub_source_without_the_hub_fails_at_once(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    recipe = tmp_path / "hub.yaml"
+    recipe.write_text(json.dumps({"name": "hub", "sources": [{"adapter": "gsm8k", "hub": "openai/gsm8k",
+                                                              "config": "main", "split": "test"}],
+                                  "teacher": {"model": "m", "base_urls": ["http://127.0.0.1:9/v1"]}}))
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")}
+    env |= {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(tmp_path / "hf")}  # nothing listens on port 9
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "distill", "generate", str(recipe), "--dry-run"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    took = time.monotonic() - started
+    assert done.returncode == 2, done.stderr
+    assert "the Hub (http://127.0.0.1:9) cannot be reached" in done.stderr + done.stdout
+    # datasets alone retried for 28-37 s here; the probe answers at once (the rest is start-up on a loaded machine)
+    assert "HF_HUB_OFFLINE=1" in done.stderr + done.stdout and took < 25

@@ -106,6 +106,7 @@ def test_pass_and_maj_at_k_from_known_verdicts_side_by_side_and_a_rerun_does_not
     assert json.loads(status.output)["funnel"] == []  # eval samples' verdicts are not the recipe's traces
     shown = CliRunner().invoke(app, ["status", str(path)]).output
     assert "Evaluation" in shown and "Rejected by check" not in shown
+    assert "eval:" not in shown  # the benchmark's problems are not listed (nor totalled) with the training data
 
 
 def test_trained_student_is_a_lora_adapter_loaded_on_its_base(tmp_path: Path, tiny_model: Path) -> None:
@@ -253,3 +254,44 @@ def test_run_trains_then_evaluates_base_and_student_by_default(tmp_path: Path, t
     assert "already trained" in again.output and "eval: 2 model(s) x 1 benchmark(s), 0 new samples" in again.output
     with Store.open(load_recipe(path).store_path, read_only=True) as store:
         assert store.count("train_runs") == 1
+
+
+def test_eval_prints_overlap_and_refuses_a_benchmark_that_is_a_training_source(tmp_path: Path) -> None:
+    from distill.errors import RecipeError
+    from distill.ingest import ingest
+
+    # The training source holds beta verbatim (as a GSM8K-style question) and one unrelated problem.
+    write_jsonl(tmp_path / "leaky.jsonl", [{"question": BENCH[1]["problem"], "answer": "#### 0.5"},
+                                           {"question": "What is 2 + 2?", "answer": "#### 4"}])
+    leaky_source = [{"adapter": "gsm8k", "path": "leaky.jsonl"}]
+    plan = ServerPlan(answers={"alpha": "\\boxed{15}", "beta": "\\boxed{0.5}", "gamma": "\\boxed{7}",
+                               "2 + 2": "\\boxed{4}"})
+    with FaultServer(plan) as server:
+        model = {"m": served(server, "m")}
+        leaked = write_recipe(tmp_path, {"benchmarks": {"leak": {"adapter": "gsm8k", "path": "leaky.jsonl"}},
+                                         "models": model}, sources=leaky_source)
+        recipe = load_recipe(leaked)
+        with Store.open(recipe.store_path) as store:
+            ingest(recipe, store)  # the training side
+            with pytest.raises(RecipeError) as caught:
+                evaluate(recipe, store)
+            assert store.count("generations") == 0  # refused before any sample
+        message = str(caught.value)
+        assert "\n" not in message and "eval.benchmarks.leak: the benchmark is a training source" in message
+        assert "leak 2/2 identical" in message and "eval.allow_overlap: true" in message, message
+
+        # A separate benchmark sharing one problem: allowed, and the overlap is printed.
+        write_recipe(tmp_path, {"benchmarks": {"math_tiny": "bench_math.jsonl"}, "models": model}, sources=leaky_source)
+        with Store.open(recipe.store_path) as store:
+            summary = evaluate(load_recipe(leaked), store)
+        assert summary.line().splitlines()[-1] == (
+            "benchmark overlap with the training sources: math_tiny 1/3 identical, 1 sharing an n-gram")
+
+        # The training source as a benchmark, allowed by the recipe: evaluated, with the overlap said.
+        write_recipe(tmp_path, {"benchmarks": {"leak": {"adapter": "gsm8k", "path": "leaky.jsonl"}},
+                                "models": model, "allow_overlap": True}, sources=leaky_source)
+        with Store.open(recipe.store_path) as store:
+            summary = evaluate(load_recipe(leaked), store)
+        last = summary.line().splitlines()[-1]
+        assert "leak 2/2 identical, 2 sharing an n-gram, read from training source 'leaky'" in last
+        assert last.endswith("(allowed by eval.allow_overlap)") and summary.results[0].n_problems == 2

@@ -241,7 +241,12 @@ def test_report_puts_base_and_student_side_by_side(tmp_path: Path) -> None:
     assert shown == {f"eval.{b}.{m}.{label}": round(v, 4) for b, m, label, v in stored}
     assert shown["eval.tiny.pass@1.base"] == pytest.approx(1 / 3, abs=1e-4)
     assert shown["eval.tiny.pass@1.student"] == pytest.approx(2 / 3, abs=1e-4)
-    assert "Base vs student per benchmark" in summary.path.read_text()
+    page = summary.path.read_text()
+    assert "Evaluation: base vs student per benchmark" in page
+    # Eval samples are no training data: not in the language mix, nor among the rejected training traces; the
+    # models' rejected answers are shown in the evaluation's own section.
+    assert not [k for k in parsed.figures if k.startswith("language.")] and "<h3>Rejected by" not in page
+    assert page.count("<h3>Eval answer rejected by math: math_mismatch</h3>") == 2
     # The benchmark's samples come from the models under test, not the teacher: no teacher pass rate from them.
     assert "pass_rate.problems" not in parsed.figures and parsed.figures["cost.generations"] == "0"
     assert "funnel.total.generations" not in parsed.figures  # nor in the factory's funnel: eval:* sources are apart

@@ -102,6 +102,21 @@ def test_select_keeps_a_difficulty_band_from_the_labels(tmp_path: Path) -> None:
         kept = {r[0] for r in store.con.execute("SELECT p.prompt FROM dataset_rows d JOIN problems p "
                                                 "USING (problem_id) WHERE d.status = 'kept'").fetchall()}
     assert kept == {"Prove the Riemann hypothesis for x.", "Count the primes below 100."}
+    # The labels are visible: status (all training problems), the report and the card (the kept problems).
+    status = result.output[result.output.index("Difficulty labels"):]
+    assert "3 problems labelled by labeller" in status and "Topic labels" in status
+    rows = [line.split() for line in status.splitlines()[3:6]]
+    assert rows == [["1", "1"], ["6", "1"], ["10", "1"]]
+    card = (tmp_path / "data_cards" / "labelled.md").read_text()
+    assert "## Problem labels" in card and "| 6 | 1 |\n| 10 | 1 |" in card and "| number theory | 2 |" in card
+    assert "| 1 | 1 |" not in card  # 1 + 1 was not kept
+    from distill.html_report import report_data
+
+    recipe = load_recipe(path)
+    with Store.open(recipe.store_path, read_only=True) as store:
+        data = report_data(store, recipe)
+    assert data["labels"]["difficulty"] == [[1, 1], [6, 1], [10, 1]]
+    assert data["labels"]["topic"] == [["number theory", 2], ["arithmetic", 1]]
 
 
 def test_filter_generate_sends_the_teacher_only_the_problems_in_the_band(tmp_path: Path) -> None:

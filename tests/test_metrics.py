@@ -60,3 +60,12 @@ def test_maj_at_k_over_the_first_k_samples() -> None:
     assert majority_vote(answers[:1], correct[:1]).correct is True
     assert majority_vote(answers[:3], correct[:3]).correct is False   # 4 wins 2-1
     assert majority_vote(answers, correct).correct is True            # 3 wins 3-2
+
+
+def test_loss_reads_first_to_last_with_the_mean() -> None:
+    from distill.metrics import loss_summary
+
+    curve = [{"step": 1, "loss": 7.31234}, {"step": 2, "loss": 4.0}, {"step": 3, "loss": 1.80001}]
+    assert loss_summary(curve, 4.37) == "7.3123 -> 1.8000 (mean 4.3700)"
+    assert loss_summary([], 2.5) == "mean 2.5000" and loss_summary(None, None) == "-"
+    assert loss_summary(curve, None) == "7.3123 -> 1.8000 (mean -)"

@@ -94,10 +94,11 @@ def test_reasoning_from_field_or_content() -> None:
 
 def test_n_is_used_when_honoured_and_falls_back_when_ignored() -> None:
     with FaultServer(ServerPlan(honour_n=True)) as server:
-        out = run(config(server, max_concurrency=1), requests(["a", "b"], n=4))
+        out = run(config(server, max_concurrency=1), requests(["a" * 41, "b" * 41], n=4))  # 50 chars: 12 tokens
         assert server.state.n_requested == {4: 2}
     assert len(by_key(out)) == 8 and all(c.error is None for c in out)
-    assert sum(c.prompt_tokens for c in out) == 2 * out[0].prompt_tokens  # prompt tokens billed once per call
+    # One prompt billed per call of 4 samples: split evenly, so every sample carries a share and they add up.
+    assert sorted(c.prompt_tokens for c in out) == [3] * 8
 
     with FaultServer(ServerPlan(honour_n=False)) as server:
         out = run(config(server, max_concurrency=1, seed=10), requests(["a", "b"], n=4, seed=10))
@@ -141,3 +142,10 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: no wait
     assert parse_retry_after("soon") is None
+
+
+def test_prompt_tokens_split_evenly_and_add_up() -> None:
+    from distill.teachers.openai_compat import even_shares
+
+    assert even_shares(10, 4) == [3, 3, 2, 2] and sum(even_shares(1001, 7)) == 1001
+    assert even_shares(None, 2) == [None, None] and even_shares(5, 1) == [5]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from distill.cli import app
@@ -60,7 +61,8 @@ def test_rewrites_are_linked_verified_and_replace_their_originals(tmp_path: Path
         rows = store.con.execute(
             "SELECT g.origin, g.parent_generation_id IS NOT NULL, o.final_answer, g.final_answer, g.reasoning, "
             "v.status FROM generations g LEFT JOIN generations o ON o.generation_id = g.parent_generation_id "
-            "JOIN verdicts v ON v.generation_id = g.generation_id WHERE g.origin = 'rewrite' ORDER BY 3").fetchall()
+            "JOIN verdicts v ON v.generation_id = g.generation_id AND v.check_name = 'math' WHERE g.origin = 'rewrite' "
+            "ORDER BY 3").fetchall()
         excluded = dict(store.con.execute("SELECT reason, count(*) FROM dataset_rows WHERE status = 'excluded' "
                                           "GROUP BY 1").fetchall())
     # each rewrite points at its original, is split by the Sky-T1 markers, and is verified on its own
@@ -72,3 +74,54 @@ def test_rewrites_are_linked_verified_and_replace_their_originals(tmp_path: Path
     turns = exported[0]["messages"]
     assert turns[-1]["content"] == REWRITER["Three plus four"]  # the layout as written
     assert PROBLEMS[0][0] in turns[-2]["content"] and "Reasoning:" not in turns[-2]["content"]
+
+
+def test_a_rewrite_out_of_its_layout_fails_the_layout_check_and_is_never_kept(tmp_path: Path) -> None:
+    # Alice's rewrite ignores the layout (right answer, plain text); Bob's follows it; both answers are right.
+    answers = {"Three plus four": "First add 3 and 4.\n\nThe answer is \\boxed{7}.",
+               "Ten minus four": SKY.format(steps="Subtract 4 from 10.", answer=6)}
+    teacher_plan = ServerPlan(answers=TEACHER, reasoning_mode="none")
+    with FaultServer(teacher_plan) as teacher, FaultServer(ServerPlan(answers=answers, reasoning_mode="none")) as rw:
+        path = write_recipe(tmp_path, teacher, rw)
+        runner = CliRunner()
+        for command in ("ingest", "generate", "verify"):
+            assert runner.invoke(app, [command, str(path)]).exit_code == 0
+        result = runner.invoke(app, ["rewrite", str(path)])
+        assert result.exit_code == 0, result.output
+        assert "rewrite: 2 traces rewritten (1 failed the layout check: not kept) of 2 accepted" in result.output
+        result = runner.invoke(app, ["run", str(path)])
+        assert result.exit_code == 0, result.output
+        assert rw.state.stats["requests"] == 2  # the failed rewrite is not asked again
+    with Store.open(load_recipe(path).store_path, read_only=True) as store:
+        layout = store.con.execute("SELECT g.final_answer, v.status, v.reason FROM verdicts v JOIN generations g "
+                                   "USING (generation_id) WHERE v.check_name = 'layout' ORDER BY 1").fetchall()
+        math = dict(store.con.execute("SELECT g.final_answer, v.status FROM verdicts v JOIN generations g "
+                                      "USING (generation_id) WHERE v.check_name = 'math' AND g.origin = 'rewrite'"
+                                      ).fetchall())
+        excluded = dict(store.con.execute("SELECT reason, count(*) FROM dataset_rows WHERE status = 'excluded' "
+                                          "GROUP BY 1").fetchall())
+    assert layout == [("6", "pass", "follows_layout"), ("7", "fail", "missing_marker")]
+    assert math == {"6": "pass", "7": "pass"}  # the answer was right: only the layout check keeps it out
+    assert excluded == {"rewritten": 2, "failed:layout:missing_marker": 1, "failed:math:math_mismatch": 1}
+    exported = [json.loads(line) for line in next((tmp_path / "exports").rglob("*.jsonl")).read_text().splitlines()]
+    assert [row["messages"][-1]["content"] for row in exported] == [answers["Ten minus four"]]
+
+
+@pytest.mark.parametrize(("layout", "text", "failure"), [
+    ("sky_t1", SKY.format(steps="Add.", answer=7), None),
+    ("sky_t1", "<think>Add.</think> \\boxed{7}", ("missing_marker", "<|begin_of_thought|>")),
+    ("sky_t1", SKY.format(steps="Add.", answer=7) + "<|end_of_solution|>", ("repeated_marker", "<|end_of_solution|>")),
+    ("sky_t1", "<|begin_of_thought|><|end_of_thought|><|begin_of_solution|>7<|end_of_solution|>",
+     ("empty_part", "thought")),
+    ("sky_t1", "Note. " + SKY.format(steps="Add.", answer=7),
+     ("text_outside", "before, between or after the sections")),
+    ("think", "<think>Add.</think>\n\n\\boxed{7}", None),
+    ("think", "</think>Add.<think>\\boxed{7}", ("marker_order", "<think> </think>")),
+    ("think", "<think>Add.</think>", ("empty_part", "answer")),
+])
+def test_layout_failures_name_their_reason(layout: str, text: str, failure: tuple[str, str] | None) -> None:
+    from distill.checks.layout import layout_failure, layout_text
+
+    assert layout_failure(layout, text) == failure
+    # a server that split <think> into its reasoning field: the rewrite is judged (and exported) whole
+    assert layout_failure("think", layout_text("\\boxed{7}", "Add.")) is None

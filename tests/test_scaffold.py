@@ -78,6 +78,8 @@ def test_init_teacher_names_the_key_variable_and_refuses_to_overwrite(tmp_path: 
     result = runner.invoke(app, ["init", "--from", "nope", str(tmp_path / "u.yaml")])
     assert result.exit_code == 2
     assert "quickstart, teacher, refilter" in result.output
+    result = runner.invoke(app, ["init", "--from", "teachr", str(tmp_path / "u.yaml")])
+    assert result.exit_code == 2 and "unknown template 'teachr' (did you mean 'teacher'?)" in result.output
 
 
 def test_checks_lists_every_check_with_parameters_and_defaults() -> None:
@@ -103,3 +105,32 @@ def test_adapters_lists_every_adapter_with_its_columns() -> None:
     assert "gsm8k\n  prompt: question\n  answer: answer\n" in result.output
     assert "  response: response | generation | generations | completion | messages" in result.output
     assert "  choices: choices | options (optional)" in result.output
+
+
+@pytest.mark.parametrize("template", ["quickstart", "teacher", "refilter"])
+def test_init_keeps_decontamination_on_with_the_shipped_index(tmp_path: Path, template: str) -> None:
+    result = runner.invoke(app, ["init", "--from", template, str(tmp_path / "r.yaml")])
+    assert result.exit_code == 0, result.output
+    decontaminate = load_recipe(tmp_path / "r.yaml").config.select.decontaminate
+    assert decontaminate.enabled and decontaminate.index == "builtin"
+    assert decontaminate.benchmarks == {"math500": "index", "aime24": "index", "amc23": "index", "gsm8k": "index"}
+    assert "enabled: false" not in (tmp_path / "r.yaml").read_text()
+
+
+def test_an_init_recipe_excludes_a_benchmark_problem_offline(tmp_path: Path, monkeypatch) -> None:
+    """A GSM8K test problem planted among the quickstart traces is excluded as contaminated, without the Hub."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(app, ["init", "--from", "quickstart", "q.yaml"]).exit_code == 0
+    data = next((tmp_path / "data").glob("*.jsonl"))
+    gsm8k_test = ("Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins "
+                  "for her friends every day with four. She sells the remainder at the farmers' market daily for $2 "
+                  "per fresh duck egg. How much in dollars does she make every day at the farmers' market?")
+    with data.open("a") as fh:
+        fh.write(json.dumps({"problem": gsm8k_test, "answer": "18",
+                             "response": ["<think>16 - 3 - 4 = 9 eggs, at $2 each.</think>She makes \\boxed{18}."]})
+                 + "\n")
+    result = runner.invoke(app, ["run", "q.yaml"])
+    assert result.exit_code == 0, result.output
+    assert "problems overlapping a benchmark: gsm8k 1" in result.output

@@ -136,7 +136,10 @@ def test_export_round_trips_with_card_and_lineage(verified, monkeypatch: pytest.
     assert info["gsm8k-sample-r1"]["file_name"] == "jsonl/train.jsonl"
     assert info["gsm8k-sample-r1"]["columns"] == {"messages": "sharegpt"}
     assert info["gsm8k-sample-r1_test"]["file_name"] == "jsonl/test.jsonl"
-    assert json.loads(row["verdicts"]) == {"format": "pass:complete", "math": "pass:math_match"}
+    assert row["verdicts"] == [{"check": "format", "status": "pass", "reason": "complete"},
+                               {"check": "math", "status": "pass", "reason": "math_match"}]
+    text = datasets.Value("string")
+    assert disk["train"].features["verdicts"] == datasets.List({"check": text, "status": text, "reason": text})
     assert dataset["location"] == str(out) and json.loads(dataset["formats"]) == ["disk", "parquet", "jsonl"]
 
     card = (out / "README.md").read_text()
@@ -156,6 +159,17 @@ def test_export_round_trips_with_card_and_lineage(verified, monkeypatch: pytest.
     assert "| math | fail | math_mismatch | 8 |" in card
     assert f"Dataset id `{dataset['dataset_id']}`" in card
     assert "```yaml" in card and "gsm8k-sample-r1" in card
+    # Hub conventions: a pretty name, features in the Hub's YAML form, no local names as source_datasets, readable
+    # column types, and only the prompt templates of the domains the rows hold
+    assert front["pretty_name"] == "gsm8k-sample-r1" and "source_datasets" not in front
+    features = {f["name"]: f for f in front["dataset_info"]["features"]}
+    assert features["verdicts"] == {"name": "verdicts", "list": [{"name": "check", "dtype": "string"}, {
+        "name": "status", "dtype": "string"}, {"name": "reason", "dtype": "string"}]}
+    assert front["dataset_info"]["splits"] == [{"name": "test", "num_examples": 4}, {"name": "train",
+                                                                                    "num_examples": 10}]
+    assert "| problem_id | string |" in card and "| verdicts | list of {check: string, status: string, reason: " \
+        "string} |" in card and "Value(" not in card
+    assert "User template (math)" in card and "User template (code)" not in card
 
 
 def test_export_without_a_selection_says_what_to_do(tmp_path: Path) -> None:
@@ -163,7 +177,7 @@ def test_export_without_a_selection_says_what_to_do(tmp_path: Path) -> None:
 
     path = recipe_file(tmp_path, "http://127.0.0.1:9/v1", NO_DEDUP, name="empty")
     recipe = load_recipe(path)
-    with Store.open(recipe.store_path) as store, pytest.raises(UsageError, match="run `distill select` first"):
+    with Store.open(recipe.store_path) as store, pytest.raises(UsageError, match="run `distill select .*` first"):
         export(recipe, store)
 
 
@@ -289,3 +303,13 @@ def test_select_memory_setting_bounds_duckdb_and_leaves_the_selection_alone(veri
     assert small.dataset_id == stable_hash(dataset_name(recipe), {
         "select": recipe.config.select.model_dump(mode="json", exclude={"memory_limit_mb"}),
         "checks": [["format", "2"], ["math", "3"]], "test_size": 0.0}, [list(r) for r in kept])
+
+
+def test_a_select_that_keeps_nothing_names_the_setting_that_removed_the_last_rows(verified) -> None:
+    tmp_path, base_url = verified
+    summary = run_select(tmp_path, base_url, NO_DEDUP | {"policy": "all", "min_pass_rate": 0.9, "max_pass_rate": 0.95})
+    assert summary.kept == 0 and summary.excluded["outside_difficulty_band"] == 14
+    assert summary.line().endswith("; nothing kept: the last 14 were removed as outside_difficulty_band, which "
+                                   "select.min_pass_rate / select.max_pass_rate decide")
+    kept = run_select(tmp_path, base_url, NO_DEDUP | {"policy": "all"})
+    assert "nothing kept" not in kept.line()

@@ -194,6 +194,7 @@ def test_missing_file_and_unknown_adapter(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="source file not found") as info:
         read(tmp_path, adapter="gsm8k", path="missing.jsonl")
     assert info.value.exit_code == 2
+    assert "'missing.jsonl' is relative to the recipe's folder, not the current directory" in str(info.value)
     with pytest.raises(SourceError, match=r"Unknown adapter 'gsm9k' \(did you mean 'gsm8k'\?\). Available: aime"):
         read(tmp_path, adapter="gsm9k", path="missing.jsonl")
 

@@ -4,6 +4,7 @@ check refuses what cannot fit, with numbers; packing keeps rows apart; two proce
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import signal
@@ -79,6 +80,8 @@ def test_the_export_trains_as_is_in_trl(exported: Path) -> None:
 
     export = datasets.load_from_disk(str(exported / "base" / "exports" / "student" / "disk"))["train"]
     assert "conversations" not in export.column_names and "sharegpt" in export.column_names
+    # verdicts are a list of structs (not a JSON string): they load as such and TRL trains with them beside
+    assert export[0]["verdicts"] and set(export[0]["verdicts"][0]) == {"check", "status", "reason"}
     tok = AutoTokenizer.from_pretrained(exported / "model")
     args = SFTConfig(output_dir=str(exported / "trl"), assistant_only_loss=True, max_length=None, use_cpu=True,
                      bf16=False, gradient_checkpointing=False, report_to=[], max_steps=2, per_device_train_batch_size=2,
@@ -143,6 +146,19 @@ def test_training_lowers_the_loss_and_is_recorded(exported: Path, method: str, l
     assert "Training loss" in page and 'data-figure="train.steps">24<' in page
     assert f'data-figure="train.first_loss">{round(curve[0]["loss"], 4):,.4f}<' in page
     assert f'data-figure="train.last_loss">{round(curve[-1]["loss"], 4):,.4f}<' in page
+    # The loss reads the same everywhere: first -> last (mean over the run), labelled.
+    loss = f'{curve[0]["loss"]:.4f} -> {curve[-1]["loss"]:.4f} (mean {m["train_loss"]:.4f})'
+    assert f"loss {loss}," in summary.line() and html.escape(f"{loss}, as first -> last (mean)") in page
+    assert f'data-figure="train.mean_loss">{round(m["train_loss"], 4):,.4f}<' in page
+    from rich.console import Console
+
+    from distill.report import render_status
+
+    console = Console(width=200, record=True)
+    with Store.open(recipe.store_path, read_only=True) as store:
+        render_status(status_report(store), "student", console)
+    text = console.export_text()
+    assert "Training runs (loss: first -> last (mean))" in text and loss in text
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(exported: Path) -> None:
@@ -304,3 +320,27 @@ def test_train_without_a_train_section_is_a_one_line_error(exported: Path) -> No
     folder = workdir(exported, "nosection")
     result = CliRunner().invoke(app, ["train", str(write_recipe(folder, None))])
     assert result.exit_code == 2 and "train: the recipe has no train section" in result.output
+
+
+def test_a_train_says_nothing_but_its_own_lines_on_stderr(exported: Path) -> None:
+    """No library noise when output goes to a log: TRL's deprecated-alias warning, bitsandbytes' missing-`kernels`
+    message (logged on CPUs with avx512_bf16; emitted here by hand, as this CPU may lack it)."""
+    folder = workdir(exported, "quiet")
+    path = write_recipe(folder, {"method": "lora", "max_steps": 2, "per_device_batch_size": 2,
+                                 "effective_batch_size": 2})
+    script = ("import logging, sys; from distill.cli import app; import distill.train.trainer; "
+              "logging.getLogger('bitsandbytes.backends.cpu.ops').warning(\"Failed to load CPU gemm_4bit_forward from "
+              "kernels-community: No module named 'kernels'\"); sys.argv = ['distill', 'train', sys.argv[1]]; app()")
+    done = subprocess.run([PY, "-c", script, str(path)], cwd=folder, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [next(line for line in done.stderr.splitlines() if line.startswith("lengths"))]
+    assert done.stdout.startswith("train: [")
+
+
+def test_loading_a_model_draws_no_bars_when_stderr_is_not_a_terminal(exported: Path) -> None:
+    script = ("import sys; from distill.recipe import TeacherConfig; "
+              "from distill.teachers.transformers_backend import TransformersTeacher; "
+              "TransformersTeacher(TeacherConfig(backend='transformers', model=sys.argv[1]))._load(); print('loaded')")
+    done = subprocess.run([PY, "-c", script, str(exported / "model")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "loaded", done.stderr
+    assert "Loading weights" not in done.stderr and "%|" not in done.stderr

@@ -42,6 +42,12 @@ def _dry_run(recipe_path, store_path, as_json: bool) -> None:  # type: ignore[no
     from distill.store import Store
 
     recipe = load_recipe(recipe_path)
+    if recipe.config.teacher is None:
+        from distill.estimate import no_teacher_estimate
+
+        nothing = no_teacher_estimate(recipe)
+        typer.echo(json.dumps(nothing, indent=2) if as_json else nothing["note"])
+        return
     path = store_path or recipe.store_path
     db = None
     if path.exists():

@@ -32,10 +32,12 @@ def report_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None, out
 
     Funnel, failure reasons, lengths, pass rates, languages, cost, dedup, training loss, base vs student."""
     from distill.html_report import default_report_path, write_report
+    from distill.recipe import load_recipe
 
     name, db = _readable(recipe, store)
     with db:
-        summary = write_report(db, name, out or default_report_path(db.path))
+        summary = write_report(db, name, out or default_report_path(db.path),
+                               load_recipe(recipe) if recipe is not None else None)
     typer.echo(summary.line())
 
 
@@ -50,7 +52,8 @@ def show_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None,
                                                             "reason (failed:math:math_mismatch).")] = None,
                  problem: Annotated[str | None, typer.Option(help="A problem id or its first characters.")] = None,
                  row: Annotated[int | None, typer.Option(help="A kept row of the dataset, by index.")] = None,
-                 dataset: Annotated[str | None, typer.Option(help="Dataset name (default: the latest).")] = None,
+                 dataset: Annotated[str | None, typer.Option(help="Dataset name (default: the recipe's current "
+                                                             "selection, else the latest).")] = None,
                  page: Annotated[int, typer.Option(help="Page to show first.")] = 1,
                  per_page: Annotated[int, typer.Option(help="Traces per page.")] = 3,
                  full: Annotated[bool, typer.Option("--full", help="Show long reasoning whole.")] = False,
@@ -62,12 +65,15 @@ def show_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None,
 
     from rich.text import Text
 
+    from distill.current_selection import shown_dataset_id
+    from distill.recipe import load_recipe
     from distill.report import stdout_console
     from distill.show import TraceFilter, show
 
     name, db = _readable(recipe, store)
     interactive = sys.stdin.isatty() and stdout_console.is_terminal
     with db:
-        show(db, TraceFilter(source, check, status, reason, problem, row, dataset), stdout_console, page=page,
+        current = shown_dataset_id(load_recipe(recipe), db) if recipe is not None and dataset is None else None
+        show(db, TraceFilter(source, check, status, reason, problem, row, dataset, current), stdout_console, page=page,
              per_page=per_page, full=full, ask=(lambda prompt: stdout_console.input(Text(prompt))) if interactive
              else None)

@@ -20,5 +20,5 @@ def run_command(recipe: RecipeArg, store: StoreOpt = None, force: ForceOpt = Fal
     with writing(db, "run"):
         for line in run_pipeline(loaded, db, force=force):
             typer.echo(line)
-        report = status_report(db)
+        report = status_report(db, loaded)
     render_status(report, loaded.config.name)

@@ -21,6 +21,7 @@ def status_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None, as_
     The cumulative funnel comes first, then what the checks rejected and the stages' records, sized for 80
     columns. While a stage writes the store: that stage's progress and the counts committed when it began."""
     from distill.live import read_live_status
+    from distill.recipe import load_recipe
     from distill.report import render_live_status, render_status, status_report
 
     name, db = open_store_for_reading(recipe, store)
@@ -32,7 +33,7 @@ def status_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None, as_
             render_live_status(live, name, db)
         return
     with db:
-        report = status_report(db)
+        report = status_report(db, load_recipe(recipe) if recipe is not None else None)
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))
     else:

@@ -48,7 +48,9 @@ def read_rows(cfg: SourceConfig, resolve: Callable[[str], Path]) -> Iterator[Row
         return
     path = resolve(cfg.path or "")
     if not path.exists():
-        raise SourceError(f"{path}: source file not found (source '{name}')")
+        relative = "" if Path(cfg.path or "").expanduser().is_absolute() else \
+            f"; '{cfg.path}' is relative to the recipe's folder, not the current directory"
+        raise SourceError(f"{path}: source file not found (source '{name}'{relative})")
     fmt = detect_format(cfg, path)
     reader = {"jsonl": _jsonl_rows, "json": _json_rows, "parquet": _parquet_rows, "csv": _csv_rows,
               "arrow": _disk_rows}[fmt]

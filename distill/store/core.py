@@ -443,6 +443,16 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             "WHERE g.teacher_hash = ? AND g.status = 'ok' AND p.source IN (SELECT unnest(?)) ORDER BY g.rowid",
             [teacher_hash, list(sources)]).fetchall()
 
+    def rewrites_missing_verdict(self, rewriter_hash: str, check_name: str, check_version: str
+                                 ) -> list[tuple[str, str | None, str | None]]:
+        """(generation_id, content, reasoning) of this rewriter's successful rewrites without a verdict of this
+        check version."""
+        return self.con.execute(
+            "SELECT g.generation_id, g.content, g.reasoning FROM generations g WHERE g.origin = 'rewrite' AND "
+            "g.teacher_hash = ? AND g.status = 'ok' AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.generation_id = "
+            "g.generation_id AND v.check_name = ? AND v.check_version = ?) ORDER BY g.rowid",
+            [rewriter_hash, check_name, check_version]).fetchall()
+
     def rewrite_candidates(self, sources: Sequence[str], rewriter_hash: str) -> tuple[list[dict[str, Any]], int]:
         """Successful original (not rewritten) generations of these sources without a successful rewrite by this
         rewriter, with their problem's prompt and domain, in store order; and how many already have one."""
@@ -582,6 +592,25 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
     def latest_dataset(self, name: str) -> dict[str, Any] | None:
         cursor = self.con.execute("SELECT * FROM datasets WHERE name = ? ORDER BY created_at DESC LIMIT 1", [name])
         rows = _dicts(cursor)
+        return rows[0] if rows else None
+
+    def kept_verdicts(self, dataset_id: str, checks: Sequence[str]) -> list[tuple[str, str, str, str]]:
+        """(generation_id, check, status, reason) of a selection's kept rows, for its ``check<US>version`` keys,
+        by generation and check name."""
+        return self.con.execute(
+            "SELECT v.generation_id, v.check_name, v.status, v.reason FROM verdicts v JOIN dataset_rows d "
+            "USING (generation_id) WHERE d.dataset_id = ? AND d.status = 'kept' AND "
+            "concat(v.check_name, chr(31), v.check_version) IN (SELECT unnest(?)) ORDER BY 1, 2",
+            [dataset_id, list(checks)]).fetchall()
+
+    def kept_prompts(self, dataset_id: str) -> list[str]:
+        """The problem texts of a selection's kept rows, each once."""
+        return [r[0] for r in self.con.execute(
+            "SELECT p.prompt FROM problems p WHERE p.problem_id IN (SELECT problem_id FROM dataset_rows "
+            "WHERE dataset_id = ? AND status = 'kept') ORDER BY p.rowid", [dataset_id]).fetchall()]
+
+    def dataset(self, dataset_id: str) -> dict[str, Any] | None:
+        rows = _dicts(self.con.execute("SELECT * FROM datasets WHERE dataset_id = ?", [dataset_id]))
         return rows[0] if rows else None
 
     def dataset_rows(self, dataset_id: str, status: str | None = None) -> list[dict[str, Any]]:

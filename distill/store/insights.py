@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from distill.store.values import _dicts
+from distill.types import EVAL_SOURCE_PREFIX
 
 # The latest version of each check, and per generation the names of the checks that judged it and of those that
 # passed it.
@@ -96,16 +97,17 @@ class InsightQueries:
             "WHERE g.status = 'ok' ORDER BY g.rowid"))
 
     def language_mix(self) -> list[tuple[str, str, int]]:
-        """(source, problem language, problems)."""
-        return self.con.execute("SELECT source, language, count(*) FROM problems GROUP BY ALL "
-                                "ORDER BY 1, 3 DESC, 2").fetchall()
+        """(source, problem language, problems) of the training sources (benchmarks of the eval stage left out)."""
+        return self.con.execute("SELECT source, language, count(*) FROM problems WHERE NOT starts_with(source, ?) "
+                                "GROUP BY ALL ORDER BY 1, 3 DESC, 2", [EVAL_SOURCE_PREFIX]).fetchall()
 
     def language_check_by_language(self) -> list[tuple[str, str, int]]:
-        """(problem language, language-check reason, generations) at the check's latest version."""
+        """(problem language, language-check reason, generations) at the check's latest version, training sources
+        only."""
         return self.con.execute(
             f"{_LATEST_VERDICTS} SELECT p.language, v.reason, count(*) FROM latest v JOIN generations g "
             "USING (generation_id) JOIN problems p USING (problem_id) WHERE v.check_name = 'language' "
-            "GROUP BY ALL ORDER BY 1, 3 DESC").fetchall()
+            "AND NOT starts_with(p.source, ?) GROUP BY ALL ORDER BY 1, 3 DESC", [EVAL_SOURCE_PREFIX]).fetchall()
 
     def dataset_stats(self, dataset_id: str) -> dict[str, Any] | None:
         """The statistics select recorded with a dataset (kept, exclusions, contamination hits per benchmark)."""
@@ -214,14 +216,16 @@ class InsightQueries:
         by_id = {r["generation_id"]: dict(r, verdicts=verdicts.get(r["generation_id"], [])) for r in rows}
         return [by_id[g] for g in generation_ids if g in by_id]
 
-    def failure_samples(self, per_reason: int) -> dict[tuple[str, str], list[str]]:
-        """Up to ``per_reason`` generation ids for each (check, reason) of a non-passing latest verdict."""
+    def failure_samples(self, per_reason: int, eval_only: bool = False) -> dict[tuple[str, str], list[str]]:
+        """Up to ``per_reason`` generation ids for each (check, reason) of a non-passing latest verdict: of the
+        training sources, or (``eval_only``) of the eval stage's benchmark samples."""
         rows = self.con.execute(
             f"{_LATEST_VERDICTS}, ranked AS (SELECT v.check_name, v.reason, v.generation_id, row_number() OVER "
             "(PARTITION BY v.check_name, v.reason ORDER BY g.rowid) AS n FROM latest v JOIN generations g "
-            "USING (generation_id) WHERE v.status <> 'pass') "
+            "USING (generation_id) JOIN problems p USING (problem_id) WHERE v.status <> 'pass' "
+            "AND starts_with(p.source, ?) = ?) "
             "SELECT check_name, reason, generation_id FROM ranked WHERE n <= ? ORDER BY 1, 2, n",
-            [per_reason]).fetchall()
+            [EVAL_SOURCE_PREFIX, eval_only, per_reason]).fetchall()
         out: dict[tuple[str, str], list[str]] = {}
         for check, reason, gid in rows:
             out.setdefault((check, reason), []).append(gid)

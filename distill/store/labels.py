@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from distill.store.values import _now
+from distill.types import EVAL_SOURCE_PREFIX
 
 
 class LabelQueries:
@@ -36,3 +37,28 @@ class LabelQueries:
         """problem id -> its ``ok`` difficulty by this labeller."""
         return dict(self.con.execute("SELECT problem_id, difficulty FROM problem_labels WHERE labeler_hash = ? AND "
                                      "status = 'ok'", [labeler_hash]).fetchall())
+
+    def label_histograms(self, labeler_hash: str | None = None,
+                         problem_ids: Sequence[str] | None = None) -> dict[str, Any] | None:
+        """Problems per difficulty and per topic among the ``ok`` labels of one labeller (default: the one that
+        labelled the most problems), over the training sources' problems (benchmarks of the eval stage left out), or
+        over ``problem_ids``; None when there are no such labels."""
+        if labeler_hash is None:
+            row = self.con.execute("SELECT labeler_hash FROM problem_labels WHERE status = 'ok' GROUP BY 1 "
+                                   "ORDER BY count(*) DESC, max(created_at) DESC LIMIT 1").fetchone()
+            if row is None:
+                return None
+            labeler_hash = row[0]
+        scope = ("problem_id IN (SELECT unnest(?))" if problem_ids is not None else
+                 "problem_id IN (SELECT problem_id FROM problems WHERE NOT starts_with(source, ?))")
+        base = f"FROM problem_labels WHERE labeler_hash = ? AND status = 'ok' AND {scope}"
+        params = [labeler_hash, list(problem_ids) if problem_ids is not None else EVAL_SOURCE_PREFIX]
+        difficulty = self.con.execute(f"SELECT difficulty, count(*) {base} AND difficulty IS NOT NULL GROUP BY 1 "
+                                      "ORDER BY 1", params).fetchall()
+        if not difficulty:
+            return None
+        topics = self.con.execute(f"SELECT topic, count(*) {base} AND topic IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1",
+                                  params).fetchall()
+        return {"labeler_hash": labeler_hash, "problems": sum(n for _, n in difficulty),
+                "difficulty": [[int(level), int(n)] for level, n in difficulty],
+                "topic": [[str(topic), int(n)] for topic, n in topics]}

@@ -48,10 +48,12 @@ class ResultsQueries:
         rows = _dicts(self.con.execute("SELECT * FROM train_runs WHERE train_run_id = ?", [train_run_id]))
         return _decoded(rows[0]) if rows else None
 
-    def latest_train_run(self, recipe_name: str, status: str = "ok") -> dict[str, Any] | None:
+    def latest_train_run(self, recipe_name: str, status: str = "ok",
+                         dataset_id: str | None = None) -> dict[str, Any] | None:
+        """The newest training run of this recipe with this status (and trained on this selection, if given)."""
         rows = _dicts(self.con.execute(
-            "SELECT * FROM train_runs WHERE recipe_name = ? AND status = ? ORDER BY updated_at DESC LIMIT 1",
-            [recipe_name, status]))
+            "SELECT * FROM train_runs WHERE recipe_name = ? AND status = ? AND (? IS NULL OR dataset_id = ?) "
+            "ORDER BY updated_at DESC LIMIT 1", [recipe_name, status, dataset_id, dataset_id]))
         return _decoded(rows[0]) if rows else None
 
     def train_run_summary(self, limit: int = 5) -> list[dict[str, Any]]:

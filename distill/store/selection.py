@@ -70,13 +70,13 @@ class SelectionQueries:
                                 "FROM _select_candidates ORDER BY pos").fetchnumpy()
         return np.asarray(cols["t"])
 
-    def selection_outcomes(self, check: str, version: str, domains: Sequence[str] | None
-                           ) -> Iterator[tuple[int, str | None, str | None]]:
-        """(pos, status, reason) of the candidates this check covers whose verdict is missing (status None)
-        or not a pass, by position."""
+    def selection_outcomes(self, check: str, version: str, domains: Sequence[str] | None,
+                           rewrites_only: bool = False) -> Iterator[tuple[int, str | None, str | None]]:
+        """(pos, status, reason) of the candidates this check covers (in these domains; only the rewrites, when
+        ``rewrites_only``) whose verdict is missing (status None) or not a pass, by position."""
         sql = ("SELECT c.pos, v.status, v.reason FROM _select_candidates c LEFT JOIN verdicts v "
                "ON v.generation_id = c.generation_id AND v.check_name = ? AND v.check_version = ? "
-               "WHERE (v.status IS NULL OR v.status <> 'pass')")
+               "WHERE (v.status IS NULL OR v.status <> 'pass')" + (" AND c.is_rewrite" if rewrites_only else ""))
         params: list[Any] = [check, version]
         if domains is not None:
             sql += " AND c.domain IN (SELECT unnest(?))"
@@ -127,6 +127,12 @@ class SelectionQueries:
             for i in range(start, start + len(chunk)):
                 yield int(pos[i]), int(problem_pos[i]), texts[int(rowids[i])]
 
+    def selection_problem_ids(self, positions: np.ndarray) -> list[str]:
+        """The distinct problem ids of these candidates."""
+        return [r[0] for r in self.con.execute("SELECT DISTINCT problem_id FROM _select_candidates WHERE pos IN "
+                                               "(SELECT unnest(?::BIGINT[])) ORDER BY 1",
+                                               [positions.tolist()]).fetchall()]
+
     def selection_generation_ids(self, positions: np.ndarray) -> Iterator[str]:
         """The generation ids of these candidates, by position, read in chunks."""
         self.con.register("_select_ids", pa.table({"pos": pa.array(positions, pa.int64())}))
@@ -160,6 +166,35 @@ class SelectionQueries:
             self.con.rollback()
             raise
         return True
+
+    def selection_inputs_digest(self, sources: Sequence[str], checks: Sequence[tuple[str, str]],
+                                labeler_hash: str | None) -> list[list[int]]:
+        """What select reads of the store, as (rows, xor of row hashes) per table: the problems of these sources,
+        their generations (status, origin, parent, tokens), the verdicts of these (check, version) pairs and the
+        labeller's labels. Order-free and a scan of narrow columns; a row added, removed or changed changes it.
+        Rows of other sources (the eval stage's ``eval:*`` benchmarks) do not."""
+        pairs = [f"{name}\x1f{version}" for name, version in checks]
+        return [[int(n), int(x)] for _, n, x in self.con.execute(
+            "WITH p AS (SELECT problem_id, source, domain FROM problems WHERE source IN (SELECT unnest(?))), "
+            "g AS (SELECT g.generation_id, g.problem_id, g.status, g.origin, g.parent_generation_id, "
+            "g.completion_tokens, g.sample_index, g.teacher_hash FROM generations g JOIN p USING (problem_id)) "
+            "SELECT 1 AS t, count(*), coalesce(bit_xor(hash(problem_id, source, domain)), 0) FROM p "
+            "UNION ALL SELECT 2, count(*), coalesce(bit_xor(hash(generation_id, problem_id, status, origin, "
+            "parent_generation_id, completion_tokens, sample_index, teacher_hash)), 0) FROM g "
+            "UNION ALL SELECT 3, count(*), coalesce(bit_xor(hash(v.generation_id, v.check_name, v.check_version, "
+            "v.status, v.reason)), 0) FROM verdicts v JOIN g USING (generation_id) "
+            "WHERE concat(v.check_name, chr(31), v.check_version) IN (SELECT unnest(?)) "
+            "UNION ALL SELECT 4, count(*), coalesce(bit_xor(hash(l.problem_id, l.status, l.difficulty)), 0) "
+            "FROM problem_labels l JOIN p USING (problem_id) WHERE l.labeler_hash = ? ORDER BY 1",
+            [list(sources), pairs, labeler_hash or ""]).fetchall()]
+
+    def select_run_dataset(self, inputs_key: str) -> str | None:
+        """The dataset id of the newest finished select run that recorded these inputs (``inputs_key`` in its
+        summary), or None."""
+        row = self.con.execute(
+            "SELECT summary->>'dataset_id' FROM runs WHERE stage = 'select' AND status = 'ok' "
+            "AND summary->>'inputs_key' = ? ORDER BY started_at DESC LIMIT 1", [inputs_key]).fetchone()
+        return row[0] if row else None
 
     def close_selection(self) -> None:
         self.con.execute("DROP TABLE IF EXISTS _select_candidates")

@@ -255,15 +255,26 @@ class OpenAITeacher:
         prompt_tokens = _int(usage.get("prompt_tokens"))
         completion_tokens = _int(usage.get("completion_tokens"))
         lengths = [len(_text(c, "content")) + len(_reasoning(c)) + 1 for c in choices]
+        samples = min(len(requests), len(choices))
+        # One prompt billed for n samples: each carries an even share (they add up to the call's count), so no
+        # sample reads as "not reported" and per-sample cost is comparable.
+        prompt_shares = even_shares(prompt_tokens, samples)
         out = []
         for i, (request, choice) in enumerate(zip(requests, choices, strict=False)):
             share = None if completion_tokens is None else round(completion_tokens * lengths[i] / sum(lengths))
             out.append(Completion(
                 request=request, content=_text(choice, "content"), reasoning=_reasoning(choice) or None,
-                finish_reason=choice.get("finish_reason"),
-                prompt_tokens=prompt_tokens if i == 0 else (0 if prompt_tokens is not None else None),
+                finish_reason=choice.get("finish_reason"), prompt_tokens=prompt_shares[i],
                 completion_tokens=share, latency_s=latency, attempts=attempts, model=model))
         return out
+
+
+def even_shares(total: int | None, parts: int) -> list[int | None]:
+    """``total`` split into ``parts`` integers differing by at most one (the first ones larger), summing to it."""
+    if total is None:
+        return [None] * parts
+    base, extra = divmod(total, max(parts, 1))
+    return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
 def _with_request(completion: Completion, request: ChatRequest) -> Completion:

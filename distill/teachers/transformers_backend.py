@@ -16,6 +16,7 @@ the base.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from itertools import islice
@@ -43,7 +44,11 @@ class TransformersTeacher:
         if self._model is not None:
             return
         import torch
+        import transformers
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if not sys.stderr.isatty():  # a log or a pipe: no "Loading weights" bars (the stage prints its own line)
+            transformers.utils.logging.disable_progress_bar()
 
         adapter_base = adapter_base_model(self.model_ref, self._resolve)
         base_ref = adapter_base or self.model_ref

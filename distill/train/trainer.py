@@ -16,6 +16,7 @@ Guarantees:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import resource
 import time
@@ -28,6 +29,7 @@ from typing import Any
 from transformers import AutoConfig, AutoTokenizer, PrinterCallback, TrainerCallback
 
 from distill.errors import UsageError
+from distill.metrics import loss_summary
 from distill.progress import stage_progress, stderr_console
 from distill.recipe import LoadedRecipe
 from distill.store import Store
@@ -38,6 +40,12 @@ from distill.train.training_data import TrainingData, load_training_data
 from distill.types import stable_hash
 
 FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3")
+
+# Noise on every run that says nothing about this one: bitsandbytes' CPU backend logs (through Python's last-resort
+# handler, so on stderr) that the optional `kernels` package is missing, on CPUs with avx512_bf16; transformers warns
+# that TRL uses a deprecated alias.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 @dataclass
@@ -59,7 +67,7 @@ class TrainSummary:
         if self.skipped:
             return f"train: [{self.train_run_id}] already trained -> {self.model_dir}"
         resumed = f", resumed from {Path(self.resumed_from).name}" if self.resumed_from else ""
-        loss = f"{self.train_loss:.4f}" if self.train_loss is not None else "-"
+        loss = loss_summary(self.metrics.get("loss_curve"), self.train_loss)
         return (f"train: [{self.train_run_id}] {self.steps} steps, {self.tokens_seen:,} tokens, loss {loss}, "
                 f"{self.wall_s:.1f} s, peak {self.peak_memory_gb:.2f} GB{resumed} -> {self.model_dir}")
 

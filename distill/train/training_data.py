@@ -1,4 +1,5 @@
-"""Where training rows come from: the recipe's latest export, a local dataset, or a Hugging Face dataset id.
+"""Where training rows come from: the export of the recipe's current selection, a local dataset, or a Hugging
+Face dataset id.
 
 The export is read from its folder on disk (``<out_dir>/<name>/disk``, or its Parquet/JSONL files), so
 every process of a multi-GPU run can read it without opening the store; its ``export.json`` manifest names
@@ -52,20 +53,26 @@ def load_training_data(recipe: LoadedRecipe, store: Store | None, dataset: str |
 
 
 def _from_export(recipe: LoadedRecipe, store: Store | None, split: str) -> TrainingData:
-    from distill.select import dataset_name
+    """The export of the recipe's current selection (not the newest record: see ``distill/current_selection.py``);
+    without a store (a worker of a multi-GPU run), the export folder as it is."""
+    from distill.current_selection import current_selection, dataset_name
 
     name = dataset_name(recipe)
     folder = recipe.resolve(recipe.config.export.out_dir) / name
+    expected = None
     if store is not None:
-        latest = store.latest_dataset(name)
-        if latest is None or not latest.get("location"):
-            raise UsageError(f"no export named '{name}' in {store.path}; run `distill select` and `distill export` "
-                             f"first, or set train.dataset")
-        folder = Path(latest["location"])
+        current = current_selection(recipe, store)
+        expected = current["dataset_id"]
+        if current.get("location"):
+            folder = Path(current["location"])
     if not folder.exists():
-        raise UsageError(f"the export folder {folder} is missing; run `distill export` again, or set train.dataset")
+        raise UsageError(f"the export folder {folder} is missing; run `distill export {recipe.path}`, or set "
+                         f"train.dataset")
     manifest = _manifest(folder)
     dataset_id = manifest.get("dataset_id") if manifest else None
+    if expected is not None and dataset_id != expected:
+        raise UsageError(f"{folder} holds selection {dataset_id or 'unknown'}, not the recipe's current selection "
+                         f"{expected}; run `distill export {recipe.path}` first")
     # Export rewrites its files on every run: the selection's id, not their mtimes, says whether rows changed.
     fingerprint = stable_hash("export", dataset_id, split) if dataset_id else _fingerprint(folder, split)
     return TrainingData(_load_local(folder, split), str(folder), fingerprint, dataset_id)
