@@ -17,10 +17,11 @@ import asyncio
 import time
 from typing import Any
 
-from distill.generate import GenerateSummary, cost_of, generation_row
+from distill.generate import GenerateSummary, generation_row
 from distill.llm_requests import Budget
 from distill.progress import stage_progress
 from distill.recipe import LoadedRecipe, TeacherConfig
+from distill.spend import cost_of, note_reasons
 from distill.store import RunContext, Store
 from distill.teachers.openai_batch import TERMINAL, OpenAIBatchClient
 from distill.types import ChatRequest
@@ -98,9 +99,9 @@ async def _finish(client: OpenAIBatchClient, job: dict[str, Any], by_id: dict[st
         rows.append(row)
         summary.received += 1
         summary.cost_usd += row["cost_usd"]
-        summary.prompt_tokens += completion.prompt_tokens or 0
-        summary.completion_tokens += completion.completion_tokens or 0
-        budget.add(row["cost_usd"], completion.completion_tokens)
+        summary.prompt_tokens += row["prompt_tokens"] or 0
+        summary.completion_tokens += row["completion_tokens"] or 0
+        budget.add(row["cost_usd"], row["charged_completion_tokens"], note_reasons(completion))
         if completion.error:
             summary.errors += 1
             summary.errors_by_reason[completion.error] = summary.errors_by_reason.get(completion.error, 0) + 1

@@ -160,6 +160,14 @@ MIGRATIONS.append([
         runner_up_votes INTEGER, details JSON, recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMP NOT NULL,
         PRIMARY KEY (problem_id, teacher_hash, method))""",
 ])
+# v6: spend is counted, never trusted (distill.spend): what a row was charged when the server's usage was not usable
+# (``charged_completion_tokens``, counted against ``max_completion_tokens``) and why (``usage_note``).
+MIGRATIONS.append([
+    "ALTER TABLE generations ADD COLUMN charged_completion_tokens INTEGER",
+    "ALTER TABLE generations ADD COLUMN usage_note VARCHAR",
+    "ALTER TABLE problem_labels ADD COLUMN charged_completion_tokens INTEGER",
+    "ALTER TABLE problem_labels ADD COLUMN usage_note VARCHAR",
+])
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("problems", "ingest_errors", "ingested_sources", "runs", "teachers", "generations", "verdicts", "datasets",
           "dataset_rows", "train_runs", "evals", "eval_problems", "problem_labels", "pseudo_references",
@@ -463,12 +471,14 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             "status = 'ok'", [teacher_hash]).fetchone()
         return int(n), float(mean or 0.0)
 
-    def teacher_spend(self, teacher_hash: str) -> tuple[float, int]:
-        """Cost in USD and completion tokens spent so far on this teacher configuration (all rows)."""
-        cost, tokens = self.con.execute(
-            "SELECT coalesce(sum(cost_usd), 0), coalesce(sum(completion_tokens), 0) FROM generations "
-            "WHERE teacher_hash = ?", [teacher_hash]).fetchone()
-        return float(cost), int(tokens)
+    def teacher_spend(self, teacher_hash: str) -> tuple[float, int, int]:
+        """Cost in USD and completion tokens charged so far to this teacher configuration (all rows; an error row's
+        charge moves into the row that replaces it), and how many rows were charged anything."""
+        cost, tokens, charged = self.con.execute(
+            "SELECT coalesce(sum(cost_usd), 0), coalesce(sum(coalesce(charged_completion_tokens, completion_tokens)), "
+            "0), count(*) FILTER (WHERE cost_usd > 0 OR coalesce(charged_completion_tokens, completion_tokens) > 0) "
+            "FROM generations WHERE teacher_hash = ?", [teacher_hash]).fetchone()
+        return float(cost), int(tokens), int(charged)
 
     def add_generations(self, rows: Sequence[dict[str, Any]], error_ids: set[str] | None = None) -> int:
         """Store generation rows (dicts with the ``generations`` columns except ``created_at``).
@@ -477,19 +487,37 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
         the same (problem, teacher, sample): a retry's success, or a newer error with its reason.
         ``error_ids``: the ids of this store's error rows, when the caller knows them (``error_ids_of``);
         then only those in the batch are replaced, and a batch replacing none costs no table scan.
+        What a replaced error row was charged (a timed-out attempt at its bound) moves into the row replacing it,
+        so the spend a cap counts never shrinks.
         """
         now = _now()
         batch = [dict(r, created_at=now) for r in rows]
         if error_ids is None:
+            self._carry_error_charges(batch, [r["generation_id"] for r in batch])
             before = ("DELETE FROM generations WHERE status = 'error' AND generation_id IN "
                       "(SELECT generation_id FROM _distill_batch)")
         else:
             replaced = sorted({r["generation_id"] for r in batch} & error_ids)
+            if replaced:
+                self._carry_error_charges(batch, replaced)
             before = ("DELETE FROM generations WHERE status = 'error' AND generation_id IN (SELECT unnest(?))",
                       [replaced]) if replaced else None
             error_ids.difference_update(replaced)
             error_ids.update(r["generation_id"] for r in batch if r["status"] == "error")
         return self._insert_ignore("generations", batch, before=before)
+
+    def _carry_error_charges(self, batch: list[dict[str, Any]], ids: list[str]) -> None:
+        charged = {r[0]: (r[1], r[2]) for r in self.con.execute(
+            "SELECT generation_id, coalesce(cost_usd, 0), coalesce(charged_completion_tokens, 0) FROM generations "
+            "WHERE status = 'error' AND (cost_usd > 0 OR charged_completion_tokens > 0) AND generation_id IN "
+            "(SELECT unnest(?))", [ids]).fetchall()}
+        for row in batch:
+            if row["generation_id"] in charged:
+                cost, tokens = charged.pop(row["generation_id"])
+                own = row.get("charged_completion_tokens")
+                row["cost_usd"] = (row.get("cost_usd") or 0.0) + cost
+                row["charged_completion_tokens"] = tokens + (own if own is not None else
+                                                             row.get("completion_tokens") or 0)
 
     def error_ids_of(self, teacher_hash: str) -> set[str]:
         """Ids of this teacher configuration's error rows (to be replaced by the next attempt)."""

@@ -17,13 +17,14 @@ class LabelQueries:
         return {r[0] for r in self.con.execute("SELECT problem_id FROM problem_labels WHERE labeler_hash = ? AND "
                                                "status = 'ok'", [labeler_hash]).fetchall()}
 
-    def label_spend(self, labeler_hash: str) -> tuple[float, int]:
-        """Cost in USD and completion tokens spent on this labeller so far (failed attempts that were replaced are
-        gone from the table, so a rerun's budget counts what is stored)."""
-        cost, tokens = self.con.execute(
-            "SELECT coalesce(sum(cost_usd), 0), coalesce(sum(completion_tokens), 0) FROM problem_labels "
-            "WHERE labeler_hash = ?", [labeler_hash]).fetchone()
-        return float(cost), int(tokens)
+    def label_spend(self, labeler_hash: str) -> tuple[float, int, int]:
+        """Cost in USD and completion tokens spent on this labeller so far, and how many rows were charged anything
+        (failed attempts that were replaced are gone from the table, so a rerun's budget counts what is stored)."""
+        cost, tokens, charged = self.con.execute(
+            "SELECT coalesce(sum(cost_usd), 0), coalesce(sum(coalesce(charged_completion_tokens, completion_tokens)), "
+            "0), count(*) FILTER (WHERE cost_usd > 0 OR coalesce(charged_completion_tokens, completion_tokens) > 0) "
+            "FROM problem_labels WHERE labeler_hash = ?", [labeler_hash]).fetchone()
+        return float(cost), int(tokens), int(charged)
 
     def add_labels(self, rows: Sequence[dict[str, Any]]) -> int:
         now = _now()

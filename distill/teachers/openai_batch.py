@@ -98,8 +98,7 @@ class OpenAIBatchClient:
         if not choices:
             return Completion(request, None, None, None, None, None, 0.0, error="invalid_response",
                               error_detail="the batch line has no choices")
-        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-        (done,) = self.chat._from_choices([request], choices[:1], 0.0, usage, body.get("model"), 1)
+        (done,) = self.chat._from_choices([request], choices, 1, 0.0, body.get("usage"), body.get("model"), 1, 0)
         return done
 
     async def aclose(self) -> None:
