@@ -6,20 +6,23 @@ on a writer thread (the event loop never waits on DuckDB), show progress, and re
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from distill import interrupts
+from distill.errors import DistillError, StoreWriteError
 from distill.progress import stage_progress
 from distill.recipe import TeacherConfig
 from distill.spend import cost_of, note_reasons, prompt_bound
 from distill.store import RunContext, Store
-from distill.store.writer import BackgroundWrites
+from distill.store.writer import BackgroundWrites, HeldOnFailure
 from distill.types import ChatRequest, Completion
 
 FLUSH_INTERVAL_S = 0.2
 FLUSH_ROWS = 1000
+MIN_FREE_BYTES = 8 * 2**20  # room a stage needs on the store's disk to start sending (WAL and checkpoint)
 MAX_QUEUED_WRITES = 4  # batches waiting for the writer thread before the stage stops reading completions
 
 
@@ -119,6 +122,7 @@ def run_recorded(store: Store, run: RunContext, summary: Any, budget: Budget, re
     budget.plan(requests)
     try:
         if requests and not budget.exhausted():
+            check_room(store)
             asyncio.run(work())
         summary.stopped_by = budget.stop_line()
         summary.charged_at_bound = dict(budget.charged_at_bound)
@@ -130,7 +134,13 @@ def run_recorded(store: Store, run: RunContext, summary: Any, budget: Budget, re
         if status == "failed" and interrupts.pending():  # Ctrl-C that surfaced as another error (a DuckDB query's)
             status = "interrupted"
         summary.elapsed_s = time.monotonic() - started
-        store.finish_run(run, status, {k: v for k, v in summary.__dict__.items() if k != "run_id"})
+        try:
+            store.finish_run(run, status, {k: v for k, v in summary.__dict__.items() if k != "run_id"})
+        except StoreWriteError:
+            if status != "failed":
+                raise
+            # The disk that failed the stage refuses this too: the run stays `running` until the next writer
+            # opens the store and marks it `died`; the stage's own error is the one to report.
 
 
 async def send_and_store(teacher: Any, requests: list[ChatRequest], budget: Budget,
@@ -144,20 +154,22 @@ async def send_and_store(teacher: Any, requests: list[ChatRequest], budget: Budg
     last_flush = time.monotonic()
     max_lag_ms = 0.0
     # Writes go to one writer thread, in order, so the event loop never waits on DuckDB; the stage owns the
-    # connection and nothing else touches it until the writer has finished.
+    # connection and nothing else touches it until the writer has finished. A failed write stops the sending at
+    # once; what arrives after it is held in memory for one retry (``HeldOnFailure``).
     writes = BackgroundWrites(MAX_QUEUED_WRITES)
+    stored = HeldOnFailure(write)
 
     def flush() -> None:
         nonlocal last_flush
         if buffer:
-            writes.submit(write, list(buffer))
+            writes.submit(stored, list(buffer))
             buffer.clear()
         last_flush = time.monotonic()
 
     def feed() -> Iterator[ChatRequest]:
-        # Lazily consumed by the teacher: once a budget is spent, no further request goes out.
+        # Lazily consumed by the teacher: once a budget is spent or the store failed, no further request goes out.
         for request in requests:
-            if budget.exhausted():
+            if stored.failure is not None or budget.exhausted():
                 return
             budget.sent += 1
             yield request
@@ -190,4 +202,29 @@ async def send_and_store(teacher: Any, requests: list[ChatRequest], budget: Budg
         flush()
         writes.close()
         await teacher.aclose()
+        if stored.failure is not None:
+            outcome = _retry_held(stored)
+    if stored.failure is not None:
+        failure = stored.failure
+        if isinstance(failure, DistillError):
+            raise type(failure)(f"{label}: sending stopped at once: {failure} ({outcome})")
+        raise failure
     return max_lag_ms
+
+
+def _retry_held(stored: HeldOnFailure) -> str:
+    """Retry the held rows once; say what became of them."""
+    held = stored.held_rows
+    try:
+        stored.retry()
+    except Exception:
+        return f"{held} rows received since could not be stored either; a rerun asks for them again"
+    return f"the {held} rows received since were stored on a retry"
+
+
+def check_room(store: Store) -> None:
+    """Refuse to start sending when the store's disk has too little room for what comes back."""
+    free = shutil.disk_usage(store.path.parent).free
+    if free < MIN_FREE_BYTES:
+        raise StoreWriteError(f"{store.path}: the disk is full ({free / 2**20:.1f} MiB free, {MIN_FREE_BYTES // 2**20} "
+                              f"MiB needed to start); no request was sent; free space, then rerun")

@@ -29,7 +29,7 @@ import duckdb
 import pyarrow as pa
 
 from distill import __version__
-from distill.errors import StoreError, StoreLockedError, StorePathError, StoreValueError
+from distill.errors import StoreError, StoreLockedError, StorePathError, StoreValueError, StoreWriteError
 from distill.processes import pid_alive
 from distill.store.batches import BatchQueries
 from distill.store.insights import InsightQueries
@@ -341,7 +341,7 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             except Exception as exc:
                 self._rollback_quietly()
                 if _is_io_error(exc):  # disk full, file gone: say so, rather than the rollback's own complaint
-                    raise StoreError(f"{self.path}: the write failed: {str(exc).splitlines()[0][:300]}") from None
+                    raise write_failure(self.path, exc) from None
                 raise
         raise AssertionError("unreachable")
 
@@ -363,10 +363,19 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             pass  # DuckDB may already have aborted the transaction (e.g. after an I/O error)
 
     # ---- runs ----------------------------------------------------------------------------------
+    def _write(self, sql: str, params: Sequence[Any]) -> None:
+        """One statement that writes, with a full or read-only disk named as such (``StoreWriteError``)."""
+        try:
+            self.con.execute(sql, params)
+        except Exception as exc:
+            if _is_io_error(exc):
+                raise write_failure(self.path, exc) from None
+            raise
+
     def start_run(self, stage: str, recipe_name: str | None, recipe_hash: str | None,
                   recipe_path: str | None) -> RunContext:
         run_id = new_run_id(stage)
-        self.con.execute(
+        self._write(
             "INSERT INTO runs (run_id, stage, recipe_name, recipe_hash, recipe_path, distill_version, pid, "
             "status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)",
             [run_id, stage, recipe_name, recipe_hash, recipe_path, __version__, os.getpid(), _now()],
@@ -374,7 +383,7 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
         return RunContext(run_id, recipe_hash)
 
     def finish_run(self, run: RunContext, status: str, summary: dict[str, Any]) -> None:
-        self.con.execute(
+        self._write(
             "UPDATE runs SET status = ?, summary = ?, finished_at = ? WHERE run_id = ?",
             [status, _json(summary), _now(), run.run_id],
         )
@@ -702,7 +711,22 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
 
 
 def _is_io_error(exc: BaseException) -> bool:
-    return isinstance(exc, duckdb.IOException | OSError) or "No space left on device" in str(exc)
+    return isinstance(exc, duckdb.IOException | OSError) or any(
+        marker in str(exc) for marker in ("No space left on device", "Read-only file system", "Could not write"))
+
+
+def write_failure(path: Path, exc: BaseException) -> StoreWriteError:
+    """A failed write as one line naming its cause (disk full, read-only, another I/O error) and the file."""
+    text = str(exc)
+    errno_ = getattr(exc, "errno", None)
+    if errno_ == 28 or "No space left on device" in text:
+        cause = "the disk is full"
+    elif errno_ == 30 or "Read-only file system" in text:
+        cause = "the filesystem is read-only"
+    else:
+        cause = "an I/O error"
+    detail = text.splitlines()[0][:300] if text else type(exc).__name__
+    return StoreWriteError(f"{path}: the write failed, {cause} ({detail}); free space or fix the disk, then rerun")
 
 _PROBLEM_COLS_P = ("p.problem_id, p.source, p.locator, p.domain, p.prompt, p.answer, p.tests, p.choices, "
                    "p.language, p.metadata")
