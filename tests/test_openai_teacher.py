@@ -141,3 +141,15 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: no wait
     assert parse_retry_after("soon") is None
+
+
+@pytest.mark.parametrize(("cap", "at_least", "at_most"), [(None, 1.0, 5.0), (0.3, 0.3, 2.0)])
+def test_retry_after_is_capped_by_the_timeout_or_the_setting(cap: float | None, at_least: float,
+                                                              at_most: float) -> None:
+    # A server asking for a day: by default the wait is cut to timeout_s (1 s here), or to max_retry_after_s.
+    with FaultServer(ServerPlan(faults=[Fault("429", match="pday", times=1, retry_after=86400)])) as server:
+        started = time.monotonic()
+        (completion,) = run(config(server, timeout_s=1.0, max_retry_after_s=cap), requests(["pday"], 1))
+        elapsed = time.monotonic() - started
+    assert completion.error is None and completion.attempts == 2
+    assert at_least <= elapsed < at_most, elapsed

@@ -6,8 +6,9 @@ least busy URL gets the next request).
 
 Failures and retries. Transient failures are retried up to ``max_retries`` times with exponential
 backoff and full jitter (``retry_backoff_s * 2**attempt``, capped at 60 s), never sooner than a
-``Retry-After`` header asks. After the last try the request becomes a ``Completion`` with one of these
-reason codes, which the generate stage stores as an error row:
+``Retry-After`` header asks, up to ``max_retry_after_s`` (by default the smaller of ``timeout_s`` and the 60 s
+backoff cap: a server asking for a day does not get it). After the last try the request becomes a
+``Completion`` with one of these reason codes, which the generate stage stores as an error row:
 
 - ``http_429``: rate limited; ``http_5xx``: server error (both retried)
 - ``http_4xx``: the request was refused (bad model name, bad key, context too long; not retried)
@@ -115,6 +116,8 @@ class OpenAITeacher:
                 raise UsageError(f"teacher.api_key_env: the environment variable {cfg.api_key_env} is not set; "
                                  f"export it with the API key")
         self.urls = [u.rstrip("/") for u in cfg.base_urls]
+        self.retry_after_cap = cfg.max_retry_after_s if cfg.max_retry_after_s is not None else \
+            min(cfg.timeout_s, BACKOFF_CAP_S)
         self.in_flight = dict.fromkeys(self.urls, 0)
         self.honours_n: dict[str, bool | None] = dict.fromkeys(self.urls, True if cfg.use_n == "always" else None)
         self._session: aiohttp.ClientSession | None = None
@@ -238,7 +241,7 @@ class OpenAITeacher:
             if failure.reason not in RETRYABLE or attempt == self.cfg.max_retries:
                 break
             backoff = random.uniform(0, min(BACKOFF_CAP_S, self.cfg.retry_backoff_s * 2 ** attempt))
-            await asyncio.sleep(max(backoff, failure.retry_after or 0.0))
+            await asyncio.sleep(max(backoff, min(failure.retry_after or 0.0, self.retry_after_cap)))
         assert failure is not None
         return Completion(request, None, None, None, None, None, time.monotonic() - started,
                           attempts=attempt + 1, error=failure.reason, error_detail=failure.detail,
