@@ -67,6 +67,7 @@ class ServerPlan:
     # (`completed`; `expired`: only the first half of the lines answered; `failed`: no output at all)
     batch_polls: int = 1
     batch_outcome: str = "completed"
+    batch_create_hang_s: float = 0.0  # create records the batch, then waits this long before answering
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ServerPlan:
@@ -149,9 +150,11 @@ def _completion_body(state: _State, body: dict[str, Any], kind: str = "ok", coun
 
 
 def _add_batch_routes(app: web.Application, state: _State) -> None:
-    """OpenAI's batch API, enough for a client to upload, create, poll and download: lines answered like chat
-    requests (a fault whose kind is an error status makes that line an error-file entry); ``batch_polls`` GETs say
-    ``in_progress`` first; ``batch_outcome`` decides the ending. Stats: files_uploaded, batches_created."""
+    """OpenAI's batch API, enough for a client to upload, create (with ``metadata``), list, poll and download: lines
+    answered like chat requests (a fault whose kind is an error status makes that line an error-file entry);
+    ``batch_polls`` GETs say ``in_progress`` first; ``batch_outcome`` decides the ending; ``batch_create_hang_s``
+    delays create's answer after the batch exists (a client killed then has paid without knowing the id).
+    Stats: files_uploaded, batches_created."""
     files: dict[str, bytes] = {}
     batches: dict[str, dict[str, Any]] = {}
 
@@ -185,8 +188,21 @@ def _add_batch_routes(app: web.Application, state: _State) -> None:
                                "response": {"status_code": 200, "body": _completion_body(state, line["body"])}})
         batches[batch_id] = {"id": batch_id, "object": "batch", "endpoint": body.get("endpoint"),
                              "input_file_id": body["input_file_id"], "status": "in_progress", "polls": 0,
-                             "output": output, "errors": errors, "total": len(lines)}
+                             "metadata": body.get("metadata"), "output": output, "errors": errors,
+                             "total": len(lines)}
+        if state.plan.batch_create_hang_s:
+            await asyncio.sleep(state.plan.batch_create_hang_s)
         return web.json_response(_batch_view(batches[batch_id]))
+
+    async def list_batches(request: web.Request) -> web.Response:
+        newest_first = [_batch_view(b) for b in reversed(batches.values())]
+        after = request.query.get("after")
+        if after:
+            ids = [b["id"] for b in newest_first]
+            newest_first = newest_first[ids.index(after) + 1:] if after in ids else []
+        limit = int(request.query.get("limit", 20))
+        page = newest_first[:limit]
+        return web.json_response({"object": "list", "data": page, "has_more": len(newest_first) > limit})
 
     def _batch_view(batch: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in batch.items() if k not in ("output", "errors", "polls", "total")} | {
@@ -215,6 +231,7 @@ def _add_batch_routes(app: web.Application, state: _State) -> None:
 
     app.router.add_post("/v1/files", upload)
     app.router.add_post("/v1/batches", create)
+    app.router.add_get("/v1/batches", list_batches)
     app.router.add_get("/v1/batches/{batch_id}", get)
     app.router.add_get("/v1/files/{file_id}/content", content)
 
