@@ -13,17 +13,21 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
+from rich.text import Text
 
 from distill import interrupts
 from distill.cli import INTERRUPTED
 from distill.errors import DistillError
 from distill.progress import stderr_console, stdout_reader_left
+from distill.terminal import visible
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    stderr_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # Text, not markup: a message may quote a file, a server or a recipe value with brackets in it
+    stderr_console.print(Text.assemble(("error:", "bold red"), " ", visible(message)), highlight=False,
+                         soft_wrap=True)
     return typer.Exit(code)
 
 
