@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from distill.redaction import redact
 from distill.store.values import _dicts, _json, _now
 
 
@@ -18,7 +19,7 @@ class BatchQueries:
         self.con.execute(
             "INSERT INTO batch_jobs (batch_id, teacher_hash, base_url, input_file_id, status, request_count, "
             "custom_ids, recipe_hash, run_id, submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [job["batch_id"], job["teacher_hash"], job["base_url"], job["input_file_id"], job["status"],
+            [job["batch_id"], job["teacher_hash"], redact(job["base_url"]), job["input_file_id"], job["status"],
              len(job["custom_ids"]), _json(job["custom_ids"]), run.recipe_hash, run.run_id, now, now])
 
     def adopt_batch_job(self, intent_id: str, job: dict[str, Any], run: Any) -> None:

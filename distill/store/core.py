@@ -31,6 +31,7 @@ import pyarrow as pa
 from distill import __version__
 from distill.errors import StoreError, StoreLockedError, StorePathError, StoreValueError, StoreWriteError
 from distill.processes import pid_alive
+from distill.redaction import redact, redact_values
 from distill.store.batches import BatchQueries
 from distill.store.insights import InsightQueries
 from distill.store.labels import LabelQueries
@@ -427,8 +428,9 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
 
     # ---- teachers and generations ---------------------------------------------------------------
     def register_teacher(self, teacher_hash: str, backend: str, model: str, config: dict[str, Any]) -> None:
-        self._insert_ignore("teachers", [{"teacher_hash": teacher_hash, "backend": backend, "model": model,
-                                          "config": _json(config), "created_at": _now()}])
+        """Record a teacher configuration; URL credentials and key-shaped values in it are redacted."""
+        self._insert_ignore("teachers", [{"teacher_hash": teacher_hash, "backend": backend, "model": redact(model),
+                                          "config": _json(redact_values(config)), "created_at": _now()}])
 
     def samples_done(self, teacher_hash: str) -> set[tuple[str, int]]:
         """(problem_id, sample_index) pairs that already have a successful generation."""

@@ -53,6 +53,7 @@ import aiohttp
 
 from distill.errors import UsageError
 from distill.recipe import TeacherConfig
+from distill.redaction import redact
 from distill.spend import checked_usage
 from distill.types import ChatRequest, Completion
 
@@ -244,7 +245,7 @@ class OpenAITeacher:
             await asyncio.sleep(max(backoff, min(failure.retry_after or 0.0, self.retry_after_cap)))
         assert failure is not None
         return Completion(request, None, None, None, None, None, time.monotonic() - started,
-                          attempts=attempt + 1, error=failure.reason, error_detail=failure.detail,
+                          attempts=attempt + 1, error=failure.reason, error_detail=redact(failure.detail),
                           lost_attempts=lost), []
 
     async def _post(self, session: aiohttp.ClientSession, url: str, body: bytes) -> dict[str, Any]:
