@@ -107,6 +107,7 @@ class TeacherConfig(_Section):
     retry_backoff_s: float = Field(default=1.0, ge=0)  # first backoff; doubles per retry, full jitter, cap 60 s
     # the longest a Retry-After header may make a request wait; None: the smaller of timeout_s and the 60 s backoff cap
     max_retry_after_s: float | None = Field(default=None, ge=0)
+    max_response_bytes: int = Field(default=8 * 2**20, ge=1024)  # a larger reply is an error (response_too_large)
     price_input_per_mtok: float = Field(default=0.0, ge=0)
     price_output_per_mtok: float = Field(default=0.0, ge=0)
     max_cost_usd: float | None = Field(default=None, ge=0)

@@ -153,3 +153,14 @@ def test_retry_after_is_capped_by_the_timeout_or_the_setting(cap: float | None, 
         elapsed = time.monotonic() - started
     assert completion.error is None and completion.attempts == 2
     assert at_least <= elapsed < at_most, elapsed
+
+
+def test_a_response_over_max_response_bytes_is_an_error_charged_at_its_bound_not_retried() -> None:
+    plan = ServerPlan(faults=[Fault("huge", match="pbig", count=3 * 2**20)])  # a 3 MB completion
+    with FaultServer(plan) as server:
+        out = by_key(run(config(server, max_response_bytes=2**20), requests(["pbig", "psmall"], 1)))
+        assert server.state.stats["huge"] == 1  # not asked again
+    big, small = out[("pbig", 0)], out[("psmall", 0)]
+    assert big.error == "response_too_large" and big.attempts == 1 and big.lost_attempts == 1
+    assert "1,048,576 bytes" in big.error_detail and big.content is None
+    assert small.error is None and small.content

@@ -17,6 +17,8 @@ backoff cap: a server asking for a day does not get it). After the last try the 
 - ``invalid_json``: a body that is not JSON or is cut short (retried)
 - ``invalid_response``: JSON without usable choices (retried)
 - ``empty_content``: neither content nor reasoning came back (retried: DeepSeek-style load shedding)
+- ``response_too_large``: the body passed ``max_response_bytes`` (not retried: it would come back as large, and
+  paid for again); reading stops there, so memory stays bounded
 
 ``finish_reason: length`` is not an error: the completion is stored and the verify stage's format
 check marks it truncated.
@@ -251,7 +253,7 @@ class OpenAITeacher:
     async def _post(self, session: aiohttp.ClientSession, url: str, body: bytes) -> dict[str, Any]:
         try:
             async with session.post(f"{url}/chat/completions", data=body) as response:
-                raw = await response.read()
+                raw = await self._read_capped(response, url)
                 status = response.status
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
         except TimeoutError:
@@ -274,6 +276,21 @@ class OpenAITeacher:
         if not isinstance(data, dict):
             raise _Failure("invalid_response", f"{url} sent JSON that is not an object", billable=True)
         return data
+
+    async def _read_capped(self, response: aiohttp.ClientResponse, url: str) -> bytes:
+        cap = self.cfg.max_response_bytes
+        too_large = _Failure("response_too_large", f"{url} sent a body over max_response_bytes ({cap:,} bytes)",
+                             billable=True)
+        if (response.content_length or 0) > cap:
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > cap:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     # ---- turning choices into completions ------------------------------------------------------
     def _from_choices(self, requests: list[ChatRequest], choices: list[dict[str, Any]], requested: int,

@@ -16,7 +16,7 @@ always). Kinds:
   choices more than ``n`` asked, each billed in the usage), ``full_usage`` (a plausible usage at the request's
   ``max_tokens`` per choice: the most a client can be made to believe). A ``slow`` fault longer than the
   client's timeout still answers (counted in ``GET /stats`` as ``answered_after_timeout`` once the client has
-  gone).
+  gone). ``huge``: an answer of ``count`` characters.
 
 Answers: the first key of ``answers`` contained in the user message picks the text; otherwise
 ``default_answer``. ``reasoning_mode`` puts the reasoning in ``<think>`` inside ``content``
@@ -123,6 +123,8 @@ def _completion_body(state: _State, body: dict[str, Any], kind: str = "ok", coun
     answer, reasoning, finish = state.answer_for(text), plan.reasoning, "stop"
     if kind == "empty":
         answer, reasoning = "", ""
+    elif kind == "huge":
+        answer = "x" * count
     elif kind == "length":
         answer, finish = answer[: len(answer) // 2], "length"
     choice_count = int(body.get("n") or 1) if plan.honour_n else 1
