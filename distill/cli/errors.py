@@ -53,6 +53,12 @@ def _environment_failure(exc: BaseException) -> bool:
     return "duckdb" in type(exc).__module__ and type(exc).__name__ == "IOException"
 
 
+def _corrupt_store(exc: BaseException) -> bool:
+    """DuckDB reading a damaged block: a bad checksum or an unreadable page, not a bug of ours."""
+    return "duckdb" in type(exc).__module__ and any(
+        marker in str(exc) for marker in ("Corrupt database file", "does not match stored checksum"))
+
+
 def guarded(fn: F) -> F:
     """Wrap a command; it must take a ``debug`` parameter (``DebugOpt``)."""
     params = inspect.signature(fn).parameters
@@ -86,6 +92,9 @@ def guarded(fn: F) -> F:
             if _environment_failure(exc):  # the disk or filesystem, not a bug: say what and where
                 where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
                 raise _fail(f"{where}{first or type(exc).__name__}", 1) from None
+            if _corrupt_store(exc):  # found mid-query: a damaged block the file's header did not reveal
+                raise _fail(f"the store file is corrupt (DuckDB: {first}); restore it from a copy, or point the "
+                            f"command at another store", 1) from None
             raise _fail(f"unexpected {type(exc).__name__}: {first} (this is a bug; rerun with --debug "
                         f"for the traceback)", 1) from None
 
