@@ -2,13 +2,15 @@
 within its window at its discount (``batch_price_factor``, 0.5 at OpenAI), and every answer is stored as a
 generation row exactly like a streamed one (same ids, columns and error reasons).
 
-Resumable: each batch is recorded in ``batch_jobs`` as soon as the provider accepts it, before any waiting. A
-rerun (after Ctrl-C, a crash or SIGKILL at any point) first polls the recorded batches whose results are not
-stored and stores them; only then does it plan again, so a request is never in two live batches and never paid
-twice. A batch that fails, expires or is cancelled is recorded with that status; the requests it did not answer
-are simply still missing, and the next run submits them again. Budget: before a batch is submitted, its worst
-case (every request at ``max_tokens``, prompts at characters / 4, at the batch price) must fit under
-``max_cost_usd`` with what is spent; else the stage stops and says so.
+Resumable: each batch is recorded in ``batch_jobs`` before it is created, as intended, with the SHA-256 digest of
+its input file (also sent to the provider as the batch's metadata), and under the provider's id as soon as the
+provider accepts it. A rerun (after Ctrl-C, a crash or SIGKILL at any point) first finds an intended batch at the
+provider by its digest (adopting it, or dropping the intent when it was never created), polls the recorded
+batches whose results are not stored and stores them; only then does it plan again, so a request is never in two
+live batches and never paid twice. A batch that fails, expires or is cancelled is recorded with that status; the
+requests it did not answer are simply still missing, and the next run submits them again. Budget: before a batch
+is submitted, its worst case (every request at ``max_tokens``, prompts at their byte bound, at the batch price)
+must fit under ``max_cost_usd`` with what is spent; else the stage stops and says so.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ import asyncio
 import time
 from typing import Any
 
-from distill.generate import GenerateSummary, cost_of, generation_row
+from distill.generate import GenerateSummary, generation_row
 from distill.llm_requests import Budget
 from distill.progress import stage_progress
 from distill.recipe import LoadedRecipe, TeacherConfig
+from distill.spend import cost_of, note_reasons, prompt_bound
 from distill.store import RunContext, Store
 from distill.teachers.openai_batch import TERMINAL, OpenAIBatchClient
 from distill.types import ChatRequest
+
+INTENDED = "intended"  # a batch recorded before it was created: a rerun finds it at the provider by its digest
+INTENT_PREFIX = "intent-"
 
 
 def custom_id(request: ChatRequest) -> str:
@@ -37,6 +43,10 @@ async def generate_batches(requests: list[ChatRequest], recipe: LoadedRecipe, cf
     error_ids = store.error_ids_of(t_hash)
     try:
         for job in store.open_batch_jobs(t_hash):  # batches a previous run submitted: poll, never resubmit
+            if job["status"] == INTENDED:
+                job = await _adopt(client, job, store, run)
+                if job is None:
+                    continue
             await _finish(client, job, by_id, cfg, t_hash, store, run, summary, budget, error_ids)
         done = store.samples_done(t_hash)
         todo = [r for r in requests if (r.problem_id, r.sample_index) not in done]
@@ -47,12 +57,15 @@ async def generate_batches(requests: list[ChatRequest], recipe: LoadedRecipe, cf
                 budget.stopped_by = "max_cost_usd"  # the next batch's worst case would pass the cap
                 break
             lines = [client.line(custom_id(r), r) for r in chunk]
-            file_id = await client.upload(lines)
-            batch = await client.create(file_id)
-            job = {"batch_id": batch["id"], "teacher_hash": t_hash, "base_url": client.base_url,
-                   "input_file_id": file_id, "status": batch.get("status", "validating"),
-                   "custom_ids": [line["custom_id"] for line in lines]}
-            store.add_batch_job(job, run)  # recorded before waiting: a crash from here on polls it again
+            data, digest = client.input_file(lines)
+            intent = {"batch_id": f"{INTENT_PREFIX}{digest}", "teacher_hash": t_hash, "base_url": client.base_url,
+                      "input_file_id": None, "status": INTENDED, "custom_ids": [line["custom_id"] for line in lines]}
+            store.add_batch_job(intent, run)  # recorded before it can be paid for: a rerun looks for it by digest
+            file_id = await client.upload(data)
+            batch = await client.create(file_id, digest)
+            job = intent | {"batch_id": batch["id"], "input_file_id": file_id,
+                            "status": batch.get("status", "validating")}
+            store.adopt_batch_job(intent["batch_id"], job, run)  # a crash from here on polls it again
             budget.sent += len(chunk)
             await _finish(client, job, by_id, cfg, t_hash, store, run, summary, budget, error_ids)
     finally:
@@ -60,8 +73,22 @@ async def generate_batches(requests: list[ChatRequest], recipe: LoadedRecipe, cf
 
 
 def _worst_cost(cfg: TeacherConfig, request: ChatRequest) -> float:
-    prompt = sum(len(m.get("content") or "") for m in request.messages) // 4 + 1
-    return cost_of(cfg, prompt, cfg.max_tokens) * cfg.batch_price_factor
+    return cost_of(cfg, prompt_bound(request.messages), cfg.max_tokens) * cfg.batch_price_factor
+
+
+async def _adopt(client: OpenAIBatchClient, intent: dict[str, Any], store: Store,
+                 run: RunContext) -> dict[str, Any] | None:
+    """The provider's batch an earlier run intended (found by its input digest), now recorded under its id; or
+    None when it was never created (the intent is dropped and its requests are planned again)."""
+    digest = intent["batch_id"].removeprefix(INTENT_PREFIX)
+    batch = await client.find(digest)
+    if batch is None:
+        store.drop_batch_job(intent["batch_id"])
+        return None
+    job = intent | {"batch_id": batch["id"], "input_file_id": batch.get("input_file_id"),
+                    "status": batch.get("status", "validating")}
+    store.adopt_batch_job(intent["batch_id"], job, run)
+    return job
 
 
 async def _finish(client: OpenAIBatchClient, job: dict[str, Any], by_id: dict[str, ChatRequest], cfg: TeacherConfig,
@@ -98,9 +125,9 @@ async def _finish(client: OpenAIBatchClient, job: dict[str, Any], by_id: dict[st
         rows.append(row)
         summary.received += 1
         summary.cost_usd += row["cost_usd"]
-        summary.prompt_tokens += completion.prompt_tokens or 0
-        summary.completion_tokens += completion.completion_tokens or 0
-        budget.add(row["cost_usd"], completion.completion_tokens)
+        summary.prompt_tokens += row["prompt_tokens"] or 0
+        summary.completion_tokens += row["completion_tokens"] or 0
+        budget.add(row["cost_usd"], row["charged_completion_tokens"], note_reasons(completion))
         if completion.error:
             summary.errors += 1
             summary.errors_by_reason[completion.error] = summary.errors_by_reason.get(completion.error, 0) + 1

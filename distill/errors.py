@@ -38,6 +38,12 @@ class StoreError(DistillError):
     """The store file is unusable (newer schema, corrupt file)."""
 
 
+class StoreWriteError(StoreError):
+    """The store's disk refused a write (full, read-only, an I/O error): exit 5; the message names the cause."""
+
+    exit_code = 5
+
+
 class StoreValueError(DistillError):
     """A batch holds a value the store cannot take (text that is not valid UTF-8, a number out of range);
     callers that can isolate the row do so."""

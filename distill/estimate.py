@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from distill.errors import NothingToDoError, RecipeError, SourceError
-from distill.generate import _within_difficulty_band, cost_of
+from distill.generate import _within_difficulty_band
 from distill.prompts import PromptBuilder
 from distill.recipe import LoadedRecipe, TeacherConfig
+from distill.spend import cost_of
 from distill.teachers import teacher_hash
 from distill.types import Problem
 

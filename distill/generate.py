@@ -25,6 +25,7 @@ from distill.llm_requests import Budget, run_recorded, send_and_store
 from distill.prompts import PromptBuilder
 from distill.recipe import LoadedRecipe, TeacherConfig, redact
 from distill.response import extract_final_answer, split_response
+from distill.spend import charged_line, charged_tokens, cost_of, reply_tokens, usage_note
 from distill.store import RunContext, Store
 from distill.teachers import make_teacher, teacher_hash
 from distill.types import ChatRequest, Completion, Generation, SamplingParams
@@ -44,6 +45,7 @@ class GenerateSummary:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     stopped_by: str | None = None  # which budget stopped the stage early
+    charged_at_bound: dict[str, int] = field(default_factory=dict)  # replies whose usage was not usable, by reason
     elapsed_s: float = 0.0
     max_loop_lag_ms: float = 0.0  # the longest the event loop was late to wake the flusher (store writes included)
 
@@ -54,12 +56,17 @@ class GenerateSummary:
         failed = f", {self.errors} failed requests recorded ({errs}; a rerun retries them)" if self.errors else ""
         return (f"generate: {self.received - self.errors} completions stored{failed},"
                 f" {self.already_done} already done, {self.completion_tokens:,} completion tokens, "
-                f"${self.cost_usd:.4f}, {rate:.1f}/s, teacher {self.model} [{self.teacher_hash}]{stop}")
+                f"${self.cost_usd:.4f}{charged_line(self.charged_at_bound)}, {rate:.1f}/s, "
+                f"teacher {self.model} [{self.teacher_hash}]{stop}")
 
 
-def cost_of(cfg: TeacherConfig, prompt_tokens: int | None, completion_tokens: int | None) -> float:
-    spent = (prompt_tokens or 0) * cfg.price_input_per_mtok + (completion_tokens or 0) * cfg.price_output_per_mtok
-    return spent / 1e6
+def charge_columns(completion: Completion, cfg: TeacherConfig) -> dict[str, Any]:
+    """A row's token and spend columns: the reply's own usage (None when it was not usable), what it was charged
+    (``distill.spend``: at the bound when the usage was not usable, lost attempts included) and why."""
+    prompt, output = reply_tokens(completion)
+    charged_prompt, charged_output = charged_tokens(completion)
+    return {"prompt_tokens": prompt, "completion_tokens": output, "charged_completion_tokens": charged_output,
+            "cost_usd": cost_of(cfg, charged_prompt, charged_output), "usage_note": usage_note(completion)}
 
 
 def sampling_params(cfg: TeacherConfig) -> SamplingParams:
@@ -81,9 +88,8 @@ def generation_row(completion: Completion, cfg: TeacherConfig, t_hash: str, run:
         "answer_text": split.answer_text if split else None,
         "final_answer": extract_final_answer(split.answer_text) if split else None,
         "finish_reason": completion.finish_reason,
-        "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
+        **charge_columns(completion, cfg),
         "latency_s": completion.latency_s,
-        "cost_usd": cost_of(cfg, completion.prompt_tokens, completion.completion_tokens),
         "attempts": completion.attempts, "error": completion.error, "error_detail": completion.error_detail,
         "model": completion.model or cfg.model, "recipe_hash": run.recipe_hash, "run_id": run.run_id,
     }
@@ -182,8 +188,8 @@ async def _generate_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg
         row = generation_row(completion, cfg, t_hash, run)
         summary.received += 1
         summary.cost_usd += row["cost_usd"]
-        summary.prompt_tokens += completion.prompt_tokens or 0
-        summary.completion_tokens += completion.completion_tokens or 0
+        summary.prompt_tokens += row["prompt_tokens"] or 0
+        summary.completion_tokens += row["completion_tokens"] or 0
         if completion.error:
             summary.errors += 1
             summary.errors_by_reason[completion.error] = summary.errors_by_reason.get(completion.error, 0) + 1
@@ -193,6 +199,6 @@ async def _generate_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg
         return {"tok/s": f"{summary.completion_tokens / elapsed:,.0f}", "cost": f"${summary.cost_usd:.4f}",
                 "errors": str(summary.errors)}
 
-    lag = await send_and_store(make_teacher(cfg, recipe.resolve), requests, budget, received,
+    lag = await send_and_store(make_teacher(budget.teacher_config(), recipe.resolve), requests, budget, received,
                                lambda rows: store.add_generations(rows, error_ids), f"generate {cfg.model}", extras)
     summary.max_loop_lag_ms = max(summary.max_loop_lag_ms, lag)

@@ -11,6 +11,9 @@ the run is marked ``interrupted``). Three CPython behaviours made an early Ctrl-
   ``namedtuple`` build methods that way while modules import) sets an interpreter flag that makes Python
   kill itself with SIGINT at exit, whatever the program did with the exception (exit -2, not 130). The
   handler does not raise inside such code: it hands the interrupt back to the main thread a moment later.
+  The same for a module being imported: a native module's initialiser (DuckDB, via nanobind) aborts the process
+  (rc -6) on an exception raised in Python code it calls, and a class body being built wraps it in a
+  RuntimeError; the interrupt waits for the import to finish (torch's few seconds at most).
 - An exception raised inside a weakref callback or a finaliser (importlib's module locks) is printed as
   "Exception ignored in ..." and dropped. The unraisable hook stays quiet for our interrupt and delivers
   it again, to the main thread.
@@ -18,9 +21,15 @@ the run is marked ``interrupted``). Three CPython behaviours made an early Ctrl-
 Should the exception still be lost somewhere, the signal is recorded: ``pending()`` says so, the pipeline
 stops before its next stage, and the CLI exits with ``exit_code()`` instead of 0.
 
-Exit codes: 130 after SIGINT, 143 after SIGTERM (128 + the signal number, as shells report them). Before
-the entry arms the handler (the interpreter's own start, a few tens of milliseconds) Python's default
-behaviour applies.
+Once the command's outcome is decided, ``hold()`` ignores both signals: CPython's shutdown puts the default
+action back in place of a Python handler, and a signal then killed the process without a line (-2, -15). After
+the one "interrupted" line the CLI leaves with ``os._exit`` (the stage has kept what it finished and closed the
+store on its way out), so no native library's shutdown report ("nanobind: leaked N instances") follows it.
+
+Exit codes: 130 after SIGINT, 143 after SIGTERM (128 + the signal number, as shells report them). The remaining
+window: before the entry arms the handler, the interpreter's own start (measured 60-80 ms on the CI kind under
+load, most of it ``site`` loading the editable install's path finder), Python's default behaviour applies: a
+SIGINT then prints Python's own traceback (exit 1 or -2), a SIGTERM ends the process (-15).
 """
 
 from __future__ import annotations
@@ -37,9 +46,13 @@ _announced = False
 _default_unraisable = sys.unraisablehook
 
 
-def _inside_string_code(frame: FrameType | None) -> bool:
+def _unsafe_to_raise(frame: FrameType | None) -> bool:
+    """Inside code where a ``KeyboardInterrupt`` does harm: code run from a string (see above), or a module being
+    imported, whose native initialiser (DuckDB's nanobind) aborts the process on an exception it did not
+    expect, and whose class bodies turn it into a RuntimeError (``__set_name__``)."""
     while frame is not None:
-        if frame.f_code.co_filename == "<string>":
+        name = frame.f_code.co_filename
+        if name == "<string>" or name.startswith("<frozen importlib._bootstrap"):
             return True
         frame = frame.f_back
     return False
@@ -54,7 +67,7 @@ def _deliver_later(signum: int) -> None:
 def _handler(signum: int, frame: FrameType | None) -> None:
     global _received
     _received = signum
-    if _inside_string_code(frame):
+    if _unsafe_to_raise(frame):
         _deliver_later(signum)
         return
     raise KeyboardInterrupt
@@ -71,6 +84,14 @@ def arm() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _handler)
     sys.unraisablehook = _unraisable
+
+
+def hold() -> None:
+    """Ignore SIGINT and SIGTERM from now on: the command's outcome is decided and only being reported. (At
+    interpreter shutdown CPython puts the default action back in place of a Python handler, so a signal then
+    killed the process without a line, exit -2 or -15; an ignored signal stays ignored.)"""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def pending() -> bool:

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distill.errors import NothingToDoError, RecipeError
-from distill.generate import cost_of, sampling_params
+from distill.generate import charge_columns, sampling_params
 from distill.llm_requests import Budget, run_recorded, send_and_store
 from distill.recipe import LabelConfig, LoadedRecipe
 from distill.response import split_response
+from distill.spend import charged_line
 from distill.store import RunContext, Store
 from distill.teachers import make_teacher
 from distill.types import ChatRequest, Completion, Problem, stable_hash
@@ -44,6 +45,7 @@ class LabelSummary:
     failed: dict[str, int] = field(default_factory=dict)
     cost_usd: float = 0.0
     stopped_by: str | None = None
+    charged_at_bound: dict[str, int] = field(default_factory=dict)  # replies whose usage was not usable, by reason
     elapsed_s: float = 0.0
 
     def line(self) -> str:
@@ -51,7 +53,8 @@ class LabelSummary:
         stop = f"; stopped: {self.stopped_by}" if self.stopped_by else ""
         return (f"label: {self.labelled} problems labelled, {self.already_done} already done"
                 + (f", {sum(self.failed.values())} failed ({failed}; a rerun asks again)" if self.failed else "")
-                + f", ${self.cost_usd:.4f}, labeller {self.model} [{self.labeler_hash}]{stop}")
+                + f", ${self.cost_usd:.4f}{charged_line(self.charged_at_bound)}, labeller {self.model} "
+                  f"[{self.labeler_hash}]{stop}")
 
 
 def labeler_hash(cfg: LabelConfig) -> str:
@@ -92,8 +95,7 @@ def label_row(completion: Completion, cfg: LabelConfig, l_hash: str, run: RunCon
     row: dict[str, Any] = {
         "problem_id": req.problem_id, "labeler_hash": l_hash, "messages": json.dumps(list(req.messages)),
         "raw_output": completion.content, "model": completion.model or cfg.model.model,
-        "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
-        "cost_usd": cost_of(cfg.model, completion.prompt_tokens, completion.completion_tokens),
+        **charge_columns(completion, cfg.model),
         "latency_s": completion.latency_s, "recipe_hash": run.recipe_hash, "run_id": run.run_id,
         "difficulty": None, "topic": None}
     if completion.error is not None:
@@ -143,5 +145,5 @@ async def _label_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg: L
     def extras(elapsed: float) -> dict[str, str]:
         return {"cost": f"${summary.cost_usd:.4f}", "failed": str(sum(summary.failed.values()))}
 
-    await send_and_store(make_teacher(cfg.model, recipe.resolve), requests, budget, received, store.add_labels,
-                         f"label {cfg.model.model}", extras)
+    await send_and_store(make_teacher(budget.teacher_config(), recipe.resolve), requests, budget, received,
+                         store.add_labels, f"label {cfg.model.model}", extras)

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -32,11 +31,12 @@ from rich.progress import (
 from rich.text import Text
 
 from distill import live
+from distill.terminal import SafeConsole, visible
 
 PLAIN_EVERY_S = 15.0  # between plain progress lines when stderr is not a terminal (10-30 s reads well in logs)
 TICK_S = 1.0  # how often the live status file is refreshed
 
-stderr_console = Console(stderr=True)
+stderr_console = SafeConsole(stderr=True)
 
 
 def stdout_reader_left() -> None:
@@ -135,7 +135,7 @@ class ProgressTicker:
 
 def _write_stderr(line: str) -> None:
     try:
-        sys.stderr.write(line + "\n")
+        sys.stderr.write(visible(line) + "\n")
         sys.stderr.flush()
     except (OSError, ValueError):  # stderr closed under us: progress is not worth failing the stage for
         pass

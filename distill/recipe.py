@@ -22,18 +22,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from distill.errors import RecipeError, UsageError
+from distill.redaction import KEY_LIKE as _KEY_LIKE
+from distill.redaction import redact
 from distill.suggest import did_you_mean
 from distill.types import stable_hash
 
 FORMATS = ("jsonl", "json", "parquet", "csv", "arrow")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
-_KEY_LIKE = re.compile(r"\b(sk-|hf_|gsk_|xai-|AIza)[A-Za-z0-9_\-]{8,}")
-
-
-def redact(text: str) -> str:
-    """``text`` with URL credentials and key-shaped tokens replaced, for messages that quote user input."""
-    return _KEY_LIKE.sub(lambda m: m.group(1) + "***", _URL_CREDENTIALS.sub("***@", text))
 
 
 def _env_name(value: str | None) -> str | None:
@@ -112,6 +107,9 @@ class TeacherConfig(_Section):
     timeout_s: float = Field(default=600.0, gt=0)
     max_retries: int = Field(default=5, ge=0)
     retry_backoff_s: float = Field(default=1.0, ge=0)  # first backoff; doubles per retry, full jitter, cap 60 s
+    # the longest a Retry-After header may make a request wait; None: the smaller of timeout_s and the 60 s backoff cap
+    max_retry_after_s: float | None = Field(default=None, ge=0)
+    max_response_bytes: int = Field(default=8 * 2**20, ge=1024)  # a larger reply is an error (response_too_large)
     price_input_per_mtok: float = Field(default=0.0, ge=0)
     price_output_per_mtok: float = Field(default=0.0, ge=0)
     max_cost_usd: float | None = Field(default=None, ge=0)
@@ -428,7 +426,8 @@ class LoadedRecipe:
 
     @property
     def yaml_text(self) -> str:
-        return self.path.read_text(encoding="utf-8")
+        """The recipe as written, with URL credentials and key-shaped tokens redacted (it goes into data cards)."""
+        return redact(self.path.read_text(encoding="utf-8"))
 
 
 def _type_name(value: Any) -> str:
@@ -535,13 +534,68 @@ def _reject_secrets(node: Any, where: str, prefix: str) -> None:
             _reject_secrets(value, where, f"{prefix}[{i}]")
 
 
+MAX_RECIPE_NODES = 100_000  # YAML nodes a recipe may expand to, aliases followed (a real one has a few hundred)
+
+
+class _RecipeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses what a recipe must not do quietly: a key given twice in one mapping (the
+    second would silently replace the first: a second ``teacher:`` dropping the first's ``max_cost_usd``), and
+    aliases that expand past ``MAX_RECIPE_NODES`` nodes (a "billion laughs" file of 1 KB hangs anything that
+    walks it)."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        _check_expansion(node)
+        return super().construct_document(node)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = key_node.value
+                if key in first:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key '{key}' (first at line {first[key].start_mark.line + 1}, again at "
+                        f"line {key_node.start_mark.line + 1}); keep one", key_node.start_mark)
+                first[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Count the nodes ``root`` expands to, each shared (aliased) node once per use, without expanding it."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        sizes[id(node)] = 1  # a cycle (an alias inside its own anchor) counts once instead of recursing forever
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > MAX_RECIPE_NODES:
+                break
+        sizes[id(node)] = total
+        return total
+
+    if size(root) > MAX_RECIPE_NODES:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"aliases expand this recipe past {MAX_RECIPE_NODES:,} values (a 'billion laughs' file?); "
+            f"write the values out", root.start_mark)
+
+
 def load_recipe(path: str | Path) -> LoadedRecipe:
     """Read and validate a recipe file."""
     p = Path(path)
     if not p.is_file():
         raise RecipeError(f"{p}: recipe file not found")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_RecipeLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark is not None else ""

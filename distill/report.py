@@ -13,13 +13,14 @@ from rich.text import Text
 from distill.metrics import loss_summary
 from distill.progress import stdout_reader_left
 from distill.store import Store
+from distill.terminal import SafeConsole, visible, visible_values
 from distill.types import EVAL_SOURCE_PREFIX
 
 if TYPE_CHECKING:
     from distill.recipe import LoadedRecipe
 
 
-class _StdoutConsole(Console):
+class _StdoutConsole(SafeConsole):
     def on_broken_pipe(self) -> None:
         """`distill status X | head`: the reader left, which is not a failure (rich's default exits 1)."""
         stdout_reader_left()
@@ -131,13 +132,15 @@ def _table(title: str, columns: list[str], rows: list[list[Any]], fold: tuple[st
         table.add_column(col, justify="right" if numeric else "left", no_wrap=numeric,
                          overflow="fold")
     for row in rows:
-        table.add_row(*(Text(f"{v:,}" if isinstance(v, int) else str(v)) for v in row))  # never read as markup
+        table.add_row(*(Text(f"{v:,}" if isinstance(v, int) else visible(str(v))) for v in row))  # never markup
     return table
 
 
 def render_status(report: dict[str, Any], recipe_name: str, console: Console = stdout_console) -> None:
     """The status for a terminal of 80 columns: the cumulative funnel first, then what went wrong, then the
-    stages' records; a table with nothing in it is left out."""
+    stages' records; a table with nothing in it is left out. Every string is shown with its control and bidi
+    characters escaped (``distill.terminal``)."""
+    report, recipe_name = visible_values(report), visible(recipe_name)
     console.print(Text.assemble((recipe_name, "bold"), f"  store {shown_path(report['store'])}",
                                 f" (schema v{report['schema_version']})"))
     funnel = report["cumulative_funnel"]
@@ -228,6 +231,7 @@ def render_live_status(live: dict[str, Any] | None, name: str, store_path: Any,
     store's counts as committed when the stage began."""
     from distill.live import stage_line
 
+    live, name, store_path = visible_values(live), visible(name), visible(str(store_path))
     console.print(Text.assemble((name, "bold"), f"  store {store_path}"))
     if live is None:
         console.print("The store is being written and its writer publishes no progress.")

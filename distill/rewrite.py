@@ -28,6 +28,7 @@ from distill.errors import NothingToDoError, RecipeError
 from distill.generate import generation_row, sampling_params
 from distill.llm_requests import Budget, run_recorded, send_and_store
 from distill.recipe import LoadedRecipe, RewriteConfig
+from distill.spend import charged_line
 from distill.store import RunContext, Store
 from distill.teachers import make_teacher
 from distill.types import ChatRequest, Completion, Verdict, stable_hash
@@ -54,6 +55,7 @@ class RewriteSummary:
     errors: dict[str, int] = field(default_factory=dict)
     cost_usd: float = 0.0
     stopped_by: str | None = None
+    charged_at_bound: dict[str, int] = field(default_factory=dict)  # replies whose usage was not usable, by reason
     elapsed_s: float = 0.0
 
     def line(self, next_step: bool = True) -> str:
@@ -63,7 +65,8 @@ class RewriteSummary:
         return (f"rewrite: {self.rewritten} traces rewritten{layout} of {self.accepted} accepted, {self.already_done} "
                 f"already done" + (f", {sum(self.errors.values())} failed requests ({errors}; a rerun retries them)"
                            if self.errors else "")
-                + f", ${self.cost_usd:.4f}, rewriter {self.model} [{self.rewriter_hash}]"
+                + f", ${self.cost_usd:.4f}{charged_line(self.charged_at_bound)}, rewriter {self.model} "
+                  f"[{self.rewriter_hash}]"
                 + ("; run `distill verify` on the rewrites" if next_step else "") + stop)
 
 
@@ -153,5 +156,5 @@ async def _rewrite_async(requests: list[ChatRequest], parents: dict[int, dict[st
     def extras(elapsed: float) -> dict[str, str]:
         return {"cost": f"${summary.cost_usd:.4f}", "errors": str(sum(summary.errors.values()))}
 
-    await send_and_store(make_teacher(cfg.model, recipe.resolve), requests, budget, received,
+    await send_and_store(make_teacher(budget.teacher_config(), recipe.resolve), requests, budget, received,
                          stored, f"rewrite {cfg.model.model}", extras)

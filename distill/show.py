@@ -1,7 +1,8 @@
 """`distill show`: find traces by source, check, status, reason, problem or dataset row, and lay each one out in
 the terminal: problem, reference, reasoning, answer, every verdict and the dataset row.
 
-Everything shown from the store is plain text (never read as rich markup): a trace is untrusted data. Long
+Everything shown from the store is plain text (never read as rich markup), its control and bidi characters
+escaped visibly (``distill.terminal``): a trace is untrusted data. Long
 reasoning is cut to ``reasoning_chars`` unless ``full``. Paging: ``page`` and ``per_page`` pick a slice; on a
 terminal the caller may pass ``ask`` to move between pages interactively.
 """
@@ -22,6 +23,7 @@ from rich.text import Text
 from distill.errors import UsageError
 from distill.store import Store
 from distill.store.insights import TRACE_STATUSES
+from distill.terminal import visible_values
 
 STATUS_STYLE = {"pass": "green", "fail": "red", "error": "red", "abstain": "yellow", "kept": "green",
                 "excluded": "red"}
@@ -136,7 +138,7 @@ def show(store: Store, where: TraceFilter, console: Console, *, page: int = 1, p
             return 0
         first = (found.page - 1) * per_page
         for i, trace in enumerate(found.traces):
-            console.print(trace_panel(trace, first + i + 1, found.total, None if full else 2000))
+            console.print(trace_panel(visible_values(trace), first + i + 1, found.total, None if full else 2000))
         footer = f"page {found.page} of {found.pages}: {found.total} traces match ({where.describe()})"
         if ask is None:
             if found.page < found.pages:

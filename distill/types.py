@@ -129,6 +129,11 @@ class Completion:
 
     ``error`` is ``None`` on success; otherwise a reason code (``http_429``, ``timeout``,
     ``invalid_json``, ...) and ``error_detail`` the one-line explanation.
+
+    ``prompt_tokens``/``completion_tokens`` are what the reply is charged: the server's usage when usable, else
+    the upper bound, and then ``usage_note`` says why (``distill.spend``). ``lost_attempts`` counts earlier
+    attempts that may have been billed without a usable reply (timeouts, dropped connections), each charged
+    at the request's bound on top.
     """
 
     request: ChatRequest
@@ -142,6 +147,8 @@ class Completion:
     error: str | None = None
     error_detail: str | None = None
     model: str | None = None
+    usage_note: str | None = None
+    lost_attempts: int = 0
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # There is no Hub here (nor in CI): fail fast instead of retrying unreachable hosts for seconds per call.
@@ -19,3 +21,24 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "gsm8k.test.jsonl").is_file():
         pytest.skip(f"public problem sets not found at {SHARED_DATA} (only present beside a CI checkout)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
+    """``small_disk(mb)``: a tmpfs of that size under ``tmp_path`` (skips without root and mount rights)."""
+    mounts: list[Path] = []
+
+    def make(size_mb: int) -> Path:
+        mount = tmp_path / f"disk{len(mounts)}"
+        mount.mkdir()
+        if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs",
+                                                str(mount)], capture_output=True).returncode != 0:
+            pytest.skip("mounting a small tmpfs needs root and mount rights")
+        mounts.append(mount)
+        return mount
+
+    try:
+        yield make
+    finally:
+        for mount in mounts:
+            subprocess.run(["umount", "-l", str(mount)], capture_output=True)

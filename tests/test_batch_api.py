@@ -110,3 +110,43 @@ def test_the_cap_counts_a_batch_at_its_worst_before_submitting_it(tmp_path: Path
         assert result.exit_code == 0, result.output
         assert "stopped: max_cost_usd 0.1 reached ($0.0000 spent)" in result.output
         assert server.state.stats["batches_created"] == 0 and rows(path) == []
+
+
+def test_a_batch_created_but_killed_before_it_was_recorded_is_adopted_not_paid_twice(tmp_path: Path) -> None:
+    # The provider creates the batch, then takes 30 s to say so: SIGKILL lands after the payment, before the id.
+    with FaultServer(ServerPlan(batch_create_hang_s=30)) as server:
+        path = write_recipe(tmp_path, server)
+        assert CliRunner().invoke(app, ["ingest", str(path)]).exit_code == 0
+        proc = subprocess.Popen([sys.executable, "-m", "distill", "generate", str(path)], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+        deadline = time.monotonic() + 60
+        while server.state.stats["batches_created"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert server.state.stats["batches_created"] == 1
+        assert jobs(path) == [("intended", 6, False)]  # the intent, recorded before create
+        server.state.plan.batch_create_hang_s = 0
+        result = CliRunner().invoke(app, ["generate", str(path)])
+        assert result.exit_code == 0, result.output
+        assert server.state.stats["batches_created"] == 1  # found by its input digest and adopted
+        assert len(rows(path)) == 6 and jobs(path) == [("completed", 6, True)]
+
+
+def test_an_intended_batch_the_provider_never_created_is_dropped_and_sent_once(tmp_path: Path) -> None:
+    from distill.prompts import PromptBuilder
+    from distill.teachers import teacher_hash
+
+    with FaultServer(ServerPlan()) as server:
+        path = write_recipe(tmp_path, server)
+        assert CliRunner().invoke(app, ["ingest", str(path)]).exit_code == 0
+        recipe = load_recipe(path)
+        t_hash = teacher_hash(recipe.config.teacher, PromptBuilder.from_config(recipe.config.prompt).fingerprint)
+        with Store.open(recipe.store_path) as store:  # as a run killed between recording the intent and creating
+            run = store.start_run("generate", "batched", recipe.hash, str(path))
+            store.add_batch_job({"batch_id": "intent-" + "0" * 64, "teacher_hash": t_hash, "base_url": "x",
+                                 "input_file_id": None, "status": "intended", "custom_ids": ["a:0"]}, run)
+        result = CliRunner().invoke(app, ["generate", str(path)])
+        assert result.exit_code == 0, result.output
+        assert server.state.stats["batches_created"] == 1 and len(rows(path)) == 6
+        assert jobs(path) == [("completed", 6, True)]  # the intent is gone, the one real batch stays

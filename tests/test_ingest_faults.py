@@ -32,6 +32,7 @@ def reasons(store: Store) -> list[tuple[str, str]]:
     ('{"question": "big", "answer": ' + "9" * 5000 + "}", "invalid_json"),          # over Python's int digits limit
     ("[" * 100_000 + "]" * 100_000, "invalid_json"),                                  # nesting 100,000 deep
     ('{"question": "What is \\ud800?", "answer": "#### 1"}', "undecodable_text"),    # a lone surrogate
+    ('{"question": "What is 1\\u0000?", "answer": "#### 1"}', "nul_character"),       # a NUL in the prompt
 ])
 def test_a_hostile_jsonl_line_is_recorded_and_its_neighbours_are_kept(tmp_path: Path, bad_line: str,
                                                                       reason: str) -> None:
@@ -80,3 +81,18 @@ def test_an_adapter_failure_of_any_kind_is_a_recorded_row(tmp_path: Path) -> Non
     with run_ingest(tmp_path, "rows.jsonl") as store:
         assert store.count("problems") == 2
         assert len(reasons(store)) == 1 and reasons(store)[0][0] == "rows.jsonl:line 2"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
+def test_a_byte_order_mark_does_not_cost_the_first_row(tmp_path: Path, fmt: str) -> None:
+    if fmt == "jsonl":
+        text = "".join(json.dumps(r) + "\n" for r in GOOD)
+    elif fmt == "json":
+        text = json.dumps(GOOD)
+    else:
+        text = "question,answer\n" + "".join(f'"{r["question"]}","{r["answer"]}"\n' for r in GOOD)
+    (tmp_path / f"bom.{fmt}").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    with run_ingest(tmp_path, f"bom.{fmt}") as store:
+        assert reasons(store) == [] and store.count("problems") == len(GOOD)
+        prompts = [r[0] for r in store.con.execute("SELECT prompt FROM problems").fetchall()]
+    assert "What is 1 + 1?" in prompts and not any("\ufeff" in p for p in prompts)

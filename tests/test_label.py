@@ -130,3 +130,24 @@ def test_filter_generate_sends_the_teacher_only_the_problems_in_the_band(tmp_pat
     with Store.open(load_recipe(path).store_path, read_only=True) as store:
         kept = store.con.execute("SELECT count(*) FROM dataset_rows WHERE status = 'kept'").fetchone()[0]
     assert kept == 2
+
+
+def test_a_label_reply_without_usage_is_charged_at_its_bound_and_the_charge_outlives_a_retry(tmp_path: Path) -> None:
+    # Issue 22: a reply without usage cost $0; a replaced failed label took its charge with it.
+    plan = ServerPlan(answers=LABELS, reasoning_mode="none", faults=[Fault("no_usage")])
+    with FaultServer(plan) as labeller, FaultServer(ServerPlan()) as teacher:
+        path = write_recipe(tmp_path, labeller, teacher)
+        runner = CliRunner()
+        assert runner.invoke(app, ["ingest", str(path)]).exit_code == 0
+        first = runner.invoke(app, ["label", str(path)])
+        assert first.exit_code == 0, first.output
+        assert "5 charged at their bound (usage_missing 5)" in first.output
+        spent = sum(v[5] for v in labels(path).values())
+        assert spent >= 5 * 4096 * 2.0 / 1e6  # max_tokens 4096 at $2/M, each
+        labeller.state.plan.faults = []
+        labeller.state.plan.answers = {k: "Fine.\nDIFFICULTY: 3\nTOPIC: arithmetic" for k in LABELS}
+        again = runner.invoke(app, ["label", str(path)])
+        assert again.exit_code == 0, again.output
+    after = labels(path)
+    assert all(v[0] == "ok" for v in after.values())
+    assert sum(v[5] for v in after.values()) >= spent  # the replaced rows' charges were carried, not dropped

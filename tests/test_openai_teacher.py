@@ -149,3 +149,26 @@ def test_prompt_tokens_split_evenly_and_add_up() -> None:
 
     assert even_shares(10, 4) == [3, 3, 2, 2] and sum(even_shares(1001, 7)) == 1001
     assert even_shares(None, 2) == [None, None] and even_shares(5, 1) == [5]
+
+
+@pytest.mark.parametrize(("cap", "at_least", "at_most"), [(None, 1.0, 5.0), (0.3, 0.3, 2.0)])
+def test_retry_after_is_capped_by_the_timeout_or_the_setting(cap: float | None, at_least: float,
+                                                              at_most: float) -> None:
+    # A server asking for a day: by default the wait is cut to timeout_s (1 s here), or to max_retry_after_s.
+    with FaultServer(ServerPlan(faults=[Fault("429", match="pday", times=1, retry_after=86400)])) as server:
+        started = time.monotonic()
+        (completion,) = run(config(server, timeout_s=1.0, max_retry_after_s=cap), requests(["pday"], 1))
+        elapsed = time.monotonic() - started
+    assert completion.error is None and completion.attempts == 2
+    assert at_least <= elapsed < at_most, elapsed
+
+
+def test_a_response_over_max_response_bytes_is_an_error_charged_at_its_bound_not_retried() -> None:
+    plan = ServerPlan(faults=[Fault("huge", match="pbig", count=3 * 2**20)])  # a 3 MB completion
+    with FaultServer(plan) as server:
+        out = by_key(run(config(server, max_response_bytes=2**20), requests(["pbig", "psmall"], 1)))
+        assert server.state.stats["huge"] == 1  # not asked again
+    big, small = out[("pbig", 0)], out[("psmall", 0)]
+    assert big.error == "response_too_large" and big.attempts == 1 and big.lost_attempts == 1
+    assert "1,048,576 bytes" in big.error_detail and big.content is None
+    assert small.error is None and small.content

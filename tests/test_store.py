@@ -203,3 +203,29 @@ def test_rows_keep_the_order_they_were_given_in(tmp_path):
             orders.append([r[0] for r in rows])
     assert orders[0] == ["p7", "p3", "p11", "p0", "p5", "p9", "p1", "p42", "p13"]
     assert all(o == orders[0] for o in orders)
+
+
+def test_a_training_run_whose_process_died_reads_died_in_status(tmp_path: Path) -> None:
+    # A real process records a training run, then is SIGKILLed: no writer has opened the store since.
+    import json
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from distill.cli import app
+
+    path = tmp_path / "s.duckdb"
+    script = (
+        "import os, signal\n"
+        "from distill.store import Store\n"
+        f"store = Store.open({str(path)!r})\n"
+        "run = store.start_run('train', 'r', None, None)\n"
+        "store.start_train_run('tr-1', recipe_name='r', dataset_id=None, base_model='m', method='lora', config={},\n"
+        "                      output_dir='out', run=run)\n"
+        "store.con.execute('CHECKPOINT')\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n")
+    assert subprocess.run([sys.executable, "-c", script]).returncode == -9
+    status = json.loads(CliRunner().invoke(app, ["status", "--store", str(path), "--json"]).stdout)
+    assert [(t["train_run_id"], t["status"]) for t in status["train_runs"]] == [("tr-1", "died")]
+    assert [r["status"] for r in status["runs"] if r["stage"] == "train"] == ["died"]

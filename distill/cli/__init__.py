@@ -7,6 +7,7 @@ ends as one line and exit code 130 (143 for SIGTERM) rather than a traceback, a 
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -18,10 +19,13 @@ def main() -> None:
 
     interrupts.arm()
     try:
-        from distill.cli.commands import app
+        try:
+            from distill.cli.commands import app
 
-        app()
-        interrupts.check()
+            app()
+            interrupts.check()
+        finally:
+            interrupts.hold()  # the outcome is decided: a signal from here on is not lost mid-report
     except KeyboardInterrupt:
         _interrupted()
     except SystemExit as exc:
@@ -33,11 +37,19 @@ def main() -> None:
 
 
 def _interrupted() -> None:
+    """The one line, then exit at once: the stage has kept what it finished and closed the store on its way out;
+    the interpreter's own shutdown would only add chatter (native libraries reporting objects still alive)."""
     from distill import interrupts
 
+    interrupts.hold()
     if not interrupts.announced():
         sys.stderr.write(f"error: {INTERRUPTED}\n")
-    raise SystemExit(interrupts.exit_code()) from None
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(interrupts.exit_code())
 
 
 def __getattr__(name: str) -> Any:  # `from distill.cli import app`, for tests and embedding

@@ -17,6 +17,7 @@ from distill.cli.select import export_command, select_command
 from distill.cli.status import status_command
 from distill.cli.train import train_command
 from distill.cli.verify import verify_command
+from distill.terminal import echo
 
 app = typer.Typer(
     name="distill",
@@ -30,7 +31,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"distill {__version__}")
+        echo(f"distill {__version__}")
         raise typer.Exit()
 
 

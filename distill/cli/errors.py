@@ -13,17 +13,21 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
+from rich.text import Text
 
 from distill import interrupts
 from distill.cli import INTERRUPTED
 from distill.errors import DistillError
 from distill.progress import stderr_console, stdout_reader_left
+from distill.terminal import visible
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    stderr_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # Text, not markup: a message may quote a file, a server or a recipe value with brackets in it
+    stderr_console.print(Text.assemble(("error:", "bold red"), " ", visible(message)), highlight=False,
+                         soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -47,6 +51,12 @@ def _environment_failure(exc: BaseException) -> bool:
     if isinstance(exc, OSError):
         return True
     return "duckdb" in type(exc).__module__ and type(exc).__name__ == "IOException"
+
+
+def _corrupt_store(exc: BaseException) -> bool:
+    """DuckDB reading a damaged block: a bad checksum or an unreadable page, not a bug of ours."""
+    return "duckdb" in type(exc).__module__ and any(
+        marker in str(exc) for marker in ("Corrupt database file", "does not match stored checksum"))
 
 
 def guarded(fn: F) -> F:
@@ -82,6 +92,9 @@ def guarded(fn: F) -> F:
             if _environment_failure(exc):  # the disk or filesystem, not a bug: say what and where
                 where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
                 raise _fail(f"{where}{first or type(exc).__name__}", 1) from None
+            if _corrupt_store(exc):  # found mid-query: a damaged block the file's header did not reveal
+                raise _fail(f"the store file is corrupt (DuckDB: {first}); restore it from a copy, or point the "
+                            f"command at another store", 1) from None
             raise _fail(f"unexpected {type(exc).__name__}: {first} (this is a bug; rerun with --debug "
                         f"for the traceback)", 1) from None
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import typer
-
 from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
+from distill.terminal import echo
 
 
 @guarded
@@ -20,4 +19,4 @@ def eval_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = Fa
 
     loaded, db = open_recipe_store(recipe, store)
     with writing(db, "eval"):
-        typer.echo(evaluate(loaded, db).line())
+        echo(evaluate(loaded, db).line())

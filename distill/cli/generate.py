@@ -10,6 +10,7 @@ import typer
 from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, JsonOpt, RecipeArg, StoreOpt
+from distill.terminal import echo
 
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Estimate requests, tokens and cost; send and write "
                                                             "nothing.")]
@@ -27,12 +28,12 @@ def generate_command(recipe: RecipeArg, store: StoreOpt = None, dry_run: DryRunO
     loaded, db = open_recipe_store(recipe, store)
     with writing(db, "generate"):
         summary = generate(loaded, db)
-        typer.echo(summary.line())
+        echo(summary.line())
         if loaded.config.second_teacher is not None:  # for the problems verified and unsolved so far
             from distill.second_teacher import generate_second, line
 
             found, second = generate_second(loaded, db)
-            typer.echo(line(found, second, loaded.config.second_teacher.teacher.model))
+            echo(line(found, second, loaded.config.second_teacher.teacher.model))
 
 
 def _dry_run(recipe_path, store_path, as_json: bool) -> None:  # type: ignore[no-untyped-def]
@@ -60,4 +61,4 @@ def _dry_run(recipe_path, store_path, as_json: bool) -> None:  # type: ignore[no
     finally:
         if db is not None:
             db.close()
-    typer.echo(json.dumps(estimate.to_json(), indent=2) if as_json else "\n".join(estimate.lines()))
+    echo(json.dumps(estimate.to_json(), indent=2) if as_json else "\n".join(estimate.lines()))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import typer
-
 from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, ForceOpt, RecipeArg, StoreOpt
+from distill.terminal import echo
 
 
 @guarded
@@ -18,4 +17,4 @@ def ingest_command(recipe: RecipeArg, store: StoreOpt = None, force: ForceOpt = 
     loaded, db = open_recipe_store(recipe, store)
     with writing(db, "ingest"):
         summary = ingest(loaded, db, force=force)
-    typer.echo(summary.line(db.path))
+    echo(summary.line(db.path))

@@ -12,6 +12,7 @@ from distill.cli.common import open_store_for_reading
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, OptionalRecipeArg, StoreOpt
 from distill.errors import StoreLockedError
+from distill.terminal import echo
 
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="HTML file to write (default: beside the store, "
                                              "<store name>.report.html).", show_default=False)]
@@ -38,7 +39,7 @@ def report_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None, out
     with db:
         summary = write_report(db, name, out or default_report_path(db.path),
                                load_recipe(recipe) if recipe is not None else None)
-    typer.echo(summary.line())
+    echo(summary.line())
 
 
 @guarded

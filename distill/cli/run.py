@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import typer
-
 from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, ForceOpt, RecipeArg, StoreOpt
+from distill.terminal import echo
 
 
 @guarded
@@ -19,6 +18,6 @@ def run_command(recipe: RecipeArg, store: StoreOpt = None, force: ForceOpt = Fal
     loaded, db = open_recipe_store(recipe, store)
     with writing(db, "run"):
         for line in run_pipeline(loaded, db, force=force):
-            typer.echo(line)
+            echo(line)
         report = status_report(db, loaded)
     render_status(report, loaded.config.name)

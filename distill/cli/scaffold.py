@@ -9,6 +9,7 @@ import typer
 
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt
+from distill.terminal import echo
 
 
 @guarded
@@ -23,8 +24,8 @@ def init_command(
 
     written = write_recipe(template, path)
     for p in written:
-        typer.echo(f"wrote {p}")
-    typer.echo(f"next: distill run {written[0]}")
+        echo(f"wrote {p}")
+    echo(f"next: distill run {written[0]}")
 
 
 @guarded
@@ -32,7 +33,7 @@ def checks_command(debug: DebugOpt = False) -> None:
     """List the checks a recipe can name, with their parameters and defaults."""
     from distill.catalog import checks, format_checks
 
-    typer.echo(format_checks(checks()))
+    echo(format_checks(checks()))
 
 
 @guarded
@@ -40,4 +41,4 @@ def adapters_command(debug: DebugOpt = False) -> None:
     """List the source adapters and the columns each reads (override with fields:)."""
     from distill.catalog import adapters, format_adapters
 
-    typer.echo(format_adapters(adapters()))
+    echo(format_adapters(adapters()))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import typer
-
 from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
+from distill.terminal import echo
 
 
 @guarded
@@ -16,7 +15,7 @@ def select_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = 
 
     loaded, db = open_recipe_store(recipe, store)
     with writing(db, "select"):
-        typer.echo(select(loaded, db).line())
+        echo(select(loaded, db).line())
 
 
 @guarded
@@ -26,4 +25,4 @@ def export_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = 
 
     loaded, db = open_recipe_store(recipe, store)
     with writing(db, "export"):
-        typer.echo(export(loaded, db).line())
+        echo(export(loaded, db).line())

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import typer
-
 from distill.cli.common import open_store_for_reading
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, JsonOpt, OptionalRecipeArg, StoreOpt
+from distill.terminal import echo
 
 
 @guarded
@@ -28,13 +27,13 @@ def status_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None, as_
     if isinstance(db, Path):  # locked by a running stage that publishes its progress
         live = read_live_status(db)
         if as_json:
-            typer.echo(json.dumps({"store": str(db), "live": live}, indent=2, default=str))
+            echo(json.dumps({"store": str(db), "live": live}, indent=2, default=str))
         else:
             render_live_status(live, name, db)
         return
     with db:
         report = status_report(db, load_recipe(recipe) if recipe is not None else None)
     if as_json:
-        typer.echo(json.dumps(report, indent=2, default=str))
+        echo(json.dumps(report, indent=2, default=str))
     else:
         render_status(report, name)

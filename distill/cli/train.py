@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import typer
-
 from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
+from distill.terminal import echo
 
 
 @guarded
@@ -20,8 +19,8 @@ def train_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = F
 
     rank, _ = process_rank()
     if rank != 0:  # other processes of a multi-GPU run read the export from disk and never open the store
-        typer.echo(train(load_recipe(recipe), None).line())
+        echo(train(load_recipe(recipe), None).line())
         return
     loaded, db = open_recipe_store(recipe, store)
     with writing(db, "train"):
-        typer.echo(train(loaded, db).line())
+        echo(train(loaded, db).line())

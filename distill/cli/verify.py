@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import typer
-
 from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
+from distill.terminal import echo
 
 
 @guarded
@@ -18,5 +17,5 @@ def verify_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = 
     loaded, db = open_recipe_store(recipe, store)
     with writing(db, "verify"):
         summary = verify(loaded, db)
-        typer.echo(summary.line())
+        echo(summary.line())
         render_funnel(db)

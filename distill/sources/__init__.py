@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from distill.errors import RecipeError, SourceError, UsageError
 from distill.language import detect_language
@@ -39,6 +40,13 @@ def _safe_raw(row: dict) -> str:
         return json.dumps(row, ensure_ascii=True, default=str)[:2000]
     except (ValueError, RecursionError, TypeError):
         return repr(row)[:2000]
+
+
+def _nul_field(fields: Any) -> str | None:
+    """The first of a row's texts (prompt, answer, choices, responses) that holds a NUL character, or None."""
+    texts = [("prompt", fields.prompt), ("answer", fields.answer), *(("choices", c) for c in fields.choices or ()),
+             *(("response", t) for pair in fields.responses for t in pair)]
+    return next((name for name, text in texts if isinstance(text, str) and "\x00" in text), None)
 
 
 LEFT_OUT = "left out by where"  # yielded for a row the source's `where` does not keep: counted, not stored
@@ -86,6 +94,11 @@ def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]
         except Exception as exc:  # whatever else a row can do to an adapter: recorded, never a crash
             yield IngestError(name, locator, "invalid_row", f"{type(exc).__name__}: "
                               f"{str(exc).splitlines()[0][:200] if str(exc) else ''}", _safe_raw(row))
+            continue
+        nul = _nul_field(fields)
+        if nul:
+            yield IngestError(name, locator, "nul_character", f"the {nul} holds a NUL character (\\u0000): a "
+                              f"corrupt or binary value", _safe_raw(row))
             continue
         tests_json = fields.tests.to_json() if fields.tests else None
         problem_id = Problem.make_id(name, fields.domain, fields.prompt, fields.answer, tests_json, fields.choices)

@@ -62,7 +62,7 @@ def _jsonl_rows(path: Path, source: str, cfg: SourceConfig) -> Iterator[Row | In
         for number, raw in enumerate(handle, start=1):
             locator = f"{path.name}:line {number}"
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")  # a BOM opening the file is not data
             except UnicodeDecodeError as exc:
                 yield IngestError(source, locator, "undecodable_text", f"not UTF-8: {exc.reason} at byte "
                                   f"{exc.start}", raw.decode("utf-8", "replace")[:RAW_LIMIT])
@@ -88,7 +88,7 @@ def _jsonl_rows(path: Path, source: str, cfg: SourceConfig) -> Iterator[Row | In
 
 def _json_rows(path: Path, source: str, cfg: SourceConfig) -> Iterator[Row | IngestError]:
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise SourceError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
@@ -136,7 +136,7 @@ def _csv_rows(path: Path, source: str, cfg: SourceConfig) -> Iterator[Row | Inge
     # Long fields (whole solutions, test cases) are normal here: lift the module's 131,072-character cap.
     csv.field_size_limit(2**31 - 1)
     # surrogateescape keeps undecodable bytes visible per row instead of failing the whole file.
-    with path.open("r", encoding="utf-8", errors="surrogateescape", newline="") as handle:
+    with path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         reader = csv.DictReader(handle)
         while True:
             try:

@@ -29,8 +29,9 @@ import duckdb
 import pyarrow as pa
 
 from distill import __version__
-from distill.errors import StoreError, StoreLockedError, StorePathError, StoreValueError
+from distill.errors import StoreError, StoreLockedError, StorePathError, StoreValueError, StoreWriteError
 from distill.processes import pid_alive
+from distill.redaction import redact, redact_values
 from distill.store.batches import BatchQueries
 from distill.store.insights import InsightQueries
 from distill.store.labels import LabelQueries
@@ -159,6 +160,14 @@ MIGRATIONS.append([
         status VARCHAR NOT NULL, reason VARCHAR, answer VARCHAR, votes INTEGER, n_answers INTEGER,
         runner_up_votes INTEGER, details JSON, recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMP NOT NULL,
         PRIMARY KEY (problem_id, teacher_hash, method))""",
+])
+# v6: spend is counted, never trusted (distill.spend): what a row was charged when the server's usage was not usable
+# (``charged_completion_tokens``, counted against ``max_completion_tokens``) and why (``usage_note``).
+MIGRATIONS.append([
+    "ALTER TABLE generations ADD COLUMN charged_completion_tokens INTEGER",
+    "ALTER TABLE generations ADD COLUMN usage_note VARCHAR",
+    "ALTER TABLE problem_labels ADD COLUMN charged_completion_tokens INTEGER",
+    "ALTER TABLE problem_labels ADD COLUMN usage_note VARCHAR",
 ])
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("problems", "ingest_errors", "ingested_sources", "runs", "teachers", "generations", "verdicts", "datasets",
@@ -333,7 +342,7 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             except Exception as exc:
                 self._rollback_quietly()
                 if _is_io_error(exc):  # disk full, file gone: say so, rather than the rollback's own complaint
-                    raise StoreError(f"{self.path}: the write failed: {str(exc).splitlines()[0][:300]}") from None
+                    raise write_failure(self.path, exc) from None
                 raise
         raise AssertionError("unreachable")
 
@@ -355,10 +364,19 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             pass  # DuckDB may already have aborted the transaction (e.g. after an I/O error)
 
     # ---- runs ----------------------------------------------------------------------------------
+    def _write(self, sql: str, params: Sequence[Any]) -> None:
+        """One statement that writes, with a full or read-only disk named as such (``StoreWriteError``)."""
+        try:
+            self.con.execute(sql, params)
+        except Exception as exc:
+            if _is_io_error(exc):
+                raise write_failure(self.path, exc) from None
+            raise
+
     def start_run(self, stage: str, recipe_name: str | None, recipe_hash: str | None,
                   recipe_path: str | None) -> RunContext:
         run_id = new_run_id(stage)
-        self.con.execute(
+        self._write(
             "INSERT INTO runs (run_id, stage, recipe_name, recipe_hash, recipe_path, distill_version, pid, "
             "status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)",
             [run_id, stage, recipe_name, recipe_hash, recipe_path, __version__, os.getpid(), _now()],
@@ -366,7 +384,7 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
         return RunContext(run_id, recipe_hash)
 
     def finish_run(self, run: RunContext, status: str, summary: dict[str, Any]) -> None:
-        self.con.execute(
+        self._write(
             "UPDATE runs SET status = ?, summary = ?, finished_at = ? WHERE run_id = ?",
             [status, _json(summary), _now(), run.run_id],
         )
@@ -410,8 +428,9 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
 
     # ---- teachers and generations ---------------------------------------------------------------
     def register_teacher(self, teacher_hash: str, backend: str, model: str, config: dict[str, Any]) -> None:
-        self._insert_ignore("teachers", [{"teacher_hash": teacher_hash, "backend": backend, "model": model,
-                                          "config": _json(config), "created_at": _now()}])
+        """Record a teacher configuration; URL credentials and key-shaped values in it are redacted."""
+        self._insert_ignore("teachers", [{"teacher_hash": teacher_hash, "backend": backend, "model": redact(model),
+                                          "config": _json(redact_values(config)), "created_at": _now()}])
 
     def samples_done(self, teacher_hash: str) -> set[tuple[str, int]]:
         """(problem_id, sample_index) pairs that already have a successful generation."""
@@ -473,12 +492,14 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             "status = 'ok'", [teacher_hash]).fetchone()
         return int(n), float(mean or 0.0)
 
-    def teacher_spend(self, teacher_hash: str) -> tuple[float, int]:
-        """Cost in USD and completion tokens spent so far on this teacher configuration (all rows)."""
-        cost, tokens = self.con.execute(
-            "SELECT coalesce(sum(cost_usd), 0), coalesce(sum(completion_tokens), 0) FROM generations "
-            "WHERE teacher_hash = ?", [teacher_hash]).fetchone()
-        return float(cost), int(tokens)
+    def teacher_spend(self, teacher_hash: str) -> tuple[float, int, int]:
+        """Cost in USD and completion tokens charged so far to this teacher configuration (all rows; an error row's
+        charge moves into the row that replaces it), and how many rows were charged anything."""
+        cost, tokens, charged = self.con.execute(
+            "SELECT coalesce(sum(cost_usd), 0), coalesce(sum(coalesce(charged_completion_tokens, completion_tokens)), "
+            "0), count(*) FILTER (WHERE cost_usd > 0 OR coalesce(charged_completion_tokens, completion_tokens) > 0) "
+            "FROM generations WHERE teacher_hash = ?", [teacher_hash]).fetchone()
+        return float(cost), int(tokens), int(charged)
 
     def add_generations(self, rows: Sequence[dict[str, Any]], error_ids: set[str] | None = None) -> int:
         """Store generation rows (dicts with the ``generations`` columns except ``created_at``).
@@ -487,19 +508,37 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
         the same (problem, teacher, sample): a retry's success, or a newer error with its reason.
         ``error_ids``: the ids of this store's error rows, when the caller knows them (``error_ids_of``);
         then only those in the batch are replaced, and a batch replacing none costs no table scan.
+        What a replaced error row was charged (a timed-out attempt at its bound) moves into the row replacing it,
+        so the spend a cap counts never shrinks.
         """
         now = _now()
         batch = [dict(r, created_at=now) for r in rows]
         if error_ids is None:
+            self._carry_error_charges(batch, [r["generation_id"] for r in batch])
             before = ("DELETE FROM generations WHERE status = 'error' AND generation_id IN "
                       "(SELECT generation_id FROM _distill_batch)")
         else:
             replaced = sorted({r["generation_id"] for r in batch} & error_ids)
+            if replaced:
+                self._carry_error_charges(batch, replaced)
             before = ("DELETE FROM generations WHERE status = 'error' AND generation_id IN (SELECT unnest(?))",
                       [replaced]) if replaced else None
             error_ids.difference_update(replaced)
             error_ids.update(r["generation_id"] for r in batch if r["status"] == "error")
         return self._insert_ignore("generations", batch, before=before)
+
+    def _carry_error_charges(self, batch: list[dict[str, Any]], ids: list[str]) -> None:
+        charged = {r[0]: (r[1], r[2]) for r in self.con.execute(
+            "SELECT generation_id, coalesce(cost_usd, 0), coalesce(charged_completion_tokens, 0) FROM generations "
+            "WHERE status = 'error' AND (cost_usd > 0 OR charged_completion_tokens > 0) AND generation_id IN "
+            "(SELECT unnest(?))", [ids]).fetchall()}
+        for row in batch:
+            if row["generation_id"] in charged:
+                cost, tokens = charged.pop(row["generation_id"])
+                own = row.get("charged_completion_tokens")
+                row["cost_usd"] = (row.get("cost_usd") or 0.0) + cost
+                row["charged_completion_tokens"] = tokens + (own if own is not None else
+                                                             row.get("completion_tokens") or 0)
 
     def error_ids_of(self, teacher_hash: str) -> set[str]:
         """Ids of this teacher configuration's error rows (to be replaced by the next attempt)."""
@@ -703,7 +742,22 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
 
 
 def _is_io_error(exc: BaseException) -> bool:
-    return isinstance(exc, duckdb.IOException | OSError) or "No space left on device" in str(exc)
+    return isinstance(exc, duckdb.IOException | OSError) or any(
+        marker in str(exc) for marker in ("No space left on device", "Read-only file system", "Could not write"))
+
+
+def write_failure(path: Path, exc: BaseException) -> StoreWriteError:
+    """A failed write as one line naming its cause (disk full, read-only, another I/O error) and the file."""
+    text = str(exc)
+    errno_ = getattr(exc, "errno", None)
+    if errno_ == 28 or "No space left on device" in text:
+        cause = "the disk is full"
+    elif errno_ == 30 or "Read-only file system" in text:
+        cause = "the filesystem is read-only"
+    else:
+        cause = "an I/O error"
+    detail = text.splitlines()[0][:300] if text else type(exc).__name__
+    return StoreWriteError(f"{path}: the write failed, {cause} ({detail}); free space or fix the disk, then rerun")
 
 _PROBLEM_COLS_P = ("p.problem_id, p.source, p.locator, p.domain, p.prompt, p.answer, p.tests, p.choices, "
                    "p.language, p.metadata")

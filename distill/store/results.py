@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from distill.processes import pid_alive
 from distill.store.values import _dicts, _json, _now
 
 
@@ -57,9 +58,16 @@ class ResultsQueries:
         return _decoded(rows[0]) if rows else None
 
     def train_run_summary(self, limit: int = 5) -> list[dict[str, Any]]:
+        """The latest training runs; one still ``running`` whose process is gone (SIGKILL, power loss) reads
+        ``died``, as in the runs table, before a writer marks it so."""
         rows = _dicts(self.con.execute(
-            "SELECT train_run_id, base_model, method, dataset_id, status, metrics, model_dir, started_at, "
-            "finished_at FROM train_runs ORDER BY updated_at DESC LIMIT ?", [limit]))
+            "SELECT t.train_run_id, t.base_model, t.method, t.dataset_id, t.status, t.metrics, t.model_dir, "
+            "t.started_at, t.finished_at, r.pid FROM train_runs t LEFT JOIN runs r USING (run_id) "
+            "ORDER BY t.updated_at DESC LIMIT ?", [limit]))
+        for row in rows:
+            pid = row.pop("pid")
+            if row["status"] == "running" and not pid_alive(pid):
+                row["status"] = "died"
         return [_decoded(r) for r in rows]
 
     # ---- evals ---------------------------------------------------------------------------------

@@ -48,3 +48,35 @@ class BackgroundWrites:
             done = self._pending.popleft()
             if raise_failure:
                 done.result()
+
+
+class HeldOnFailure:
+    """A batch write (``write(rows)``) that, once one batch has failed, keeps that batch and every later one in
+    memory, in order, instead of writing: the stage reads ``failure`` to stop asking for more work, and after
+    the work in flight has arrived calls ``retry`` once. Runs on the writer thread; ``failure`` is read from
+    the stage's thread (one attribute, set once)."""
+
+    def __init__(self, write: Callable[[list[Any]], Any]):
+        self._write = write
+        self.failure: BaseException | None = None
+        self._held: list[list[Any]] = []
+
+    def __call__(self, rows: list[Any]) -> None:
+        if self.failure is None:
+            try:
+                self._write(rows)
+                return
+            except Exception as exc:  # kept for the retry; the stage raises it (or the retry's) in the end
+                self.failure = exc
+        self._held.append(rows)
+
+    @property
+    def held_rows(self) -> int:
+        return sum(len(rows) for rows in self._held)
+
+    def retry(self) -> None:
+        """Write everything held, in one batch, once; raise if that fails too."""
+        rows = [row for batch in self._held for row in batch]
+        if rows:
+            self._write(rows)
+        self._held.clear()

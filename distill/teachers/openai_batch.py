@@ -3,6 +3,7 @@ download its output and error files. Payloads and answers are read exactly as th
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -14,6 +15,7 @@ from distill.teachers.openai_compat import OpenAITeacher
 from distill.types import ChatRequest, Completion
 
 TERMINAL = ("completed", "failed", "expired", "cancelled")
+DIGEST_KEY = "distill_input_sha256"  # batch metadata: the input file's digest, to find a batch whose id was lost
 
 
 def _reason(code: str) -> str:
@@ -56,17 +58,37 @@ class OpenAIBatchClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise BatchAPIError(f"batch API: {redact(url)}: {type(exc).__name__}: {str(exc)[:200]}") from None
 
-    async def upload(self, lines: list[dict[str, Any]]) -> str:
+    async def upload(self, data: bytes) -> str:
         form = aiohttp.FormData()
         form.add_field("purpose", "batch")
-        form.add_field("file", "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines).encode(),
-                       filename="requests.jsonl", content_type="application/jsonl")
+        form.add_field("file", data, filename="requests.jsonl", content_type="application/jsonl")
         return str((await self._json("POST", "/files", data=form))["id"])
 
-    async def create(self, input_file_id: str) -> dict[str, Any]:
+    @staticmethod
+    def input_file(lines: list[dict[str, Any]]) -> tuple[bytes, str]:
+        """The JSONL input file of ``lines`` and its SHA-256 digest (what identifies the batch across runs)."""
+        data = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines).encode()
+        return data, hashlib.sha256(data).hexdigest()
+
+    async def create(self, input_file_id: str, digest: str) -> dict[str, Any]:
         return await self._json("POST", "/batches", json={"input_file_id": input_file_id,
                                                           "endpoint": "/v1/chat/completions",
-                                                          "completion_window": "24h"})
+                                                          "completion_window": "24h",
+                                                          "metadata": {DIGEST_KEY: digest}})
+
+    async def find(self, digest: str, max_pages: int = 20) -> dict[str, Any] | None:
+        """The provider's batch created with this input digest (newest first, ``max_pages`` of 100), if any."""
+        after: str | None = None
+        for _ in range(max_pages):
+            page = await self._json("GET", "/batches", params={"limit": 100} | ({"after": after} if after else {}))
+            data = page.get("data") or []
+            for batch in data:
+                if (batch.get("metadata") or {}).get(DIGEST_KEY) == digest:
+                    return batch
+            if not page.get("has_more") or not data:
+                return None
+            after = data[-1].get("id")
+        return None
 
     async def get(self, batch_id: str) -> dict[str, Any]:
         return await self._json("GET", f"/batches/{batch_id}")
@@ -98,8 +120,7 @@ class OpenAIBatchClient:
         if not choices:
             return Completion(request, None, None, None, None, None, 0.0, error="invalid_response",
                               error_detail="the batch line has no choices")
-        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-        (done,) = self.chat._from_choices([request], choices[:1], 0.0, usage, body.get("model"), 1)
+        (done,) = self.chat._from_choices([request], choices, 1, 0.0, body.get("usage"), body.get("model"), 1, 0)
         return done
 
     async def aclose(self) -> None:

@@ -6,8 +6,9 @@ least busy URL gets the next request).
 
 Failures and retries. Transient failures are retried up to ``max_retries`` times with exponential
 backoff and full jitter (``retry_backoff_s * 2**attempt``, capped at 60 s), never sooner than a
-``Retry-After`` header asks. After the last try the request becomes a ``Completion`` with one of these
-reason codes, which the generate stage stores as an error row:
+``Retry-After`` header asks, up to ``max_retry_after_s`` (by default the smaller of ``timeout_s`` and the 60 s
+backoff cap: a server asking for a day does not get it). After the last try the request becomes a
+``Completion`` with one of these reason codes, which the generate stage stores as an error row:
 
 - ``http_429``: rate limited; ``http_5xx``: server error (both retried)
 - ``http_4xx``: the request was refused (bad model name, bad key, context too long; not retried)
@@ -16,6 +17,8 @@ reason codes, which the generate stage stores as an error row:
 - ``invalid_json``: a body that is not JSON or is cut short (retried)
 - ``invalid_response``: JSON without usable choices (retried)
 - ``empty_content``: neither content nor reasoning came back (retried: DeepSeek-style load shedding)
+- ``response_too_large``: the body passed ``max_response_bytes`` (not retried: it would come back as large, and
+  paid for again); reading stops there, so memory stays bounded
 
 ``finish_reason: length`` is not an error: the completion is stored and the verify stage's format
 check marks it truncated.
@@ -26,6 +29,11 @@ fewer choices than asked (``transformers serve`` returns one) is remembered; the
 out as separate requests. Separate requests carry ``seed + sample_index`` when a seed is set, so each
 sample differs and is reproducible. With ``n``, the usage of the call is split over its choices
 (prompt tokens on the first, completion tokens by length) so that costs add up.
+
+Spend. Usage is checked, never trusted (``distill.spend``): a reply whose usage is missing, negative or
+absurd is charged at its upper bound and says so (``usage_note``); choices beyond the n asked are charged to
+the ones kept; an attempt that may have been billed without a usable reply (timeout, connection dropped
+after sending, a body cut short, without choices or empty) is counted in ``lost_attempts``.
 
 Reasoning is read from ``message.reasoning_content`` (DeepSeek, vLLM) or ``message.reasoning``;
 ``<think>`` inside the content is split later, by ``distill.response``.
@@ -47,6 +55,8 @@ import aiohttp
 
 from distill.errors import UsageError
 from distill.recipe import TeacherConfig
+from distill.redaction import redact
+from distill.spend import checked_usage
 from distill.types import ChatRequest, Completion
 
 BACKOFF_CAP_S = 60.0
@@ -55,11 +65,14 @@ RETRYABLE = frozenset({"http_429", "http_5xx", "timeout", "connection_error", "i
 
 
 class _Failure(Exception):
-    def __init__(self, reason: str, detail: str, retry_after: float | None = None):
+    """A failed attempt; ``billable`` when the server may have generated (and billed) an answer we did not get."""
+
+    def __init__(self, reason: str, detail: str, retry_after: float | None = None, billable: bool = False):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
         self.retry_after = retry_after
+        self.billable = billable
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -78,11 +91,15 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def _groups(requests: Iterable[ChatRequest], grouping: bool) -> Iterator[list[ChatRequest]]:
-    """Consecutive requests with the same problem and messages, as one group (or singletons)."""
+    """Consecutive requests with the same problem and messages, as one group (or singletons, each pulled only when
+    it is sent: a budget checked on the pull then sees exactly the requests in flight)."""
+    if not grouping:
+        for request in requests:
+            yield [request]
+        return
     group: list[ChatRequest] = []
     for request in requests:
-        if group and (not grouping or request.problem_id != group[0].problem_id
-                      or request.messages != group[0].messages):
+        if group and (request.problem_id != group[0].problem_id or request.messages != group[0].messages):
             yield group
             group = []
         group.append(request)
@@ -102,6 +119,8 @@ class OpenAITeacher:
                 raise UsageError(f"teacher.api_key_env: the environment variable {cfg.api_key_env} is not set; "
                                  f"export it with the API key")
         self.urls = [u.rstrip("/") for u in cfg.base_urls]
+        self.retry_after_cap = cfg.max_retry_after_s if cfg.max_retry_after_s is not None else \
+            min(cfg.timeout_s, BACKOFF_CAP_S)
         self.in_flight = dict.fromkeys(self.urls, 0)
         self.honours_n: dict[str, bool | None] = dict.fromkeys(self.urls, True if cfg.use_n == "always" else None)
         self._session: aiohttp.ClientSession | None = None
@@ -132,6 +151,9 @@ class OpenAITeacher:
                 for group in groups:  # shared iterator: each worker pulls the next group when free
                     for completion in await self._complete_group(group):
                         done.put_nowait(completion)
+                    # Let the consumer take these before this worker pulls the next request: a budget checked
+                    # while they wait in the queue would count them as still in flight, at their bound.
+                    await asyncio.sleep(0)
             finally:
                 done.put_nowait(None)
 
@@ -161,7 +183,7 @@ class OpenAITeacher:
         results, choices = await self._call(first, n=len(group), url=url)
         if isinstance(results, Completion):  # the call failed after its retries
             return [_with_request(results, r) for r in group]
-        completions = self._from_choices(group[: len(choices)], choices, *results)
+        completions = self._from_choices(group[: len(choices)], choices, len(group), *results)
         if len(choices) < len(group):
             self.honours_n[url] = False
             rest = await asyncio.gather(*(self._complete_one(r) for r in group[len(choices):]))
@@ -174,7 +196,7 @@ class OpenAITeacher:
         results, choices = await self._call(request, n=1, url=None)
         if isinstance(results, Completion):
             return results
-        return self._from_choices([request], choices[:1], *results)[0]
+        return self._from_choices([request], choices, 1, *results)[0]
 
     # ---- HTTP with retries ---------------------------------------------------------------------
     def _pick_url(self) -> str:
@@ -194,11 +216,13 @@ class OpenAITeacher:
         return payload
 
     async def _call(self, request: ChatRequest, n: int, url: str | None
-                    ) -> tuple[tuple[float, dict[str, Any], str | None, int] | Completion, list[dict[str, Any]]]:
-        """POST with retries. Returns ((latency, usage, model, attempts), choices) or (error Completion, [])."""
+                    ) -> tuple[tuple[float, Any, str | None, int, int] | Completion, list[dict[str, Any]]]:
+        """POST with retries. Returns ((latency, usage, model, attempts, lost attempts), choices) or (error
+        Completion, [])."""
         body = json.dumps(self._payload(request, n)).encode()
         session = self._session_get()
         failure: _Failure | None = None
+        lost = 0  # attempts the server may have billed without a usable reply
         started = time.monotonic()
         for attempt in range(self.cfg.max_retries + 1):
             target = url if (url is not None and attempt == 0) else self._pick_url()
@@ -208,33 +232,37 @@ class OpenAITeacher:
                 data = await self._post(session, target, body)
                 choices = data.get("choices")
                 if not isinstance(choices, list) or not choices or not all(isinstance(c, dict) for c in choices):
-                    raise _Failure("invalid_response", "the response has no choices")
+                    raise _Failure("invalid_response", "the response has no choices", billable=True)
                 if all(not _text(c, "content") and not _reasoning(c) for c in choices):
-                    raise _Failure("empty_content", "the response has neither content nor reasoning")
-                usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-                return (time.monotonic() - t0, usage, data.get("model"), attempt + 1), choices
+                    raise _Failure("empty_content", "the response has neither content nor reasoning", billable=True)
+                return (time.monotonic() - t0, data.get("usage"), data.get("model"), attempt + 1, lost), choices
             except _Failure as exc:
                 failure = exc
+                lost += exc.billable
             finally:
                 self.in_flight[target] -= 1
             if failure.reason not in RETRYABLE or attempt == self.cfg.max_retries:
                 break
             backoff = random.uniform(0, min(BACKOFF_CAP_S, self.cfg.retry_backoff_s * 2 ** attempt))
-            await asyncio.sleep(max(backoff, failure.retry_after or 0.0))
+            await asyncio.sleep(max(backoff, min(failure.retry_after or 0.0, self.retry_after_cap)))
         assert failure is not None
         return Completion(request, None, None, None, None, None, time.monotonic() - started,
-                          attempts=attempt + 1, error=failure.reason, error_detail=failure.detail), []
+                          attempts=attempt + 1, error=failure.reason, error_detail=redact(failure.detail),
+                          lost_attempts=lost), []
 
     async def _post(self, session: aiohttp.ClientSession, url: str, body: bytes) -> dict[str, Any]:
         try:
             async with session.post(f"{url}/chat/completions", data=body) as response:
-                raw = await response.read()
+                raw = await self._read_capped(response, url)
                 status = response.status
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
         except TimeoutError:
-            raise _Failure("timeout", f"no answer from {url} within {self.cfg.timeout_s:g} s") from None
-        except aiohttp.ClientError as exc:
+            raise _Failure("timeout", f"no answer from {url} within {self.cfg.timeout_s:g} s", billable=True) from None
+        except aiohttp.ClientConnectorError as exc:  # never connected: nothing was sent
             raise _Failure("connection_error", f"{url}: {type(exc).__name__}: {str(exc)[:200]}") from None
+        except aiohttp.ClientError as exc:  # dropped after the request went out: it may have been answered
+            raise _Failure("connection_error", f"{url}: {type(exc).__name__}: {str(exc)[:200]}",
+                           billable=True) from None
         if status == 429:
             raise _Failure("http_429", f"{url} answered 429 (rate limited)", retry_after)
         if status >= 500:
@@ -244,29 +272,44 @@ class OpenAITeacher:
         try:
             data = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise _Failure("invalid_json", f"{url} sent a body that is not valid JSON ({exc})") from None
+            raise _Failure("invalid_json", f"{url} sent a body that is not valid JSON ({exc})", billable=True) from None
         if not isinstance(data, dict):
-            raise _Failure("invalid_response", f"{url} sent JSON that is not an object")
+            raise _Failure("invalid_response", f"{url} sent JSON that is not an object", billable=True)
         return data
 
+    async def _read_capped(self, response: aiohttp.ClientResponse, url: str) -> bytes:
+        cap = self.cfg.max_response_bytes
+        too_large = _Failure("response_too_large", f"{url} sent a body over max_response_bytes ({cap:,} bytes)",
+                             billable=True)
+        if (response.content_length or 0) > cap:
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > cap:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     # ---- turning choices into completions ------------------------------------------------------
-    def _from_choices(self, requests: list[ChatRequest], choices: list[dict[str, Any]], latency: float,
-                      usage: dict[str, Any], model: str | None, attempts: int) -> list[Completion]:
-        prompt_tokens = _int(usage.get("prompt_tokens"))
-        completion_tokens = _int(usage.get("completion_tokens"))
-        lengths = [len(_text(c, "content")) + len(_reasoning(c)) + 1 for c in choices]
-        samples = min(len(requests), len(choices))
-        # One prompt billed for n samples: each carries an even share (they add up to the call's count), so no
-        # sample reads as "not reported" and per-sample cost is comparable.
-        prompt_shares = even_shares(prompt_tokens, samples)
-        out = []
-        for i, (request, choice) in enumerate(zip(requests, choices, strict=False)):
-            share = None if completion_tokens is None else round(completion_tokens * lengths[i] / sum(lengths))
-            out.append(Completion(
-                request=request, content=_text(choice, "content"), reasoning=_reasoning(choice) or None,
-                finish_reason=choice.get("finish_reason"), prompt_tokens=prompt_shares[i],
-                completion_tokens=share, latency_s=latency, attempts=attempts, model=model))
-        return out
+    def _from_choices(self, requests: list[ChatRequest], choices: list[dict[str, Any]], requested: int,
+                      latency: float, usage: Any, model: str | None, attempts: int, lost: int) -> list[Completion]:
+        """One completion per request from a call's ``choices`` (``requested`` asked): the call's checked usage
+        split over them: prompt tokens evenly (one prompt billed for n samples; the shares add up to the call's
+        count, so no sample reads as "not reported"), completion tokens by length; choices beyond the requests
+        are charged to the ones kept."""
+        first = requests[0]
+        charge = checked_usage(usage, first.messages, first.params.max_tokens, requested, len(choices))
+        kept = choices[: len(requests)]
+        shares = _split(charge.completion_tokens, [len(_text(c, "content")) + len(_reasoning(c)) + 1 for c in kept])
+        prompt_shares = even_shares(charge.prompt_tokens, len(kept))
+        return [Completion(
+            request=request, content=_text(choice, "content"), reasoning=_reasoning(choice) or None,
+            finish_reason=choice.get("finish_reason"), prompt_tokens=prompt_shares[i],
+            completion_tokens=shares[i], latency_s=latency, attempts=attempts, model=model,
+            usage_note=charge.note, lost_attempts=lost)
+            for i, (request, choice) in enumerate(zip(requests, kept, strict=True))]
 
 
 def even_shares(total: int | None, parts: int) -> list[int | None]:
@@ -291,8 +334,11 @@ def _reasoning(choice: dict[str, Any]) -> str:
     return _text(choice, "reasoning_content") or _text(choice, "reasoning")
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _split(total: int, weights: list[int]) -> list[int]:
+    """``total`` in whole parts proportional to ``weights`` that add up to exactly ``total``."""
+    parts = [total * w // sum(weights) for w in weights]
+    parts[-1] += total - sum(parts)
+    return parts
 
 
 def _error_message(raw: bytes) -> str:

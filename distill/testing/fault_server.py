@@ -11,6 +11,12 @@ always). Kinds:
 - ``disconnect``: close the connection without an answer;
 - ``empty``: a valid response with empty content; ``length``: ``finish_reason: "length"`` with half
   the answer; ``no_choices``: a valid JSON body without choices.
+- hostile usage (a valid answer whose ``usage`` lies): ``no_usage`` (no usage at all), ``negative_usage``
+  (``-count`` tokens each), ``absurd_usage`` (``count`` x 1e9 tokens each), ``extra_choices`` (``count``
+  choices more than ``n`` asked, each billed in the usage), ``full_usage`` (a plausible usage at the request's
+  ``max_tokens`` per choice: the most a client can be made to believe). A ``slow`` fault longer than the
+  client's timeout still answers (counted in ``GET /stats`` as ``answered_after_timeout`` once the client has
+  gone). ``huge``: an answer of ``count`` characters.
 
 Answers: the first key of ``answers`` contained in the user message picks the text; otherwise
 ``default_answer``. ``reasoning_mode`` puts the reasoning in ``<think>`` inside ``content``
@@ -44,6 +50,7 @@ class Fault:
     times: int | None = None  # None: every matching request
     retry_after: float | None = None
     delay_s: float = 0.0
+    count: int = 3  # hostile usage: tokens (negative_usage), billions of tokens (absurd_usage), extra choices
 
 
 @dataclass
@@ -60,6 +67,7 @@ class ServerPlan:
     # (`completed`; `expired`: only the first half of the lines answered; `failed`: no output at all)
     batch_polls: int = 1
     batch_outcome: str = "completed"
+    batch_create_hang_s: float = 0.0  # create records the batch, then waits this long before answering
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ServerPlan:
@@ -108,31 +116,47 @@ def _choice(index: int, mode: str, reasoning: str, answer: str, finish: str) -> 
     return {"index": index, "message": message, "finish_reason": finish}
 
 
-def _completion_body(state: _State, body: dict[str, Any], kind: str = "ok") -> dict[str, Any]:
-    """A chat completion answering ``body`` as the plan says (``kind``: ok, empty, length, no_choices)."""
+def _completion_body(state: _State, body: dict[str, Any], kind: str = "ok", count: int = 3) -> dict[str, Any]:
+    """A chat completion answering ``body`` as the plan says (``kind``: ok, empty, length, no_choices, or a hostile
+    usage: no_usage, negative_usage, absurd_usage, extra_choices, with ``count``)."""
     plan, text = state.plan, _user_text(body)
     answer, reasoning, finish = state.answer_for(text), plan.reasoning, "stop"
     if kind == "empty":
         answer, reasoning = "", ""
+    elif kind == "huge":
+        answer = "x" * count
     elif kind == "length":
         answer, finish = answer[: len(answer) // 2], "length"
-    count = int(body.get("n") or 1) if plan.honour_n else 1
-    choices = [_choice(i, plan.reasoning_mode, reasoning, answer, finish) for i in range(count)]
+    choice_count = int(body.get("n") or 1) if plan.honour_n else 1
+    choice_count += count if kind == "extra_choices" else 0
+    choices = [_choice(i, plan.reasoning_mode, reasoning, answer, finish) for i in range(choice_count)]
     completion_chars = sum(len(c["message"]["content"]) + len(c["message"].get("reasoning_content", ""))
                            for c in choices)
-    return {
+    prompt_tokens, completion_tokens = max(1, len(text) // 4), max(1, completion_chars // 4)
+    if kind == "negative_usage":
+        prompt_tokens, completion_tokens = -count, -count
+    elif kind == "absurd_usage":
+        prompt_tokens, completion_tokens = count * 10**9, count * 10**9
+    elif kind == "full_usage":
+        completion_tokens = int(body.get("max_tokens") or 1) * len(choices)
+    reply = {
         "id": f"chatcmpl-{state.stats['requests']}", "object": "chat.completion", "created": int(time.time()),
         "model": body.get("model", "fault-server"),
         "choices": [] if kind == "no_choices" else choices,
-        "usage": {"prompt_tokens": max(1, len(text) // 4), "completion_tokens": max(1, completion_chars // 4),
-                  "total_tokens": max(1, len(text) // 4) + max(1, completion_chars // 4)},
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
     }
+    if kind == "no_usage":
+        del reply["usage"]
+    return reply
 
 
 def _add_batch_routes(app: web.Application, state: _State) -> None:
-    """OpenAI's batch API, enough for a client to upload, create, poll and download: lines answered like chat
-    requests (a fault whose kind is an error status makes that line an error-file entry); ``batch_polls`` GETs say
-    ``in_progress`` first; ``batch_outcome`` decides the ending. Stats: files_uploaded, batches_created."""
+    """OpenAI's batch API, enough for a client to upload, create (with ``metadata``), list, poll and download: lines
+    answered like chat requests (a fault whose kind is an error status makes that line an error-file entry);
+    ``batch_polls`` GETs say ``in_progress`` first; ``batch_outcome`` decides the ending; ``batch_create_hang_s``
+    delays create's answer after the batch exists (a client killed then has paid without knowing the id).
+    Stats: files_uploaded, batches_created."""
     files: dict[str, bytes] = {}
     batches: dict[str, dict[str, Any]] = {}
 
@@ -166,8 +190,21 @@ def _add_batch_routes(app: web.Application, state: _State) -> None:
                                "response": {"status_code": 200, "body": _completion_body(state, line["body"])}})
         batches[batch_id] = {"id": batch_id, "object": "batch", "endpoint": body.get("endpoint"),
                              "input_file_id": body["input_file_id"], "status": "in_progress", "polls": 0,
-                             "output": output, "errors": errors, "total": len(lines)}
+                             "metadata": body.get("metadata"), "output": output, "errors": errors,
+                             "total": len(lines)}
+        if state.plan.batch_create_hang_s:
+            await asyncio.sleep(state.plan.batch_create_hang_s)
         return web.json_response(_batch_view(batches[batch_id]))
+
+    async def list_batches(request: web.Request) -> web.Response:
+        newest_first = [_batch_view(b) for b in reversed(batches.values())]
+        after = request.query.get("after")
+        if after:
+            ids = [b["id"] for b in newest_first]
+            newest_first = newest_first[ids.index(after) + 1:] if after in ids else []
+        limit = int(request.query.get("limit", 20))
+        page = newest_first[:limit]
+        return web.json_response({"object": "list", "data": page, "has_more": len(newest_first) > limit})
 
     def _batch_view(batch: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in batch.items() if k not in ("output", "errors", "polls", "total")} | {
@@ -196,6 +233,7 @@ def _add_batch_routes(app: web.Application, state: _State) -> None:
 
     app.router.add_post("/v1/files", upload)
     app.router.add_post("/v1/batches", create)
+    app.router.add_get("/v1/batches", list_batches)
     app.router.add_get("/v1/batches/{batch_id}", get)
     app.router.add_get("/v1/files/{file_id}/content", content)
 
@@ -230,13 +268,15 @@ def build_app(plan: ServerPlan) -> web.Application:
             return web.json_response({"error": {"message": f"injected {kind}"}}, status=int(kind), headers=headers)
         if kind == "slow":
             await asyncio.sleep(fault.delay_s)
+            if request.transport is None or request.transport.is_closing():
+                state.stats["answered_after_timeout"] += 1  # generated (and billed) although nobody is waiting
         if kind == "disconnect":
             assert request.transport is not None
             request.transport.close()
             return web.Response(status=500)
         if kind == "invalid_json":
             return web.Response(text="<html>upstream proxy error</html>", content_type="application/json")
-        raw = json.dumps(_completion_body(state, body, kind))
+        raw = json.dumps(_completion_body(state, body, kind, fault.count if fault else 0))
         if kind == "truncated":
             raw = raw[: len(raw) // 2]
         return web.Response(text=raw, content_type="application/json")
