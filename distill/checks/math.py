@@ -14,17 +14,24 @@ Guards around math-verify's known wrong answers (each has a test that fails with
 - words: once ``\\text{}`` is unwrapped (needed for units and letters), sympy reads ``yes`` as the product
   y*e*s and anagrams compare equal; a reference written as words in ``\\text{}`` is compared as words
   (case-folded, comma-separated items as a set).
-- thousands separators (``1,000``, not tuples like ``(1,2)``), units (``\\text{ cm}^2``, "18 dollars"),
-  ``\\$``, degrees, percentages (25% is 25 or 0.25), mixed numbers (``3\\frac{1}{2}``, ``3 1/2``),
-  base subscripts (``1011_2``: the digit string in that base), unions of inequalities (``x<1`` or
-  ``x>3``) and multiple-choice letters (``\\textbf{(C)}``, ``(C) 12``, ``c``): normalised before
-  parsing where math-verify's own normalisation misses them; tests pin each behaviour.
+- units: only known units are stripped (``distill.quantities``: ``\\text{ cm}^2``, "18 dollars", ``m/s``), after
+  any expression (``2\\pi\\text{ cm}``); math-verify's own unit removal is off (it drops "ab", "m", "more" after
+  a number). A multiplier or fraction word changes the value ("12 thousand" is 12000, "2 thirds" is 2/3).
+- e-notation (``4.5e33``, ``6.72E-05``) is ``\\times 10^{n}``, never Euler's e; ``a \\times 10^{b}`` is compared
+  exactly.
+- thousands separators (``1,000``, not tuples like ``(1,2)``), ``\\$``, degrees, percentages (25% is 25 or
+  0.25), mixed numbers (``3\\frac{1}{2}``, ``3 1/2``), base subscripts (``1011_2``: the digit string in that
+  base), unions of inequalities (``x<1`` or ``x>3``) and multiple-choice letters (``\\textbf{(C)}``, ``(C) 12``,
+  ``c``): normalised before parsing where math-verify's own normalisation misses them; tests pin each behaviour.
 
 Hedged answers: every answer the answer part commits to is judged (``distill.response.committed_answers``:
-each ``\\boxed{}``, and a "final answer is ..." stated after the last box; "3 or 5" is two answers when
-the reference is one value). Equivalent forms of one answer are one answer; two different answers fail
-with ``multiple_answers`` even when one of them is right. Several boxes for a reference that lists several
-values ("3, 5") are read as one list.
+each ``\\boxed{}`` that is not a placeholder such as ``\\boxed{\\quad}``, and the value of a "final answer
+is ..." stated after the last box, prose read for its value; "3 or 5" is two answers when the reference is one
+value; in a plain chain-of-thought response a box retracted by "wait, I made a mistake" is withdrawn). A
+restated option letter ("the answer is (B)") names the boxed value's option: against a reference that is not a
+letter it is ignored, against a letter reference only the letters count. Equivalent forms of one answer are one
+answer; two different answers fail with ``multiple_answers`` even when one of them is right. Several boxes for
+a reference that lists several values ("3, 5") are read as one list.
 
 Verdicts: pass ``math_match``; fail ``math_mismatch``, ``multiple_answers`` or ``no_final_answer``; abstain
 ``unparsable_reference`` (the gold cannot be parsed, and the prediction is not the same text: never a
@@ -41,25 +48,16 @@ from functools import lru_cache
 from typing import Any
 
 from distill.checks.base import Check
+from distill.checks.numbers import plain_number, scientific_to_latex, strip_units
 from distill.checks.workers import WorkerPool
 from distill.errors import UsageError
-from distill.response import FALLBACKS, all_boxed, committed_answers, extract_final_answer, split_response
+from distill.response import FALLBACKS, answer_boxes, answer_part, committed_answers, extract_final_answer
 from distill.types import Generation, Problem, Verdict
 
 # ---- text normalisation (pure Python, runs in the workers too) ---------------------------------
 _SPACING = re.compile(r"(?<!\\)\\[!,; ]")  # \! \, \; "\ " but not the row separator "\\ "
 _TEXT_COMMANDS = r"\\(?:text|textbf|mathrm|mbox|textit|mathbf|textnormal)"
 _TEXT_WRAP = re.compile(_TEXT_COMMANDS + r"\s*\{([^{}]*)\}")
-# Units after a number, exponents and compound units included: \text{ cm}^2, \text{m/s}^2, \mathrm{m\,s^{-2}},
-# \text{ km}\text{/h}.
-_EXPONENT = r"\^\s*\{?\s*-?\d+\s*\}?"
-_UNIT_PIECE = rf"\\(?:text|mbox|mathrm)\s*\{{\s*[a-zA-Z .\/]*(?:{_EXPONENT}[a-zA-Z .\/]*)*\}}(?:{_EXPONENT})?"
-_UNIT_AFTER_NUMBER = re.compile(rf"(?<=\d)\s*(?:{_UNIT_PIECE}\s*)+$")
-# Unit words after a number: "18 dollars", "5 cm^2", "10 m/s".
-_UNIT_WORDS = re.compile(rf"(?<=\d)\s+(?:[a-zA-Z]{{2,}}|[a-zA-Z]+(?=/))(?:[ /]+[a-zA-Z]{{1,}})*(?:{_EXPONENT})?\s*$")
-# Words that are mathematics, not units: "2 pi" is not 2.
-_MATH_WORDS = {"pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "mod", "inf",
-               "infinity", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "root", "roots", "factorial"}
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°")
 _PERCENT = re.compile(r"\s*(?:\\?%|\s+percent)$")
 _MIXED = re.compile(r"^(-?)(\d+)\s*\\[dt]?frac\s*\{(\d+)\}\s*\{(\d+)\}$|^(-?)(\d+)\s+(\d+)/(\d+)$")
@@ -82,7 +80,7 @@ def _normalise(text: str) -> tuple[str, bool]:
     s = _SPACING.sub(lambda m: " " if m.group(0).endswith(" ") else "", s)
     s = s.replace("\\$", "").replace("$", "")
     s = _DEGREES.sub("", s)
-    s = _UNIT_AFTER_NUMBER.sub("", s)
+    s = scientific_to_latex(strip_units(s))
     while _TEXT_WRAP.search(s):  # nested wrappers: \text{\textbf{Evelyn}}
         s = _TEXT_WRAP.sub(r"\1", s)
     s = s.strip()
@@ -94,10 +92,7 @@ def _normalise(text: str) -> tuple[str, bool]:
         s = s[assignment.end():].strip()  # "x = 5" states the value 5
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
-    unit = _UNIT_WORDS.search(s)
-    words = set(unit.group(0).lower().split()) if unit else set()
-    if unit and plain_number(s[: unit.start()]) is not None and not words & _MATH_WORDS:
-        s = s[: unit.start()]
+    s = strip_units(s)  # again: "x = 5 cm", "5 cm." once the assignment and the full stop are gone
     mixed = _MIXED.match(s)
     if mixed:
         groups = mixed.groups()
@@ -215,22 +210,16 @@ def _is_decimal(text: str) -> bool:
     return bool(re.fullmatch(r"-?\d*\.\d+", text.strip()))
 
 
-_PLAIN_NUMBER = re.compile(r"^(-?)(?:(\d+(?:\.\d+)?)|\\[dt]?frac\{(\d+)\}\{(\d+)\}|(\d+)/(\d+))$")
-
-
-def plain_number(text: str) -> Fraction | None:
-    """An integer, decimal or simple fraction written plainly, as an exact value; else None."""
-    match = _PLAIN_NUMBER.match(text.replace(" ", ""))
-    if not match:
-        return None
-    sign, decimal, num, den, num2, den2 = match.groups()
-    if decimal is not None:
-        value = Fraction(decimal)
-    elif (den or den2) and int(den or den2) == 0:
-        return None
-    else:
-        value = Fraction(int(num or num2), int(den or den2))
-    return -value if sign else value
+def _options_read_against(gold: str, committed: list[str]) -> list[str]:
+    """A restated option letter ("the answer is (B)") names the option of a value the box gives, and a restated
+    value the option's: against a letter reference only the letters count, against any other only the rest."""
+    if len(committed) < 2:
+        return committed
+    letters = [answer for answer in committed if choice_letter(answer) is not None]
+    if not letters or len(letters) == len(committed):
+        return committed
+    gold_is_letter = choice_letter(gold) is not None
+    return letters if gold_is_letter else [answer for answer in committed if answer not in letters]
 
 
 _OR_WORDS = re.compile(r"\s+or\s+|\s*\\(?:text|textrm|mbox)\s*\{\s*or\s*\}\s*|\s*\\quad\s*\\text\{or\}\s*")
@@ -249,11 +238,27 @@ def _is_list(gold: str) -> bool:
     return bool(re.search(r"\\pm|\\mp", gold))
 
 
-@lru_cache(maxsize=4096)
-def _parse_gold(text: str) -> list[Any]:
+@lru_cache(maxsize=1)
+def _extraction_config() -> list[Any]:
+    """math-verify's default extraction without its unit removal: that list strips "ab", "m", "more", "apples"
+    and more after a number ("12 ab" would be 12). Known units are stripped before parsing (``strip_units``)."""
+    from latex2sympy2_extended.latex2sympy2 import NormalizationConfig
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig
+
+    normalization = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=True,
+                                        boxed="all", equations=False)
+    return [LatexExtractionConfig(normalization_config=normalization), ExprExtractionConfig()]
+
+
+def _parse(text: str) -> list[Any]:
     from math_verify import parse
 
-    return parse(f"${text}$", parsing_timeout=None)
+    return parse(f"${text}$", _extraction_config(), parsing_timeout=None)
+
+
+@lru_cache(maxsize=4096)
+def _parse_gold(text: str) -> list[Any]:
+    return _parse(text)
 
 
 def _same_value(gold: Fraction, pred: Fraction, gold_percent: bool, pred_percent: bool) -> bool:
@@ -274,7 +279,7 @@ def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
 
     ``match`` is True, False, or None when the gold cannot be parsed; ``method`` says which path decided.
     """
-    from math_verify import parse, verify
+    from math_verify import verify
 
     gold_text, pred_text = item
     (gold_norm, gold_pct), (pred_norm, pred_pct) = _normalise(gold_text), _normalise(pred_text)
@@ -312,7 +317,7 @@ def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
     if not gold or all(isinstance(g, str) for g in gold):  # only the raw-string fallback: nothing parsed
         out.update(method="unparsable_gold", match=None, parsed_gold=None, parsed_prediction=None)
         return out
-    pred = parse(f"${pred_norm}$", parsing_timeout=None)
+    pred = _parse(pred_norm)
     out.update(parsed_gold=str(gold[0]), parsed_prediction=str(pred[0]) if pred else None)
     if not pred:
         out.update(method="unparsable_prediction", match=False)
@@ -356,7 +361,7 @@ class MathCheck(Check):
     a ``verify_error``, instead of exhausting the machine)."""
 
     name = "math"
-    version = "3"  # 3: multiple_answers
+    version = "4"  # 3: multiple_answers; 4: placeholders, restatements, self-correction, e-notation, units
     domains = ("math",)
 
     def __init__(self, timeout_s: float = 10.0, processes: int | None = None, fallback: str = "none",
@@ -376,10 +381,7 @@ class MathCheck(Check):
         self._pool: WorkerPool | None = None
 
     def prediction(self, generation: Generation) -> str | None:
-        answer_text = generation.answer_text
-        if answer_text is None:
-            answer_text = split_response(generation.content, generation.reasoning).answer_text
-        return extract_final_answer(answer_text, fallback=self.fallback)
+        return extract_final_answer(answer_part(generation)[0], fallback=self.fallback)
 
     def _pool_get(self) -> WorkerPool:
         if self._pool is None:
@@ -397,16 +399,15 @@ class MathCheck(Check):
         """The answers a response commits to (``distill.response.committed_answers``), read against the
         reference: several boxes are one list answer when the reference is a list ("3, 5" boxed as 3 and
         5), and "3 or 5" is two answers when the reference is one value."""
-        answer_text = generation.answer_text
-        if answer_text is None:
-            answer_text = split_response(generation.content, generation.reasoning).answer_text
-        committed = committed_answers(answer_text)
+        answer_text, plain_cot = answer_part(generation)
+        committed = committed_answers(answer_text, plain_cot)
         if not committed:
             prediction = extract_final_answer(answer_text, fallback=self.fallback)
             return [prediction] if prediction else []
-        boxes = [content for content, _ in all_boxed(answer_text) if content]
+        boxes = answer_boxes(answer_text, plain_cot)
         if len(boxes) > 1 and _is_list(gold):
             return [", ".join(boxes)]
+        committed = _options_read_against(gold, committed)
         if len(committed) == 1 and not _is_list(gold) and not _SET_LIKE.search(gold + committed[0]):
             parts = [part.strip() for part in _OR_WORDS.split(committed[0]) if part.strip()]
             if len(parts) > 1:
