@@ -158,3 +158,57 @@ def test_e_notation(check: MathCheck, gold: str, prediction: str, expected: tupl
 ])
 def test_unit_and_value_words(check: MathCheck, gold: str, prediction: str, expected: tuple[str, str]) -> None:
     assert judge(check, gold, f"{THINK}$\\boxed{{{prediction}}}$") == expected
+
+
+# ---- part 4: equivalent forms -----------------------------------------------------------------------------
+@pytest.mark.parametrize(("gold", "prediction", "expected"), [
+    # A line's equation in another arrangement, up to a nonzero factor.
+    ("y = 2x + 3", "2x - y + 3 = 0", PASS),
+    ("y = 2x + 3", "2y = 4x + 6", PASS),
+    ("2x - y + 3 = 0", "y = 2x + 3", PASS),
+    ("x^2 + y^2 = 4", "2x^2 + 2y^2 - 8 = 0", PASS),
+    ("y = 2x + 3", "y = 2x + 4", MISMATCH),
+    ("y = 2x + 3", "0 = 0", MISMATCH),
+    ("y = 2x + 3", "y = 3x + 2", MISMATCH),
+    ("y^2 = x", r"y = \sqrt{x}", MISMATCH),
+    ("x = 5", "2x = 10", MISMATCH),  # one variable: the value is asked for
+    # Set-builder notation and intervals, both ways.
+    (r"(2, \infty)", r"\{x \mid x > 2\}", PASS),
+    (r"\{x \mid x > 2\}", r"(2, \infty)", PASS),
+    (r"[1, 3]", r"\{x \in \mathbb{R} \mid 1 \le x \le 3\}", PASS),
+    (r"(2, \infty)", r"\left\{x : x > 2\right\}", PASS),
+    (r"(2, \infty)", r"\{x \mid x > 3\}", MISMATCH),  # before: read as its first number and accepted
+    (r"\{x \mid x > 2\}", r"\{x \mid x > 3\}", MISMATCH),
+    (r"\{x \mid 2 < x < 5\}", r"\{x \mid 2 < x < 6\}", MISMATCH),  # before: both "2", accepted
+    (r"\{x \mid x > 2\}", r"\{x \mid x \ge 2\}", MISMATCH),
+    (r"(2, \infty)", r"\{x \mid x \ge 2\}", MISMATCH),
+    ("3", r"\{x \mid x > 3\}", MISMATCH),
+    (r"(2, \infty)", r"\{x \mid x^2 > 4\}", MISMATCH),  # not read: compared as text only
+    # Empty-set spellings.
+    (r"\emptyset", r"\varnothing", PASS),
+    (r"\varnothing", r"\emptyset", PASS),
+    (r"\emptyset", r"\{\}", PASS),
+    (r"\emptyset", r"\{0\}", MISMATCH),
+    (r"\varnothing", "0", MISMATCH),
+    # A plain-word reference is compared as words, never as a product of letters.
+    ("yes", r"\text{sey}", MISMATCH),
+    ("yes", r"\text{Yes}", PASS),
+    ("yes", "sey", MISMATCH),
+    ("Evelyn", r"\text{Evlyne}", MISMATCH),
+    ("Evelyn", r"\text{Evelyn}", PASS),
+    ("xy", "yx", PASS),  # a product of variables is still one
+])
+def test_equivalent_forms(check: MathCheck, gold: str, prediction: str, expected: tuple[str, str]) -> None:
+    assert judge(check, gold, f"{THINK}$\\boxed{{{prediction}}}$") == expected
+
+
+@pytest.mark.parametrize(("gold", "answer_part", "expected"), [
+    ("12", "所以答案为 $12$。", PASS),
+    ("12", "因此答案是 12。", PASS),
+    ("12", "答案：12", PASS),
+    (r"\frac{1}{2}", "最终答案为 $\\frac{1}{2}$，即一半。", PASS),
+    ("12", "所以答案为 $13$。", MISMATCH),
+    ("12", "我们得到 12。", NONE),  # no answer phrase: no stated answer
+])
+def test_chinese_answer_phrases(check: MathCheck, gold: str, answer_part: str, expected: tuple[str, str]) -> None:
+    assert judge(check, gold, f"{THINK}{answer_part}") == expected

@@ -87,8 +87,8 @@ def chosen_letter(answer_text: str, choices: tuple[str, ...]) -> str | None:
     return mentioned[0] if len(mentioned) == 1 else None
 
 
-_LIST_GLUE = re.compile(r"\b(?:and|or)\b|[,;/&()\s]")
-_HEDGE = re.compile(r"\bor\b", re.I)
+_LIST_GLUE = re.compile(r"\b(?:and|or)\b|[,;/&()\s]|[或和与、，；]")
+_HEDGE = re.compile(r"\bor\b|或", re.I)
 
 
 def _letter_set(answer: str, choices: tuple[str, ...], letters: list[str]) -> tuple[frozenset[str], bool] | None:

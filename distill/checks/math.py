@@ -19,6 +19,10 @@ Guards around math-verify's known wrong answers (each has a test that fails with
   a number). A multiplier or fraction word changes the value ("12 thousand" is 12000, "2 thirds" is 2/3).
 - e-notation (``4.5e33``, ``6.72E-05``) is ``\\times 10^{n}``, never Euler's e; ``a \\times 10^{b}`` is compared
   exactly.
+- forms read by meaning (``distill.checks.math_forms``): equations of a line or curve up to a nonzero factor
+  (``y = 2x + 3`` is ``2x - y + 3 = 0``), set-builder notation as intervals (``\\{x \\mid x > 2\\}`` is
+  ``(2, \\infty)``; one that cannot be read is compared as text), the empty set's spellings; a plain-word
+  reference (``yes``) against words in ``\\text{}`` is compared as words.
 - thousands separators (``1,000``, not tuples like ``(1,2)``), ``\\$``, degrees, percentages (25% is 25 or
   0.25), mixed numbers (``3\\frac{1}{2}``, ``3 1/2``), base subscripts (``1011_2``: the digit string in that
   base), unions of inequalities (``x<1`` or ``x>3``) and multiple-choice letters (``\\textbf{(C)}``, ``(C) 12``,
@@ -48,6 +52,7 @@ from functools import lru_cache
 from typing import Any
 
 from distill.checks.base import Check
+from distill.checks.math_forms import empty_set, equation_sides, equations_match, set_builder
 from distill.checks.numbers import plain_number, scientific_to_latex, strip_units
 from distill.checks.workers import WorkerPool
 from distill.errors import UsageError
@@ -99,6 +104,7 @@ def _normalise(text: str) -> tuple[str, bool]:
         sign, whole, num, den = groups[:4] if groups[1] is not None else groups[4:]
         if int(num) < int(den):  # 3\frac{1}{2} is three and a half; 3\frac{5}{2} is not a mixed number
             s = f"{sign}\\frac{{{int(whole) * int(den) + int(num)}}}{{{den}}}"
+    s, _ = set_builder(empty_set(s), _inequalities_to_intervals)
     return _inequalities_to_intervals(s), percent
 
 
@@ -165,11 +171,21 @@ def base_digits(text: str, normalised: str | None = None) -> tuple[str, int] | N
     return digits, base
 
 
-def text_answer(text: str, normalised: str) -> str | None:
-    """A reference written as words in ``\\text{}`` (``\\text{Evelyn}``, ``\\text{no solution}``), case-folded
-    with its comma-separated items sorted; None for anything else. Words must be compared as words:
-    unwrapped, sympy reads them as products of single-letter symbols, so anagrams would be equal."""
-    if not re.search(_TEXT_COMMANDS, text) or not _TEXT_ANSWER.fullmatch(normalised):
+# Plain words a reference states without \text{}: compared as words even then.
+_ANSWER_WORDS = frozenset({"yes", "no", "true", "false", "even", "odd", "none", "neither", "both", "always",
+                           "never", "sometimes", "undefined", "impossible", "infinite", "finite", "positive",
+                           "negative", "zero", "increasing", "decreasing", "convergent", "divergent"})
+
+
+def text_answer(text: str, normalised: str, prediction: str = "") -> str | None:
+    """A reference written as words (``\\text{Evelyn}``, ``\\text{no solution}``; or plain ``yes``/``Evelyn``
+    against a prediction that writes words in ``\\text{}``), case-folded with its comma-separated items sorted;
+    None for anything else. Words must be compared as words: unwrapped, sympy reads them as products of
+    single-letter symbols, so anagrams would be equal."""
+    if not _TEXT_ANSWER.fullmatch(normalised):
+        return None
+    if not (re.search(_TEXT_COMMANDS, text) or re.search(_TEXT_COMMANDS + r"\s*\{\s*[A-Za-z]{2}", prediction)
+            or normalised.strip().casefold() in _ANSWER_WORDS):
         return None
     if not re.search(r"[A-Za-z]{2}", normalised):
         return None
@@ -290,7 +306,17 @@ def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
         out.update(method="choice_letter", match=pred_letter == gold_letter, parsed_gold=gold_letter,
                    parsed_prediction=pred_letter)
         return out
-    gold_words = text_answer(gold_text, gold_norm)
+    equation = _compare_equations(gold_text, pred_text)
+    if equation is not None:
+        out.update(method="equation", match=equation, parsed_gold=gold_norm, parsed_prediction=pred_norm)
+        return out
+    unread = [side for side, norm in (("gold", gold_norm), ("prediction", pred_norm))
+              if set_builder(norm, _inequalities_to_intervals)[1]]
+    if unread:  # math-verify would read a set-builder as its first number: only the same text is the same set
+        out.update(method="set_builder_text", match=_layout_free(gold_norm) == _layout_free(pred_norm),
+                   parsed_gold=gold_norm, parsed_prediction=pred_norm)
+        return out
+    gold_words = text_answer(gold_text, gold_norm, pred_text)
     if gold_words is not None:
         pred_words = _words(pred_norm)
         out.update(method="text", match=pred_words == gold_words, parsed_gold=gold_words,
@@ -330,6 +356,22 @@ def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
     return out
 
 
+def _compare_equations(gold_text: str, pred_text: str) -> bool | None:
+    """Two equations of a curve compared up to a nonzero factor (``math_forms.equations_match``); None when
+    either side is not an equation or the gold states a value."""
+    sides = [equation_sides(_unboxed(text)) for text in (gold_text, pred_text)]
+    if sides[0] is None or sides[1] is None:
+        return None
+    parsed = [_parse(normalise(side)) for pair in sides for side in pair]  # type: ignore[union-attr]
+    if not all(parsed):
+        return None
+    return equations_match((parsed[0][0], parsed[1][0]), (parsed[2][0], parsed[3][0]))
+
+
+def _unboxed(text: str) -> str:
+    return re.sub(r"^\\boxed\s*\{(.*)\}$", r"\1", text.strip().strip("$").strip()).strip()
+
+
 _LAYOUT = re.compile(r"\\(?:left|right)(?![a-zA-Z])|\s+")
 
 
@@ -361,7 +403,7 @@ class MathCheck(Check):
     a ``verify_error``, instead of exhausting the machine)."""
 
     name = "math"
-    version = "4"  # 3: multiple_answers; 4: placeholders, restatements, self-correction, e-notation, units
+    version = "4"  # 3: multiple_answers; 4: issue 21 (placeholders, restatements, e-notation, units, forms)
     domains = ("math",)
 
     def __init__(self, timeout_s: float = 10.0, processes: int | None = None, fallback: str = "none",
