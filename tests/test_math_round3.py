@@ -212,3 +212,15 @@ def test_equivalent_forms(check: MathCheck, gold: str, prediction: str, expected
 ])
 def test_chinese_answer_phrases(check: MathCheck, gold: str, answer_part: str, expected: tuple[str, str]) -> None:
     assert judge(check, gold, f"{THINK}{answer_part}") == expected
+
+
+# ---- part 6: a reference ingested from a list is read as a list ------------------------------------------
+@pytest.mark.parametrize(("response", "expected"), [
+    (r"$\boxed{3, -5}$", PASS),
+    (r"$\boxed{-5, 3}$", PASS),
+    (r"The solutions are $\boxed{3}$ and $\boxed{-5}$.", PASS),
+    (r"$\boxed{3}$", MISMATCH),
+    (r"$\boxed{3, 5}$", MISMATCH),
+])
+def test_a_joined_list_reference(check: MathCheck, response: str, expected: tuple[str, str]) -> None:
+    assert judge(check, "3, -5", THINK + response) == expected
