@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,13 @@ def test_list_valued_answers(tmp_path: Path) -> None:
                                           {"problem": "AIME, two answers in the list.", "answer": ["1", "2"]}])
     problems, errors = read(tmp_path, adapter="aime", path=aime)
     assert [p.answer for p in problems] == ["25"] and [e.reason for e in errors] == ["unparsable_reference"]
+
+
+def test_short_prompts_of_a_mixed_source_do_not_take_its_majority(tmp_path: Path) -> None:
+    rows = [{"problem": f"小明有{i}个苹果，又买了三个，现在一共有多少个苹果？", "answer": str(i + 3)} for i in range(8)]
+    rows += [{"problem": f"Tom has {i} apples and buys three more. How many apples does he have now?",
+              "answer": str(i + 3)} for i in range(2)]
+    rows.append({"problem": "Compute $2+2$.", "answer": "4"})
+    problems, _ = read(tmp_path, adapter="math", path=jsonl(tmp_path, "mixed.jsonl", rows))
+    assert Counter(p.language for p in problems) == {"zh": 8, "en": 2, "und": 1}
+    assert problems[-1].prompt == "Compute $2+2$." and problems[-1].language == "und"
