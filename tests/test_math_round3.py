@@ -224,3 +224,21 @@ def test_chinese_answer_phrases(check: MathCheck, gold: str, answer_part: str, e
 ])
 def test_a_joined_list_reference(check: MathCheck, response: str, expected: tuple[str, str]) -> None:
     assert judge(check, "3, -5", THINK + response) == expected
+
+
+# ---- part 7: pairs that need no sympy are decided without the workers -----------------------------------
+def test_plain_answers_start_no_workers() -> None:
+    check = MathCheck(processes=2)
+    try:
+        items = [(Problem(f"p{i}", "s", "l", "math", "Solve it.", gold),
+                  Generation(f"g{i}", f"p{i}", "t", 0, f"{THINK}$\\boxed{{{answer}}}$", None, None, "stop", 1, 1))
+                 for i, (gold, answer) in enumerate([("18", r"\$18"), ("1,000", "1000"), ("4.5e33", "4.5E+33"),
+                                                     (r"\text{(C)}", "C"), (r"\text{yes}", r"\text{sey}"),
+                                                     (r"\frac{1}{2}", "0.5"), ("12", "12 thousand")])]
+        verdicts = check.check_batch(items)
+        assert [v.status for v in verdicts] == ["pass", "pass", "pass", "pass", "fail", "pass", "fail"]
+        assert check._pool is None  # no worker started, math-verify not needed
+        assert judge(check, r"\frac{\sqrt{3}}{2}", r"\boxed{\frac{1}{2}\sqrt{3}}") == PASS
+        assert check._pool is not None
+    finally:
+        check.close()

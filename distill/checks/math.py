@@ -2,7 +2,9 @@
 
 The prediction is extracted from the answer part only (``distill.response``); the reference is parsed
 gold-first. Everything that touches sympy runs in worker processes with a hard timeout per item
-(``checks.workers``), math-verify's own signal-based timeouts switched off.
+(``checks.workers``), math-verify's own signal-based timeouts switched off. Short pairs that need no sympy
+(plain and scientific numbers, letters, words, base numerals, identical text) are decided in the calling
+process first (``decide_without_sympy``): a batch of them starts no workers and imports no math-verify.
 
 Guards around math-verify's known wrong answers (each has a test that fails without it):
 - exact numbers: math-verify compares at 6 decimals, so ``\\frac{1}{20!}`` equals ``\\frac{1}{21!}`` and
@@ -288,16 +290,21 @@ def _same_value(gold: Fraction, pred: Fraction, gold_percent: bool, pred_percent
     return False
 
 
+FAST_MAX_CHARS = 200  # longer answers go to the workers: their regexes run under the pool's hard timeout
+
+
 @lru_cache(maxsize=16384)
-def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
-    """Compare one (gold, prediction) pair; runs inside a worker process. Cached: the n samples of a
-    problem often give the same answer, and the gold is parsed once per problem.
+def decide_without_sympy(item: tuple[str, str]) -> dict[str, Any] | None:
+    """The verdict on one (gold, prediction) pair when it needs no sympy (choice letters, words, base numerals,
+    plain and scientific numbers, identical text, an unreadable set-builder), else None. Pure Python: the check
+    runs it in its own process first, so a batch that it decides starts no workers and imports no math-verify."""
+    out, _, _ = _decide_fast(*item)
+    return out if "match" in out else None
 
-    ``match`` is True, False, or None when the gold cannot be parsed; ``method`` says which path decided.
-    """
-    from math_verify import verify
 
-    gold_text, pred_text = item
+def _decide_fast(gold_text: str, pred_text: str) -> tuple[dict[str, Any], bool, bool]:
+    """``verify_pair``'s paths that need no sympy: (details, with ``match`` when decided; the gold and the
+    prediction were percentages)."""
     (gold_norm, gold_pct), (pred_norm, pred_pct) = _normalise(gold_text), _normalise(pred_text)
     out: dict[str, Any] = {"gold_normalised": gold_norm, "prediction_normalised": pred_norm}
     gold_letter = choice_letter(gold_text, gold_norm)
@@ -305,23 +312,19 @@ def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
         pred_letter = _predicted_letter(pred_text, pred_norm)
         out.update(method="choice_letter", match=pred_letter == gold_letter, parsed_gold=gold_letter,
                    parsed_prediction=pred_letter)
-        return out
-    equation = _compare_equations(gold_text, pred_text)
-    if equation is not None:
-        out.update(method="equation", match=equation, parsed_gold=gold_norm, parsed_prediction=pred_norm)
-        return out
+        return out, gold_pct, pred_pct
     unread = [side for side, norm in (("gold", gold_norm), ("prediction", pred_norm))
               if set_builder(norm, _inequalities_to_intervals)[1]]
     if unread:  # math-verify would read a set-builder as its first number: only the same text is the same set
         out.update(method="set_builder_text", match=_layout_free(gold_norm) == _layout_free(pred_norm),
                    parsed_gold=gold_norm, parsed_prediction=pred_norm)
-        return out
+        return out, gold_pct, pred_pct
     gold_words = text_answer(gold_text, gold_norm, pred_text)
     if gold_words is not None:
         pred_words = _words(pred_norm)
         out.update(method="text", match=pred_words == gold_words, parsed_gold=gold_words,
                    parsed_prediction=pred_words)
-        return out
+        return out, gold_pct, pred_pct
     gold_base = base_digits(gold_text, gold_norm)
     if gold_base is not None:
         pred_base = base_digits(pred_text, pred_norm)
@@ -329,15 +332,35 @@ def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
         same_base = pred_base is None or pred_base[1] == gold_base[1]
         out.update(method="base_digits", match=same_base and pred_digits == gold_base[0],
                    parsed_gold=f"{gold_base[0]}_{gold_base[1]}", parsed_prediction=pred_digits)
-        return out
+        return out, gold_pct, pred_pct
     g_plain, p_plain = plain_number(gold_norm), plain_number(pred_norm)
     if g_plain is not None and p_plain is not None and (_terminates(g_plain) or not _is_decimal(pred_norm)):
         # Plain numbers on both sides (GSM8K, AIME, AMC): exact, and no sympy needed.
         out.update(method="exact_rational", match=_same_value(g_plain, p_plain, gold_pct, pred_pct),
                    parsed_gold=str(g_plain), parsed_prediction=str(p_plain))
-        return out
+        return out, gold_pct, pred_pct
     if _layout_free(gold_norm) == _layout_free(pred_norm):  # the same text: no need for sympy
         out.update(method="identical", match=True, parsed_gold=gold_norm, parsed_prediction=pred_norm)
+    return out, gold_pct, pred_pct
+
+
+@lru_cache(maxsize=16384)
+def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
+    """Compare one (gold, prediction) pair; runs inside a worker process. Cached: the n samples of a
+    problem often give the same answer, and the gold is parsed once per problem.
+
+    ``match`` is True, False, or None when the gold cannot be parsed; ``method`` says which path decided.
+    """
+    gold_text, pred_text = item
+    out, gold_pct, pred_pct = _decide_fast(gold_text, pred_text)
+    if "match" in out:
+        return out
+    from math_verify import verify
+
+    gold_norm, pred_norm = out["gold_normalised"], out["prediction_normalised"]
+    equation = _compare_equations(gold_text, pred_text)
+    if equation is not None:
+        out.update(method="equation", match=equation, parsed_gold=gold_norm, parsed_prediction=pred_norm)
         return out
     gold = _parse_gold(gold_norm)
     if not gold or all(isinstance(g, str) for g in gold):  # only the raw-string fallback: nothing parsed
@@ -437,6 +460,25 @@ class MathCheck(Check):
     def check(self, problem: Problem, generation: Generation) -> Verdict:
         return self.check_batch([(problem, generation)])[0]
 
+    def map_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        """``verify_pair`` over ``pairs``, in order: short pairs that need no sympy are decided here
+        (``decide_without_sympy``), the rest in the workers, which start only when some pair needs them."""
+        results = [self._fast(pair) for pair in pairs]
+        rest = [i for i, result in enumerate(results) if result is None]
+        if rest:
+            for i, result in zip(rest, self._pool_get().map([pairs[i] for i in rest]), strict=True):
+                results[i] = result
+        return results  # type: ignore[return-value]
+
+    @staticmethod
+    def _fast(pair: tuple[str, str]) -> dict[str, Any] | None:
+        if max(len(pair[0]), len(pair[1])) > FAST_MAX_CHARS:
+            return None
+        try:
+            return decide_without_sympy(pair)
+        except Exception:  # whatever a strange answer does to the normalisation: the workers report it
+            return None
+
     def candidates(self, gold: str, generation: Generation) -> list[str]:
         """The answers a response commits to (``distill.response.committed_answers``), read against the
         reference: several boxes are one list answer when the reference is a list ("3, 5" boxed as 3 and
@@ -468,8 +510,8 @@ class MathCheck(Check):
                 verdicts[i] = self.verdict(generation, "fail", "no_final_answer", gold=problem.answer)
             else:
                 work.append((i, candidates))
-        pairs = [(items[i][0].answer, candidate) for i, candidates in work for candidate in candidates]
-        results = iter(self._pool_get().map(pairs) if pairs else [])
+        pairs = [(items[i][0].answer or "", candidate) for i, candidates in work for candidate in candidates]
+        results = iter(self.map_pairs(pairs))
         hedged: list[tuple[int, list[str], list[dict[str, Any]]]] = []
         for i, candidates in work:
             gold, generation = items[i][0].answer or "", items[i][1]
@@ -486,7 +528,7 @@ class MathCheck(Check):
                 hedged.append((i, candidates, outcome))
         # Every committed answer is wrong: one answer in several forms is a mismatch, several answers a hedge.
         pairs = [(candidates[0], other) for _, candidates, _ in hedged for other in candidates[1:]]
-        results = iter(self._pool_get().map(pairs) if pairs else [])
+        results = iter(self.map_pairs(pairs))
         for i, candidates, outcome in hedged:
             same = [next(results).get("match") for _ in candidates[1:]]
             generation, gold = items[i][1], items[i][0].answer or ""
