@@ -150,10 +150,10 @@ def all_boxed(text: str) -> list[tuple[str, int]]:
 
 # A blank to fill in, drawn as a box in the working ("the missing digit is \boxed{\phantom{0}}"), is not an
 # answer: nothing but \phantom{...}, spacing (\quad, "\ ", ~), \square, \Box, \underline{...} of those,
-# underscores or braces.
+# underscores, "?", dots or braces.
 _PHANTOM = re.compile(r"\\[hv]?phantom\s*\{")
 _BLANK = re.compile(r"\\hspace\*?\s*\{[^{}]*\}|\\(?:q?quad|square|Box|underline|text|mathrm|mbox|enspace|"
-                    r"thinspace|hfill)(?![a-zA-Z])|\\[ ,;:!_]|\\$|[\s{}~_]")
+                    r"thinspace|hfill|[lc]?dots)(?![a-zA-Z])|\\[ ,;:!_]|\\$|[\s{}~_?]|\.\.\.")
 
 
 def is_placeholder(content: str) -> bool:
@@ -177,7 +177,7 @@ _NUMBER_WORD_RUN = re.compile(r"\b(?:(?:a|an)\s+)?(?:" + "|".join(sorted(NUMBER_
                               + r"))*\b", re.I)
 # Words that can sit inside a value: "3 or 5" (a hedge, judged as such), "2 pi", units and number words.
 _VALUE_WORDS = frozenset({"or", "and", "pi", "sqrt", "inf", "infinity", "ln", "log", "sin", "cos", "tan"})
-_OPTION_FIRST = re.compile(r"^(?:\(([A-Za-z])\)|([A-Z])[.):]?)(?:\s|$)")
+_OPTION_FIRST = re.compile(r"^(?:\(([A-Ea-e])\)|([A-E])[.):])(?:\s|$)|^[A-E]$")
 
 
 def restated_value(stated: str) -> str | None:
@@ -195,7 +195,8 @@ def restated_value(stated: str) -> str | None:
         return stated
     words = _WORD.findall(_LATEX_COMMAND.sub(" ", stated))
     prose = [w for w in words if not (is_unit(w) or w.lower() in NUMBER_WORDS or w.lower() in _VALUE_WORDS)]
-    runs = [run for run in _NUMBER_WORD_RUN.finditer(stated) if words_to_number(run.group(0)) is not None]
+    runs = [run for run in _NUMBER_WORD_RUN.finditer(stated) if words_to_number(run.group(0)) is not None
+            and not (prose and run.group(0).lower() in ("one", "a", "an"))]  # "each one", "one of them": no value
     digits = list(_DIGITS.finditer(stated))
     if not prose:
         if not digits and len(runs) == 1 and runs[0].group(0).strip() == stated.rstrip("."):

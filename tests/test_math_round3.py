@@ -242,3 +242,35 @@ def test_plain_answers_start_no_workers() -> None:
         assert check._pool is not None
     finally:
         check.close()
+
+
+# ---- the helpers behind parts 2 and 3 ------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "stripped"), [
+    (r"5\text{ cm}^2", "5"), (r"9.8\,\mathrm{m\,s^{-2}}", "9.8"), (r"60\text{ km}\text{/h}", "60"), ("10 m/s", "10"),
+    ("18 dollars", "18"), (r"2\pi\text{ cm}", r"2\pi"), (r"3\times 10^{8}\text{ m/s}", r"3\times 10^{8}"),
+    ("12 thousand", "12000"), (r"12\text{ thousand}", "12000"), ("3 dozen", "36"), ("2 thirds", r"\frac{2}{3}"),
+    ("-3 halves", r"-\frac{3}{2}"), ("12 thousand dollars", "12000"),
+    ("5 ab", "5 ab"), ("5 m", "5 m"), ("2 pi", "2 pi"), ("12 apples", "12 apples"), ("x^2", "x^2"),
+    (r"2\pi thousand", r"2\pi thousand"), ("12 thousand million", "12 thousand million"),
+    (r"\text{ cm}", r"\text{ cm}"),
+])
+def test_strip_units(text: str, stripped: str) -> None:
+    from distill.checks.numbers import strip_units
+
+    assert strip_units(text) == stripped
+
+
+def test_plain_numbers_and_words() -> None:
+    from fractions import Fraction
+
+    from distill.checks.numbers import plain_number, scientific_to_latex
+    from distill.quantities import words_to_number
+
+    assert plain_number(r"6.72\times10^{-5}") == Fraction(672, 10**7)
+    assert plain_number(r"3 \cdot 10^8") == 300_000_000 and plain_number(r"10^{5}") is None
+    assert plain_number(r"1\times 10^{999}") is None  # bounded
+    assert scientific_to_latex("4.5e33 and 2e-3") == r"4.5\times 10^{33} and 2\times 10^{-3}"
+    assert scientific_to_latex("3e + 2e^2 + x2e5") == "3e + 2e^2 + x2e5"  # Euler's e, a name
+    assert words_to_number("two thousand three hundred and five") == 2305
+    assert words_to_number("a half") == Fraction(1, 2) and words_to_number("seven eighths") == Fraction(7, 8)
+    assert words_to_number("apples") is None and words_to_number("two apples") is None

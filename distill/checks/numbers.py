@@ -57,6 +57,7 @@ _WRAPPED = re.compile(r"\\(?:text|textrm|mbox|mathrm|rm|operatorname)\s*\{((?:[^
 _BARE_WORD = re.compile(r"(?<![\\A-Za-z])([A-Za-zΩμµ]+)\s*$")
 _JOINER = re.compile(r"(?:/|\\cdot|\^\s*(?:\{\s*-?\d+\s*\}|-?\d))\s*$")
 _INNER_WORD = re.compile(r"[A-Za-zΩμµ]+")
+_TRAILING_SPACE = re.compile(r"(?:\\[,;:! ]|~|\s)+$")  # thin spaces before a unit: 9.8\,\mathrm{m}
 _OPERATOR_END = re.compile(r"(?:[+\-*/^_=,({]|\\(?:cdot|times|div|pm|mp)?)$")
 
 
@@ -89,7 +90,7 @@ def strip_units(text: str) -> str:
         end, before_joiner = piece.start(), None
     if before_joiner is not None:
         end = before_joiner
-    head = s[:end].rstrip()
+    head = _TRAILING_SPACE.sub("", s[:end])
     if not words or not head or _OPERATOR_END.search(head):
         return text
     if len(words) == 1 and len(words[0]) == 1 and not (wrapped or joined):
