@@ -154,3 +154,15 @@ def test_chinese_answer_phrases(answer: str, gold: str, status: str, reason: str
 def test_placeholders_and_restatements(answer: str, status: str, reason: str) -> None:
     verdict = ChoiceCheck().check(MCQ, gen(answer))
     assert (verdict.status, verdict.reason) == (status, reason), verdict.details
+
+
+@pytest.mark.parametrize(("answer", "reasoning", "status", "reason"), [
+    # Plain chain of thought: an explicit retraction withdraws the earlier box; a hedge keeps both.
+    ("So $\\boxed{C}$. Wait, I made a mistake: the sky is blue, $\\boxed{B}$.", None, "pass", "choice_match"),
+    ("So $\\boxed{C}$. Wait, maybe it is $\\boxed{B}$.", None, "fail", "multiple_answers"),
+    # With a reasoning part, the answer part boxes once: two boxes are a hedge.
+    ("So $\\boxed{C}$. Wait, I made a mistake: the sky is blue, $\\boxed{B}$.", "Think.", "fail", "multiple_answers"),
+])
+def test_plain_cot_self_correction(answer: str, reasoning: str | None, status: str, reason: str) -> None:
+    verdict = ChoiceCheck().check(MCQ, gen(answer, reasoning))
+    assert (verdict.status, verdict.reason) == (status, reason), verdict.details
