@@ -10,6 +10,9 @@ Baselines, as people use them:
   the whole response, math-verify's own extraction; pass when True. Used for math and choice rows.
 - plain py3langid (0.4.0): the whole response's most likely language; pass when it is the problem's.
 
+Then accuracy per class of issue 21 (placeholders, restatements, self-correction, e-notation, unit words,
+equations, set-builder, empty set, words, Chinese phrases, short CJK and Latin sentences) beside the baseline.
+
 Usage: ``python bench/accuracy.py`` (about 10 s on 2 cores).
 """
 
@@ -106,6 +109,22 @@ def main() -> None:
     print("\nErrors by case family:")
     for key in sorted(errors):
         print(f"  {key}: " + ", ".join(f"{kind} {n}" for kind, n in errors[key].most_common()))
+    print_per_class(rows, mine, base)
+
+
+def print_per_class(rows: list[dict], mine: list[str], base: list[str], prefix: str = "r3_") -> None:
+    """Accuracy per case family of issue 21 (kinds starting ``r3_``), ours beside the plain baseline."""
+    print(f"\nPer class (issue 21, kinds {prefix}*): accuracy, ours vs the plain baseline of each check")
+    print("| check | class | rows (bad) | ours | baseline |")
+    print("|---|---|---:|---:|---:|")
+    classes = sorted({(r["check"], r["kind"]) for r in rows if r["kind"].startswith(prefix)})
+    for check, kind in classes:
+        index = [i for i, r in enumerate(rows) if r["check"] == check and r["kind"] == kind]
+        bad = sum(rows[i]["label"] == "fail" for i in index)
+        ours_right = sum((mine[i] == "fail") == (rows[i]["label"] == "fail") for i in index)
+        base_right = sum((base[i] == "fail") == (rows[i]["label"] == "fail") for i in index)
+        print(f"| {check} | {kind.removeprefix(prefix)} | {len(index)} ({bad}) | {ours_right / len(index):.2f} | "
+              f"{base_right / len(index):.2f} |")
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@ language checks.
 Everything here is written for this project (no dataset rows are copied): MATH- and GSM8K-style problems
 with their reference answers, each answered by R1-style traces (a think block, then a short answer) in
 equivalent forms (fractions, radicals, intervals, matrices, units, percentages, words, bases) and wrong
-ones, hedged answers, and reasoning in twelve languages and five scripts, consistent and mixed: one
-foreign sentence, R1's code-switching (Chinese words inside English sentences), English glued to Chinese
-punctuation, whole traces in the wrong language, garbled text; plus the controls that must pass (names,
-loanwords, Greek letters, code and formulas).
+ones, hedged answers, the classes of issue 21 (placeholder boxes, restatements after the box, plain-CoT
+self-correction, e-notation, unit and value words, equations, set-builder notation, the empty set, words,
+Chinese answer phrases, short CJK and Latin sentences), and reasoning in twelve languages and five scripts,
+consistent and mixed: one foreign sentence, R1's code-switching (Chinese words inside English sentences),
+English glued to Chinese punctuation, whole traces in the wrong language, garbled text; plus the controls
+that must pass (names, loanwords, Greek letters, code and formulas).
 
 Each row: ``id``, ``check`` (math | choice | language), ``domain``, ``prompt``, ``answer``, ``choices``,
 ``language`` (the problem's), ``response`` (the full text as a teacher returns it), ``label`` (``pass``
@@ -321,8 +323,98 @@ def holdout_rows() -> list[dict]:
     return rows
 
 
+# ---- issue 21 (verdicts round 3): the classes it names, with their near misses -----------------------------
+ROUND3_MATH = [  # (reference, answer part, label, kind); "<plain>" marks a plain chain-of-thought response
+    ("2", "The digit is $\\boxed{\\phantom{0}}$ in $3\\phantom{0}5$; the digit sum must be a multiple of 5, so "
+          "the digit is $\\boxed{2}$.", "pass", "r3_placeholder"),
+    ("2", "Write the blank as $\\boxed{\\quad}$. Checking each digit, it is $\\boxed{2}$.", "pass", "r3_placeholder"),
+    ("2", "Fill in $\\boxed{\\underline{\\quad}}$: the answer is $\\boxed{2}$.", "pass", "r3_placeholder"),
+    ("2", "Write the blank as $\\boxed{\\ }$. Checking each digit, it is $\\boxed{3}$.", "fail", "r3_placeholder"),
+    ("2", "The missing digit is $\\boxed{\\square}$.", "fail", "r3_placeholder"),
+    ("12", "Mia keeps $\\boxed{12}$ stickers.\n\nThe answer is that Mia keeps 12 stickers.", "pass",
+     "r3_restatement"),
+    ("12", "Mia keeps $\\boxed{12}$ stickers.\n\nThe final answer is twelve.", "pass", "r3_restatement"),
+    ("12", "Mia keeps $\\boxed{12}$ stickers.\n\nThe final answer is (B).", "pass", "r3_restatement"),
+    ("12", "Mia keeps $\\boxed{12}$ stickers.\n\nThe final answer is thirteen.", "fail", "r3_restatement"),
+    ("12", "Mia keeps $\\boxed{12}$ stickers.\n\nThe answer is that Mia keeps 21 stickers.", "fail",
+     "r3_restatement"),
+    ("4", "<plain>Adding gives $\\boxed{5}$. Wait, I made a mistake in the second term, so the sum is "
+          "$\\boxed{4}$.", "pass", "r3_self_correction"),
+    ("4", "<plain>Adding gives $\\boxed{5}$. Actually, rechecking the carry, it is $\\boxed{4}$.", "pass",
+     "r3_self_correction"),
+    ("4", "<plain>Adding gives $\\boxed{5}$. Wait, it might also be $\\boxed{4}$.", "fail", "r3_self_correction"),
+    ("5", "<plain>Adding gives $\\boxed{5}$. Wait, I made a mistake, so the sum is $\\boxed{4}$.", "fail",
+     "r3_self_correction"),
+    ("4.5e33", "The energy is $\\boxed{4.5 \\times 10^{33}\\text{ J}}$.", "pass", "r3_e_notation"),
+    ("4.5e33", "The energy is $\\boxed{45 \\times 10^{32}}$ J.", "pass", "r3_e_notation"),
+    ("4.5e33", "The energy is $\\boxed{4.5 \\times 10^{32}}$ J.", "fail", "r3_e_notation"),
+    ("6.72 \\times 10^{-5}", "So $\\boxed{6.72e-5}$.", "pass", "r3_e_notation"),
+    ("6.72 \\times 10^{-5}", "So $\\boxed{6.72e-6}$.", "fail", "r3_e_notation"),
+    ("3e8", "The speed is $\\boxed{3 \\times 10^{8}\\text{ m/s}}$.", "pass", "r3_e_notation"),
+    ("12", "The total is $\\boxed{12\\text{ thousand}}$.", "fail", "r3_unit_word"),
+    ("12", "The total is $\\boxed{12 \\text{ dozen}}$.", "fail", "r3_unit_word"),
+    ("12", "The total is $\\boxed{12 \\text{ halves}}$.", "fail", "r3_unit_word"),
+    ("12", "The total is $\\boxed{12 \\text{ ab}}$.", "fail", "r3_unit_word"),
+    ("12000", "The total is $\\boxed{12\\text{ thousand}}$.", "pass", "r3_unit_word"),
+    ("36", "The total is $\\boxed{3 \\text{ dozen}}$.", "pass", "r3_unit_word"),
+    ("12", "The mass is $\\boxed{12 \\text{ kg}}$.", "pass", "r3_unit_word"),
+    ("2\\pi", "The length is $\\boxed{2\\pi \\text{ cm}}$.", "pass", "r3_unit_word"),
+    ("y = 2x + 3", "The line is $\\boxed{2x - y + 3 = 0}$.", "pass", "r3_equation"),
+    ("y = 2x + 3", "The line is $\\boxed{4x - 2y + 6 = 0}$.", "pass", "r3_equation"),
+    ("y = 2x + 3", "The line is $\\boxed{2x - y + 4 = 0}$.", "fail", "r3_equation"),
+    ("(2, \\infty)", "The solution set is $\\boxed{\\{x \\mid x > 2\\}}$.", "pass", "r3_set_builder"),
+    ("(2, \\infty)", "The solution set is $\\boxed{\\{x \\mid x \\ge 2\\}}$.", "fail", "r3_set_builder"),
+    ("\\{x \\mid x > 2\\}", "The solution set is $\\boxed{\\{x \\mid x \\geq 2\\}}$.", "fail",
+     "r3_set_builder"),
+    ("\\emptyset", "There is no such number: $\\boxed{\\varnothing}$.", "pass", "r3_empty_set"),
+    ("\\emptyset", "The set is $\\boxed{\\{0\\}}$.", "fail", "r3_empty_set"),
+    ("yes", "So the statement holds: $\\boxed{\\text{Yes}}$.", "pass", "r3_word"),
+    ("yes", "So the statement holds: $\\boxed{\\text{sey}}$.", "fail", "r3_word"),
+    ("12", "所以答案为 $12$。", "pass", "r3_zh_phrase"),
+    ("12", "因此答案是 12。", "pass", "r3_zh_phrase"),
+    ("12", "所以答案为 $13$。", "fail", "r3_zh_phrase"),
+]
+ROUND3_CHOICE = [
+    ("B", "解：天空是蓝色的。故选B。", "pass", "r3_zh_phrase"), ("B", "所以答案为 $B$。", "pass", "r3_zh_phrase"),
+    ("B", "故选：C", "fail", "r3_zh_phrase"), ("B", "故选 B 或 C。", "fail", "r3_zh_phrase"),
+    ("B", "Mark the blank $\\boxed{\\quad}$ first; the sky is blue, so $\\boxed{B}$.", "pass", "r3_placeholder"),
+    ("B", "So $\\boxed{B}$.\n\nThe final answer is (C).", "fail", "r3_restatement"),
+]
+ROUND3_LANGUAGE = [  # (language, sentence put into that language's trace, label, kind)
+    ("en", "对，没错。", "fail", "r3_short_cjk"), ("en", "我们再检查一下。", "fail", "r3_short_cjk"),
+    ("en", "嗯，让我想想。", "fail", "r3_short_cjk"), ("en", "そうですね。", "fail", "r3_short_cjk"),
+    ("en", "Vamos a verificar la respuesta.", "fail", "r3_short_latin"),
+    ("en", "Voyons si cela marche bien.", "fail", "r3_short_latin"),
+    ("en", "Gut, das Ergebnis stimmt jetzt.", "fail", "r3_short_latin"),
+    ("fr", "Okay, looks good to me.", "fail", "r3_short_latin"),
+    ("de", "Good, so far so good here.", "fail", "r3_short_latin"),
+    ("es", "Right, now subtract once more.", "fail", "r3_short_latin"),
+    ("en", "Señor Gómez has four apples, and Pedro gives him none.", "pass", "r3_control"),
+    ("en", "We apply l'Hôpital's rule once more and the limit is four.", "pass", "r3_control"),
+    ("en", "By the theorem of de la Vallée Poussin the estimate holds here.", "pass", "r3_control"),
+]
+
+
+def round3_rows() -> list[dict]:
+    rows = []
+    for k, (gold, text, label, kind) in enumerate(ROUND3_MATH):
+        plain = text.startswith("<plain>")
+        response = text.removeprefix("<plain>") if plain else f"<think>\n{THINK[k % len(THINK)]}\n</think>\n\n{text}"
+        rows.append(dict(check="math", domain="math", prompt="Find the value asked for.", answer=gold, language="en",
+                         response=response, label=label, kind=kind))
+    for gold, text, label, kind in ROUND3_CHOICE:
+        rows.append(dict(check="choice", domain="choice", prompt="Which colour is the clear daytime sky?",
+                         answer=gold, choices=COLOURS, language="en",
+                         response=f"<think>\n{THINK[2]}\n</think>\n\n{text}", label=label, kind=kind))
+    for language, sentence, label, kind in ROUND3_LANGUAGE:
+        rows.append(dict(check="language", domain="math", prompt=PROMPTS.get(language, PROMPTS["en"]), answer="27",
+                         language=language, response=trace(insert_sentence(language, sentence), TRACES[language][1]),
+                         label=label, kind=kind))
+    return rows
+
+
 def main() -> None:
-    rows = math_rows() + choice_rows() + language_rows() + holdout_rows()
+    rows = math_rows() + choice_rows() + language_rows() + holdout_rows() + round3_rows()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("w") as handle:
         for i, row in enumerate(rows):

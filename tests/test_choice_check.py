@@ -126,3 +126,43 @@ def test_articles_and_words_containing_an_option_are_not_options(answer: str) ->
     problem = Problem("q", "s", "l", "choice", "Pick one.", "A", choices=COLOURS)
     verdict = ChoiceCheck().check(problem, gen(answer))
     assert (verdict.status, verdict.reason) == ("fail", "no_final_answer"), verdict.details
+
+
+@pytest.mark.parametrize(("answer", "gold", "status", "reason"), [
+    ("解：计算可得。故选B。", "B", "pass", "choice_match"),
+    ("故选：B", "B", "pass", "choice_match"),
+    ("所以答案为 $B$。", "B", "pass", "choice_match"),
+    ("综上，答案是B", "B", "pass", "choice_match"),
+    ("答案：C", "B", "fail", "choice_mismatch"),
+    ("故选 B 或 C。", "B", "fail", "multiple_answers"),
+    ("故选：AD", "AD", "pass", "choice_match"),
+    ("故选：AD", "B", "fail", "multiple_answers"),
+    ("所以选 A、D。", "AD", "pass", "choice_match"),
+])
+def test_chinese_answer_phrases(answer: str, gold: str, status: str, reason: str) -> None:
+    problem = Problem("q", "s", "l", "choice", "选一个。", gold, choices=("红", "蓝", "绿", "黄"))
+    verdict = ChoiceCheck().check(problem, gen(answer))
+    assert (verdict.status, verdict.reason) == (status, reason), verdict.details
+
+
+@pytest.mark.parametrize(("answer", "status", "reason"), [
+    ("Fill the blank $\\boxed{\\quad}$ first. The answer is $\\boxed{B}$.", "pass", "choice_match"),
+    ("The answer is $\\boxed{B}$. So the blank reads $\\boxed{\\phantom{B}}$.", "pass", "choice_match"),
+    ("The answer is $\\boxed{B}$.\n\nThe final answer is blue.", "pass", "choice_match"),
+    ("The answer is $\\boxed{B}$.\n\nThe final answer is (C).", "fail", "multiple_answers"),
+])
+def test_placeholders_and_restatements(answer: str, status: str, reason: str) -> None:
+    verdict = ChoiceCheck().check(MCQ, gen(answer))
+    assert (verdict.status, verdict.reason) == (status, reason), verdict.details
+
+
+@pytest.mark.parametrize(("answer", "reasoning", "status", "reason"), [
+    # Plain chain of thought: an explicit retraction withdraws the earlier box; a hedge keeps both.
+    ("So $\\boxed{C}$. Wait, I made a mistake: the sky is blue, $\\boxed{B}$.", None, "pass", "choice_match"),
+    ("So $\\boxed{C}$. Wait, maybe it is $\\boxed{B}$.", None, "fail", "multiple_answers"),
+    # With a reasoning part, the answer part boxes once: two boxes are a hedge.
+    ("So $\\boxed{C}$. Wait, I made a mistake: the sky is blue, $\\boxed{B}$.", "Think.", "fail", "multiple_answers"),
+])
+def test_plain_cot_self_correction(answer: str, reasoning: str | None, status: str, reason: str) -> None:
+    verdict = ChoiceCheck().check(MCQ, gen(answer, reasoning))
+    assert (verdict.status, verdict.reason) == (status, reason), verdict.details

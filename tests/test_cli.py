@@ -46,7 +46,9 @@ def test_run_sample_ingests_and_records_bad_rows(sample: Path) -> None:
     assert {(e["source"], e["reason"], e["count"]) for e in report["ingest_errors"]} == {
         ("sample_gsm8k", "empty_prompt", 1), ("sample_gsm8k", "unparsable_reference", 1)}
     langs = {p["source"]: p["languages"] for p in report["problems"]}
-    assert set(langs["sample_gsm8k"].split(",")) == {"en", "es", "zh"}
+    # The sample mixes languages, so its one prompt too short to identify (two dollar amounts read as a math span)
+    # keeps no language instead of taking the majority's (issue 21).
+    assert set(langs["sample_gsm8k"].split(",")) == {"en", "es", "zh", "und"}
 
     again = runner.invoke(app, ["ingest", str(sample)])
     assert again.exit_code == 0

@@ -137,11 +137,11 @@ def test_relatives_and_unlisted_languages_fail(language: str, content: str, reas
 
 
 def test_min_segment_chars_decides_what_is_meaningful() -> None:
-    content = f"<think>{EN_REASONING} 好的，没问题。 So the total is 72 trees.</think>The answer is \\boxed{{72}}."
+    content = f"<think>{EN_REASONING} Хорошо, проверим. So the total is 72 trees.</think>The answer is \\boxed{{72}}."
     assert judge("en", content)[:2] == ("pass", "language_consistent")
     status, reason, details = judge("en", content, min_segment_chars=10)
     assert (status, reason) == ("fail", "language_mixed")
-    assert details["parts"]["reasoning"]["offending"] == [{"language": "zh", "text": "好的，没问题。"}]
+    assert details["parts"]["reasoning"]["offending"] == [{"language": "ru", "text": "Хорошо проверим"}]
 
 
 def test_offending_segments_are_capped_and_truncated() -> None:
@@ -172,7 +172,11 @@ def test_reasoning_field_and_threshold() -> None:
 
 
 def test_unknown_language_abstains_and_fixed_language_overrides() -> None:
-    assert judge("und", f"<think>{EN_REASONING}</think>\\boxed{{72}}")[:2] == ("abstain", "language_unknown")
+    # Without a problem language, the trace is judged against its own (issue 21: never a source's majority).
+    status, reason, details = judge("und", f"<think>{EN_REASONING}</think>\\boxed{{72}}")
+    assert (status, reason, details["expected"], details["expected_from"]) == \
+        ("pass", "language_consistent", "en", "trace")
+    assert judge("und", "<think>$x^2 + 1 = 0$</think>\\boxed{i}")[:2] == ("abstain", "language_unknown")
     assert judge("und", f"<think>{EN_REASONING}</think>\\boxed{{72}}", language="en")[:2] == \
         ("pass", "language_consistent")
     assert judge("en", "<think>$x^2 + 1 = 0$</think>\\boxed{i}")[:2] == ("abstain", "language_unknown")
@@ -331,3 +335,68 @@ def test_a_parenthesised_gloss_is_not_a_switch_but_a_longer_passage_is() -> None
     switch = (f"<think>{EN_LONG}We use the remainder theorem (中国剩余定理是一个很重要的定理我们用它) here.</think>"
               "So \\boxed{4}.")
     assert judge("en", switch)[:2] == ("fail", "language_mixed")
+
+
+# ---- issue 21: short CJK sentences, short foreign Latin sentences, short problems of mixed sources ------------
+@pytest.mark.parametrize("sentence", ["好的。", "对，没错。", "我们再检查一下。", "等一下，再算一遍。",
+                                      "嗯，让我想想。", "좋아요.", "そうですね。"])
+def test_a_short_cjk_sentence_between_english_sentences_fails(sentence: str) -> None:
+    status, reason, details = judge("en", f"<think>{EN_LONG}{sentence} {EN_LONG}</think>The answer is \\boxed{{4}}.")
+    assert (status, reason) == ("fail", "language_mixed"), details
+    assert [o["text"] for o in details["parts"]["reasoning"]["offending"]] == [sentence.rstrip(".")]
+
+
+@pytest.mark.parametrize(("sentence", "foreign"), [
+    ("Vamos a verificar la respuesta.", "es"),
+    ("Perfecto, el cálculo está bien hecho.", "es"),
+    ("Voyons si cela marche bien.", "fr"),
+    ("Alors on trouve quatre ici.", "fr"),
+    ("Gut, das Ergebnis stimmt jetzt.", "de"),
+])
+def test_a_short_foreign_latin_sentence_in_an_english_trace_fails(sentence: str, foreign: str) -> None:
+    # One foreign function word in the whole trace: the fast path used to decide "English" without looking.
+    status, reason, details = judge("en", f"<think>{EN_LONG}{sentence} {EN_LONG}</think>The answer is \\boxed{{4}}.")
+    assert (status, reason) == ("fail", "language_mixed"), details
+    assert [o["language"] for o in details["parts"]["reasoning"]["offending"]] == [foreign]
+
+
+FR_LONG = ("Nous soustrayons d'abord trois des deux côtés de l'équation, ce qui laisse deux fois x égal à huit. "
+           "Ensuite nous divisons les deux côtés par deux et nous vérifions le résultat en le remplaçant. ")
+ES_LONG = ("Primero restamos tres de ambos lados de la ecuación, lo que deja dos veces x igual a ocho. "
+           "Luego dividimos ambos lados entre dos y comprobamos el resultado sustituyéndolo. ")
+DE_LONG = ("Zuerst ziehen wir auf beiden Seiten der Gleichung drei ab, sodass zweimal x gleich acht bleibt. "
+           "Dann teilen wir beide Seiten durch zwei und prüfen das Ergebnis durch Einsetzen. ")
+
+
+@pytest.mark.parametrize(("language", "trace"), [("fr", FR_LONG), ("es", ES_LONG), ("de", DE_LONG)])
+@pytest.mark.parametrize("sentence", ["Okay, so that works out fine.", "Good, so far so good here.",
+                                      "Right, now subtract once more.", "Okay, looks good to me.",
+                                      "Wait, let me check this again."])
+def test_a_short_english_sentence_in_a_latin_trace_fails(language: str, trace: str, sentence: str) -> None:
+    status, reason, details = judge(language, f"<think>{trace}{sentence} {trace}</think>\\boxed{{4}}")
+    assert (status, reason) == ("fail", "language_mixed"), details
+    assert [o["language"] for o in details["parts"]["reasoning"]["offending"]] == ["en"]
+
+
+@pytest.mark.parametrize("sentence", [
+    "We apply l'Hôpital's rule once more and the limit is four.",
+    "The café sells crêpes for three euros each, so Amélie pays twelve.",
+    "By the theorem of de la Vallée Poussin the estimate holds here.",
+    "Señor Gómez has four apples, and Pedro gives him none.",
+    "The la Hire point and the Cauchy-Schwarz inequality give the bound.",
+    "So the answer is four, and we are done with this part.",
+])
+def test_english_sentences_with_foreign_names_and_accents_still_pass(sentence: str) -> None:
+    status, reason, details = judge("en", f"<think>{EN_LONG}{sentence} {EN_LONG}</think>The answer is \\boxed{{4}}.")
+    assert (status, reason) == ("pass", "language_consistent"), details
+
+
+def test_a_problem_without_a_language_is_judged_against_its_trace() -> None:
+    # A short English problem of a mostly Chinese source has no language: its clean English trace passes, and
+    # a switch inside the trace still fails.
+    assert judge("und", f"<think>{EN_LONG}</think>The answer is \\boxed{{4}}.")[:2] == ("pass", "language_consistent")
+    switched = f"<think>{EN_LONG}我们再检查一下。{EN_LONG}</think>The answer is \\boxed{{4}}."
+    status, reason, details = judge("und", switched)
+    assert (status, reason, details["expected"]) == ("fail", "language_mixed", "en")
+    chinese = f"<think>{ZH_REASONING}</think>所以答案是 \\boxed{{72}}。"
+    assert judge("und", chinese)[:2] == ("pass", "language_consistent")

@@ -257,7 +257,8 @@ def test_batch_over_many_items_keeps_order(check: MathCheck) -> None:
     ("3", r"So $x = \boxed{3}$ or $x = \boxed{5}$.", "fail", "multiple_answers"),
     ("5", r"So $x = \boxed{3}$ or $x = \boxed{5}$.", "fail", "multiple_answers"),
     ("7", r"Either \boxed{3} or \boxed{5}.", "fail", "multiple_answers"),
-    ("3", "We get \\boxed{3}.\n\nHowever, rechecking, the final answer is 5.", "fail", "multiple_answers"),
+    ("3", "<think>w</think>We get \\boxed{3}.\n\nHowever, rechecking, the final answer is 5.", "fail",
+     "multiple_answers"),
     ("3", r"The answer is $3 \text{ or } 5$.", "fail", "multiple_answers"),
     ("3", "The answer is 3 or 5.", "fail", "multiple_answers"),
     # One answer in several forms is one answer; a restatement before the last box is an earlier attempt.

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from distill.response import all_boxed, committed_answers, extract_final_answer, last_boxed, split_response
+from distill.response import (
+    all_boxed,
+    committed_answers,
+    extract_final_answer,
+    is_placeholder,
+    last_boxed,
+    restated_value,
+    split_response,
+)
 
 
 @pytest.mark.parametrize(("content", "field", "expected"), [
@@ -104,3 +112,48 @@ def test_committed_answers(answer_text: str, committed: list[str]) -> None:
 def test_all_boxed_keeps_nested_braces_and_skips_unclosed() -> None:
     text = r"\boxed{\frac{1}{2}} then \fbox{x^{2}} and \boxed{open"
     assert [content for content, _ in all_boxed(text)] == [r"\frac{1}{2}", "x^{2}"]
+
+
+# ---- issue 21: placeholders, restatements, self-correction ---------------------------------------------------
+@pytest.mark.parametrize(("content", "blank"), [
+    (r"\phantom{0}", True), (r"\quad", True), ("\\ ", True), (r"\square", True), (r"\underline{\quad}", True),
+    ("", True), (r"\phantom{\frac{1}{2}}", True), ("?", True), (r"\ldots", True), (r"\text{ }", True),
+    ("0", False), (r"0\quad", False), (r"\phantom{0}1", False), (r"\square 2", False), ("x", False),
+])
+def test_is_placeholder(content: str, blank: bool) -> None:
+    assert is_placeholder(content) is blank
+
+
+@pytest.mark.parametrize(("stated", "value"), [
+    ("12", "12"), (r"\frac{1}{2}", r"\frac{1}{2}"), ("3 or 5", "3 or 5"), ("12 thousand", "12 thousand"),
+    ("twelve", "12"), ("twenty-five", "25"), ("two thirds", "2/3"), ("one hundred and five", "105"),
+    ("that she has 12 apples", "12"), ("twelve apples", "12"), ("she has 12 thousand apples", "12 thousand"),
+    ("25 percent of them", "25%"), ("(B)", "(B)"), ("(B) blue", "(B) blue"), ("B", "B"),
+    ("clear from the table", None), ("each one is counted once", None),
+    ("not 12 but 13", "not 12 but 13"),  # several numbers: kept whole
+    ("I think it is 12", "12"),  # "I" is no option letter
+    ("A dozen eggs", "12"),
+])
+def test_restated_value(stated: str, value: str | None) -> None:
+    assert restated_value(stated) == value
+
+
+@pytest.mark.parametrize(("answer_text", "plain_cot", "committed"), [
+    (r"\boxed{\phantom{0}} then \boxed{7}", False, ["7"]),
+    ("\\boxed{12}\n\nThe answer is twelve.", False, ["12"]),
+    ("\\boxed{12}\n\nThe answer is thirteen.", False, ["12", "13"]),
+    ("\\boxed{5}. Wait, I made a mistake: \\boxed{4}", True, ["4"]),
+    ("\\boxed{5}. Wait, I made a mistake: \\boxed{4}", False, ["5", "4"]),
+    ("\\boxed{5}. Wait, maybe \\boxed{4}", True, ["5", "4"]),
+    ("\\boxed{5}.\n\nActually, the final answer is 4.", True, ["4"]),
+])
+def test_committed_answers_round3(answer_text: str, plain_cot: bool, committed: list[str]) -> None:
+    assert committed_answers(answer_text, plain_cot) == committed
+
+
+def test_a_placeholder_last_box_is_skipped_and_chinese_phrases_state_answers() -> None:
+    assert extract_final_answer(r"So \boxed{7}, and the blank \boxed{\quad} is filled.") == "7"
+    assert extract_final_answer(r"Only a blank \boxed{\quad} here.") is None
+    assert extract_final_answer("所以答案为 $12$。") == "12"
+    assert extract_final_answer("故选：B。") == "B"
+    assert extract_final_answer("答案是 3，因为 1+2=3。") == "3"

@@ -92,7 +92,9 @@ def test_checks_lists_every_check_with_parameters_and_defaults() -> None:
     assert "  timeout_s: 10.0" in result.output       # math
     assert "  max_foreign_share: 0.0" in result.output  # language
     assert "  min_repeats: 8" in result.output        # format
-    assert "choice (version 3; domains: choice)\n  no parameters" in result.output
+    from distill.checks.choice import ChoiceCheck
+
+    assert f"choice (version {ChoiceCheck.version}; domains: choice)\n  no parameters" in result.output
 
 
 def test_adapters_lists_every_adapter_with_its_columns() -> None:

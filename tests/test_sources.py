@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,34 @@ def test_short_prompts_take_the_sources_dominant_language(tmp_path: Path) -> Non
     ])
     problems, _ = read(tmp_path, adapter="math", path=name)
     assert [p.language for p in problems] == ["fr", "fr", "fr"]
+
+
+def test_list_valued_answers(tmp_path: Path) -> None:
+    # OlympiadBench's layout: final_answer is a list of LaTeX strings, solution a list of solutions.
+    name = jsonl(tmp_path, "olympiad.jsonl", [
+        {"question": "Find the smallest positive value of the expression.", "final_answer": ["$\\frac{1}{2}$"],
+         "solution": ["We find $\\frac{1}{2}$."]},
+        {"question": "Find all real solutions of the equation.", "final_answer": ["$3$", "$-5$"]},
+        {"question": "Find the integer that the sequence tends to.", "final_answer": [7]},
+        {"question": "A row whose answer list is empty here.", "final_answer": [], "solution": ["No box."]},
+        {"question": "A row whose answer list holds an object.", "final_answer": [{"a": 1}]},
+    ])
+    problems, errors = read(tmp_path, adapter="math", path=name, fields={"prompt": "question",
+                                                                         "answer": "final_answer"})
+    assert [p.answer for p in problems] == [r"\frac{1}{2}", "3, -5", "7"]
+    assert [(e.locator, e.reason) for e in errors] == [
+        ("olympiad.jsonl:line 4", "unparsable_reference"), ("olympiad.jsonl:line 5", "unparsable_reference")]
+    aime = jsonl(tmp_path, "aime.jsonl", [{"problem": "AIME, a one-element answer list.", "answer": ["025"]},
+                                          {"problem": "AIME, two answers in the list.", "answer": ["1", "2"]}])
+    problems, errors = read(tmp_path, adapter="aime", path=aime)
+    assert [p.answer for p in problems] == ["25"] and [e.reason for e in errors] == ["unparsable_reference"]
+
+
+def test_short_prompts_of_a_mixed_source_do_not_take_its_majority(tmp_path: Path) -> None:
+    rows = [{"problem": f"小明有{i}个苹果，又买了三个，现在一共有多少个苹果？", "answer": str(i + 3)} for i in range(8)]
+    rows += [{"problem": f"Tom has {i} apples and buys three more. How many apples does he have now?",
+              "answer": str(i + 3)} for i in range(2)]
+    rows.append({"problem": "Compute $2+2$.", "answer": "4"})
+    problems, _ = read(tmp_path, adapter="math", path=jsonl(tmp_path, "mixed.jsonl", rows))
+    assert Counter(p.language for p in problems) == {"zh": 8, "en": 2, "und": 1}
+    assert problems[-1].prompt == "Compute $2+2$." and problems[-1].language == "und"

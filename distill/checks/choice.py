@@ -26,7 +26,7 @@ import re
 from typing import Any
 
 from distill.checks.base import Check
-from distill.response import committed_answers, extract_final_answer, last_boxed, split_response
+from distill.response import answer_part, committed_answers, extract_final_answer, final_box
 from distill.types import Generation, Problem, Verdict
 
 _MARKUP = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox)\s*\{|[{}$*_`]|\\[()\[\]]")
@@ -67,7 +67,7 @@ def _letter_of(answer: str, choices: tuple[str, ...], letters: list[str]) -> str
 def chosen_letter(answer_text: str, choices: tuple[str, ...]) -> str | None:
     """The letter of the option the answer part chooses, or None (see the module docstring)."""
     letters = [chr(65 + i) for i in range(len(choices))] if choices else [chr(65 + i) for i in range(26)]
-    boxed = last_boxed(answer_text)
+    boxed = final_box(answer_text)
     if boxed is not None:
         return _letter_of(boxed, choices, letters)
     stated = extract_final_answer(answer_text)
@@ -87,8 +87,8 @@ def chosen_letter(answer_text: str, choices: tuple[str, ...]) -> str | None:
     return mentioned[0] if len(mentioned) == 1 else None
 
 
-_LIST_GLUE = re.compile(r"\b(?:and|or)\b|[,;/&()\s]")
-_HEDGE = re.compile(r"\bor\b", re.I)
+_LIST_GLUE = re.compile(r"\b(?:and|or)\b|[,;/&()\s]|[或和与、，；]")
+_HEDGE = re.compile(r"\bor\b|或", re.I)
 
 
 def _letter_set(answer: str, choices: tuple[str, ...], letters: list[str]) -> tuple[frozenset[str], bool] | None:
@@ -104,14 +104,15 @@ def _letter_set(answer: str, choices: tuple[str, ...], letters: list[str]) -> tu
     return None
 
 
-def chosen_letters(answer_text: str, choices: tuple[str, ...]) -> tuple[list[frozenset[str]], bool]:
+def chosen_letters(answer_text: str, choices: tuple[str, ...],
+                   plain_cot: bool = False) -> tuple[list[frozenset[str]], bool]:
     """Every option set the answer part commits to (each box, a restated answer after the last box, or
     the stated answer), and whether any of them hedges with "or". Without any, the single letter
     ``chosen_letter`` finds."""
     letters = [chr(65 + i) for i in range(len(choices))] if choices else [chr(65 + i) for i in range(26)]
     found: list[frozenset[str]] = []
     hedge = False
-    for answer in committed_answers(answer_text):
+    for answer in committed_answers(answer_text, plain_cot):
         named = _letter_set(answer, choices, letters)
         if named is not None:
             hedge = hedge or named[1]
@@ -135,7 +136,7 @@ def _gold_letters(gold: str | None, n_choices: int) -> frozenset[str] | None:
 
 class ChoiceCheck(Check):
     name = "choice"
-    version = "3"  # 3: multiple_answers, multi-answer references
+    version = "4"  # 3: multiple_answers, multi-answer references; 4: placeholders, restatements, 故选
     domains = ("choice",)
 
     def __init__(self, **extra: Any):
@@ -147,10 +148,8 @@ class ChoiceCheck(Check):
         if gold is None:
             return self.verdict(generation, "abstain", "unparsable_reference", gold=problem.answer)
         gold_text = "".join(sorted(gold))
-        answer_text = generation.answer_text
-        if answer_text is None:
-            answer_text = split_response(generation.content, generation.reasoning).answer_text
-        named, hedge = chosen_letters(answer_text, choices)
+        answer_text, plain_cot = answer_part(generation)
+        named, hedge = chosen_letters(answer_text, choices, plain_cot)
         if not named:
             return self.verdict(generation, "fail", "no_final_answer", gold=gold_text)
         committed = ["".join(sorted(letters)) for letters in named]

@@ -7,7 +7,14 @@ segment). Segments with fewer than ``min_segment_chars`` letters (a CJK characte
 nothing: names, loanwords, Greek letters, code and formulas never decide. Two exceptions, because they
 are R1's code-switching: words of another script inside a sentence of a Latin-script trace ("First, 我们
 compute ...") are foreign whatever their length, and a Latin sentence of three words or more with two
-function words of one language ("Then we check it again.") is foreign in a trace of another script.
+function words of one language ("Then we check it again.") is foreign in a trace of another script. Issue
+21 added two: a CJK sentence of two characters or more ("对，没错。") is foreign in a Latin-script trace, and a
+Latin sentence of five words or more with a foreign function word is judged by py3langid against the
+expected language ("Vamos a verificar la respuesta." in an English trace).
+
+The expected language is the problem's; a problem without one (too short to identify, or from a source that
+mixes languages: ``und``) is judged against its trace's own language (details ``expected_from: trace``), so a
+switch inside the trace still fails; such a trace cannot be ``wrong_language``.
 
 For each part, ``target_word_share`` is the share of words (CJK: characters) in labelled segments that
 are in the expected language, DeepSeek-R1's language-consistency measure. A part fails when its
@@ -17,7 +24,7 @@ Reasons: ``language_consistent`` (pass); ``language_mixed`` (fail: some segments
 language); ``wrong_language`` (fail: every labelled segment is in another language);
 ``garbled_text`` (fail: ``GARBLED_MIN`` or more replacement characters, control characters, private-use
 code points or mojibake sequences in a part, checked first); ``language_unknown`` (abstain: no expected
-language, or no segment long enough to tell);
+language and none found in the trace, or no segment long enough to tell);
 ``language_error`` (error: the analysis failed or overran its 60 s limit).
 Details: ``expected``; ``failing_parts`` (``["reasoning"]``, ``["answer"]`` or both) on a fail; per part
 ``target_word_share`` and up to five ``offending`` segments (language and the first 160 characters).
@@ -35,7 +42,7 @@ from typing import Any
 from distill.checks.base import Check
 from distill.checks.workers import WorkerPool
 from distill.errors import UsageError
-from distill.language import GARBLED_MIN, analyse_part, garbled
+from distill.language import GARBLED_MIN, analyse_part, detect_language, garbled
 from distill.response import split_response
 from distill.types import Generation, Problem, Verdict
 
@@ -46,8 +53,9 @@ PARALLEL_MIN_BATCH = 64
 class LanguageCheck(Check):
     name = "language"
     # 2: Japanese vs Chinese Han, close relatives, languages without word lists; 3: words of another script
-    # inside a sentence count whatever their length, short Latin prose in a non-Latin trace, garbled text
-    version = "3"
+    # inside a sentence count whatever their length, short Latin prose in a non-Latin trace, garbled text;
+    # 4: short CJK sentences in Latin traces, a foreign Latin sentence of 5+ words, "und" judged against the trace
+    version = "4"
 
     def __init__(self, language: str | None = None, min_segment_chars: int = 20, max_foreign_share: float = 0.0,
                  check_reasoning: bool = True, check_answer: bool = True, processes: int | None = None,
@@ -98,10 +106,15 @@ class LanguageCheck(Check):
 
     def check(self, problem: Problem, generation: Generation) -> Verdict:
         expected = self.language or problem.language
-        if not expected or expected == "und":
-            return self.verdict(generation, "abstain", "language_unknown", expected=None)
         split = split_response(generation.content, generation.reasoning)
         texts = {"reasoning": split.reasoning or "", "answer": split.answer_text}
+        expected_from = "problem"
+        if not expected or expected == "und":
+            # A problem too short to identify (or from a source that mixes languages): the trace is judged
+            # against its own language, so a switch inside it still fails; wrong_language cannot be told.
+            expected, expected_from = detect_language("\n".join(texts[part] for part in self.parts)), "trace"
+            if expected == "und":
+                return self.verdict(generation, "abstain", "language_unknown", expected=None)
         for part in self.parts:
             found = garbled(texts[part])
             if len(found) >= GARBLED_MIN:
@@ -125,9 +138,12 @@ class LanguageCheck(Check):
             if 1 - share > self.max_foreign_share:
                 failing.append(part)
         if target_total + foreign_total == 0:
-            return self.verdict(generation, "abstain", "language_unknown", expected=expected)
+            return self.verdict(generation, "abstain", "language_unknown", expected=expected,
+                                expected_from=expected_from)
         score = target_total / (target_total + foreign_total)
         if not failing:
-            return self.verdict(generation, "pass", "language_consistent", score, expected=expected, parts=report)
+            return self.verdict(generation, "pass", "language_consistent", score, expected=expected,
+                                expected_from=expected_from, parts=report)
         reason = "wrong_language" if target_total == 0 else "language_mixed"
-        return self.verdict(generation, "fail", reason, score, expected=expected, failing_parts=failing, parts=report)
+        return self.verdict(generation, "fail", reason, score, expected=expected, expected_from=expected_from,
+                            failing_parts=failing, parts=report)

@@ -2,7 +2,9 @@
 
 The prediction is extracted from the answer part only (``distill.response``); the reference is parsed
 gold-first. Everything that touches sympy runs in worker processes with a hard timeout per item
-(``checks.workers``), math-verify's own signal-based timeouts switched off.
+(``checks.workers``), math-verify's own signal-based timeouts switched off. Short pairs that need no sympy
+(plain and scientific numbers, letters, words, base numerals, identical text) are decided in the calling
+process first (``decide_without_sympy``): a batch of them starts no workers and imports no math-verify.
 
 Guards around math-verify's known wrong answers (each has a test that fails without it):
 - exact numbers: math-verify compares at 6 decimals, so ``\\frac{1}{20!}`` equals ``\\frac{1}{21!}`` and
@@ -14,17 +16,28 @@ Guards around math-verify's known wrong answers (each has a test that fails with
 - words: once ``\\text{}`` is unwrapped (needed for units and letters), sympy reads ``yes`` as the product
   y*e*s and anagrams compare equal; a reference written as words in ``\\text{}`` is compared as words
   (case-folded, comma-separated items as a set).
-- thousands separators (``1,000``, not tuples like ``(1,2)``), units (``\\text{ cm}^2``, "18 dollars"),
-  ``\\$``, degrees, percentages (25% is 25 or 0.25), mixed numbers (``3\\frac{1}{2}``, ``3 1/2``),
-  base subscripts (``1011_2``: the digit string in that base), unions of inequalities (``x<1`` or
-  ``x>3``) and multiple-choice letters (``\\textbf{(C)}``, ``(C) 12``, ``c``): normalised before
-  parsing where math-verify's own normalisation misses them; tests pin each behaviour.
+- units: only known units are stripped (``distill.quantities``: ``\\text{ cm}^2``, "18 dollars", ``m/s``), after
+  any expression (``2\\pi\\text{ cm}``); math-verify's own unit removal is off (it drops "ab", "m", "more" after
+  a number). A multiplier or fraction word changes the value ("12 thousand" is 12000, "2 thirds" is 2/3).
+- e-notation (``4.5e33``, ``6.72E-05``) is ``\\times 10^{n}``, never Euler's e; ``a \\times 10^{b}`` is compared
+  exactly.
+- forms read by meaning (``distill.checks.math_forms``): equations of a line or curve up to a nonzero factor
+  (``y = 2x + 3`` is ``2x - y + 3 = 0``), set-builder notation as intervals (``\\{x \\mid x > 2\\}`` is
+  ``(2, \\infty)``; one that cannot be read is compared as text), the empty set's spellings; a plain-word
+  reference (``yes``) against words in ``\\text{}`` is compared as words.
+- thousands separators (``1,000``, not tuples like ``(1,2)``), ``\\$``, degrees, percentages (25% is 25 or
+  0.25), mixed numbers (``3\\frac{1}{2}``, ``3 1/2``), base subscripts (``1011_2``: the digit string in that
+  base), unions of inequalities (``x<1`` or ``x>3``) and multiple-choice letters (``\\textbf{(C)}``, ``(C) 12``,
+  ``c``): normalised before parsing where math-verify's own normalisation misses them; tests pin each behaviour.
 
 Hedged answers: every answer the answer part commits to is judged (``distill.response.committed_answers``:
-each ``\\boxed{}``, and a "final answer is ..." stated after the last box; "3 or 5" is two answers when
-the reference is one value). Equivalent forms of one answer are one answer; two different answers fail
-with ``multiple_answers`` even when one of them is right. Several boxes for a reference that lists several
-values ("3, 5") are read as one list.
+each ``\\boxed{}`` that is not a placeholder such as ``\\boxed{\\quad}``, and the value of a "final answer
+is ..." stated after the last box, prose read for its value; "3 or 5" is two answers when the reference is one
+value; in a plain chain-of-thought response a box retracted by "wait, I made a mistake" is withdrawn). A
+restated option letter ("the answer is (B)") names the boxed value's option: against a reference that is not a
+letter it is ignored, against a letter reference only the letters count. Equivalent forms of one answer are one
+answer; two different answers fail with ``multiple_answers`` even when one of them is right. Several boxes for
+a reference that lists several values ("3, 5") are read as one list.
 
 Verdicts: pass ``math_match``; fail ``math_mismatch``, ``multiple_answers`` or ``no_final_answer``; abstain
 ``unparsable_reference`` (the gold cannot be parsed, and the prediction is not the same text: never a
@@ -41,25 +54,17 @@ from functools import lru_cache
 from typing import Any
 
 from distill.checks.base import Check
+from distill.checks.math_forms import empty_set, equation_sides, equations_match, set_builder
+from distill.checks.numbers import plain_number, scientific_to_latex, strip_units
 from distill.checks.workers import WorkerPool
 from distill.errors import UsageError
-from distill.response import FALLBACKS, all_boxed, committed_answers, extract_final_answer, split_response
+from distill.response import FALLBACKS, answer_boxes, answer_part, committed_answers, extract_final_answer
 from distill.types import Generation, Problem, Verdict
 
 # ---- text normalisation (pure Python, runs in the workers too) ---------------------------------
 _SPACING = re.compile(r"(?<!\\)\\[!,; ]")  # \! \, \; "\ " but not the row separator "\\ "
 _TEXT_COMMANDS = r"\\(?:text|textbf|mathrm|mbox|textit|mathbf|textnormal)"
 _TEXT_WRAP = re.compile(_TEXT_COMMANDS + r"\s*\{([^{}]*)\}")
-# Units after a number, exponents and compound units included: \text{ cm}^2, \text{m/s}^2, \mathrm{m\,s^{-2}},
-# \text{ km}\text{/h}.
-_EXPONENT = r"\^\s*\{?\s*-?\d+\s*\}?"
-_UNIT_PIECE = rf"\\(?:text|mbox|mathrm)\s*\{{\s*[a-zA-Z .\/]*(?:{_EXPONENT}[a-zA-Z .\/]*)*\}}(?:{_EXPONENT})?"
-_UNIT_AFTER_NUMBER = re.compile(rf"(?<=\d)\s*(?:{_UNIT_PIECE}\s*)+$")
-# Unit words after a number: "18 dollars", "5 cm^2", "10 m/s".
-_UNIT_WORDS = re.compile(rf"(?<=\d)\s+(?:[a-zA-Z]{{2,}}|[a-zA-Z]+(?=/))(?:[ /]+[a-zA-Z]{{1,}})*(?:{_EXPONENT})?\s*$")
-# Words that are mathematics, not units: "2 pi" is not 2.
-_MATH_WORDS = {"pi", "sqrt", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "mod", "inf",
-               "infinity", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "root", "roots", "factorial"}
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°")
 _PERCENT = re.compile(r"\s*(?:\\?%|\s+percent)$")
 _MIXED = re.compile(r"^(-?)(\d+)\s*\\[dt]?frac\s*\{(\d+)\}\s*\{(\d+)\}$|^(-?)(\d+)\s+(\d+)/(\d+)$")
@@ -82,7 +87,7 @@ def _normalise(text: str) -> tuple[str, bool]:
     s = _SPACING.sub(lambda m: " " if m.group(0).endswith(" ") else "", s)
     s = s.replace("\\$", "").replace("$", "")
     s = _DEGREES.sub("", s)
-    s = _UNIT_AFTER_NUMBER.sub("", s)
+    s = scientific_to_latex(strip_units(s))
     while _TEXT_WRAP.search(s):  # nested wrappers: \text{\textbf{Evelyn}}
         s = _TEXT_WRAP.sub(r"\1", s)
     s = s.strip()
@@ -94,16 +99,14 @@ def _normalise(text: str) -> tuple[str, bool]:
         s = s[assignment.end():].strip()  # "x = 5" states the value 5
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
-    unit = _UNIT_WORDS.search(s)
-    words = set(unit.group(0).lower().split()) if unit else set()
-    if unit and plain_number(s[: unit.start()]) is not None and not words & _MATH_WORDS:
-        s = s[: unit.start()]
+    s = strip_units(s)  # again: "x = 5 cm", "5 cm." once the assignment and the full stop are gone
     mixed = _MIXED.match(s)
     if mixed:
         groups = mixed.groups()
         sign, whole, num, den = groups[:4] if groups[1] is not None else groups[4:]
         if int(num) < int(den):  # 3\frac{1}{2} is three and a half; 3\frac{5}{2} is not a mixed number
             s = f"{sign}\\frac{{{int(whole) * int(den) + int(num)}}}{{{den}}}"
+    s, _ = set_builder(empty_set(s), _inequalities_to_intervals)
     return _inequalities_to_intervals(s), percent
 
 
@@ -170,11 +173,21 @@ def base_digits(text: str, normalised: str | None = None) -> tuple[str, int] | N
     return digits, base
 
 
-def text_answer(text: str, normalised: str) -> str | None:
-    """A reference written as words in ``\\text{}`` (``\\text{Evelyn}``, ``\\text{no solution}``), case-folded
-    with its comma-separated items sorted; None for anything else. Words must be compared as words:
-    unwrapped, sympy reads them as products of single-letter symbols, so anagrams would be equal."""
-    if not re.search(_TEXT_COMMANDS, text) or not _TEXT_ANSWER.fullmatch(normalised):
+# Plain words a reference states without \text{}: compared as words even then.
+_ANSWER_WORDS = frozenset({"yes", "no", "true", "false", "even", "odd", "none", "neither", "both", "always",
+                           "never", "sometimes", "undefined", "impossible", "infinite", "finite", "positive",
+                           "negative", "zero", "increasing", "decreasing", "convergent", "divergent"})
+
+
+def text_answer(text: str, normalised: str, prediction: str = "") -> str | None:
+    """A reference written as words (``\\text{Evelyn}``, ``\\text{no solution}``; or plain ``yes``/``Evelyn``
+    against a prediction that writes words in ``\\text{}``), case-folded with its comma-separated items sorted;
+    None for anything else. Words must be compared as words: unwrapped, sympy reads them as products of
+    single-letter symbols, so anagrams would be equal."""
+    if not _TEXT_ANSWER.fullmatch(normalised):
+        return None
+    if not (re.search(_TEXT_COMMANDS, text) or re.search(_TEXT_COMMANDS + r"\s*\{\s*[A-Za-z]{2}", prediction)
+            or normalised.strip().casefold() in _ANSWER_WORDS):
         return None
     if not re.search(r"[A-Za-z]{2}", normalised):
         return None
@@ -215,22 +228,16 @@ def _is_decimal(text: str) -> bool:
     return bool(re.fullmatch(r"-?\d*\.\d+", text.strip()))
 
 
-_PLAIN_NUMBER = re.compile(r"^(-?)(?:(\d+(?:\.\d+)?)|\\[dt]?frac\{(\d+)\}\{(\d+)\}|(\d+)/(\d+))$")
-
-
-def plain_number(text: str) -> Fraction | None:
-    """An integer, decimal or simple fraction written plainly, as an exact value; else None."""
-    match = _PLAIN_NUMBER.match(text.replace(" ", ""))
-    if not match:
-        return None
-    sign, decimal, num, den, num2, den2 = match.groups()
-    if decimal is not None:
-        value = Fraction(decimal)
-    elif (den or den2) and int(den or den2) == 0:
-        return None
-    else:
-        value = Fraction(int(num or num2), int(den or den2))
-    return -value if sign else value
+def _options_read_against(gold: str, committed: list[str]) -> list[str]:
+    """A restated option letter ("the answer is (B)") names the option of a value the box gives, and a restated
+    value the option's: against a letter reference only the letters count, against any other only the rest."""
+    if len(committed) < 2:
+        return committed
+    letters = [answer for answer in committed if choice_letter(answer) is not None]
+    if not letters or len(letters) == len(committed):
+        return committed
+    gold_is_letter = choice_letter(gold) is not None
+    return letters if gold_is_letter else [answer for answer in committed if answer not in letters]
 
 
 _OR_WORDS = re.compile(r"\s+or\s+|\s*\\(?:text|textrm|mbox)\s*\{\s*or\s*\}\s*|\s*\\quad\s*\\text\{or\}\s*")
@@ -249,11 +256,27 @@ def _is_list(gold: str) -> bool:
     return bool(re.search(r"\\pm|\\mp", gold))
 
 
-@lru_cache(maxsize=4096)
-def _parse_gold(text: str) -> list[Any]:
+@lru_cache(maxsize=1)
+def _extraction_config() -> list[Any]:
+    """math-verify's default extraction without its unit removal: that list strips "ab", "m", "more", "apples"
+    and more after a number ("12 ab" would be 12). Known units are stripped before parsing (``strip_units``)."""
+    from latex2sympy2_extended.latex2sympy2 import NormalizationConfig
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig
+
+    normalization = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=True,
+                                        boxed="all", equations=False)
+    return [LatexExtractionConfig(normalization_config=normalization), ExprExtractionConfig()]
+
+
+def _parse(text: str) -> list[Any]:
     from math_verify import parse
 
-    return parse(f"${text}$", parsing_timeout=None)
+    return parse(f"${text}$", _extraction_config(), parsing_timeout=None)
+
+
+@lru_cache(maxsize=4096)
+def _parse_gold(text: str) -> list[Any]:
+    return _parse(text)
 
 
 def _same_value(gold: Fraction, pred: Fraction, gold_percent: bool, pred_percent: bool) -> bool:
@@ -267,16 +290,21 @@ def _same_value(gold: Fraction, pred: Fraction, gold_percent: bool, pred_percent
     return False
 
 
+FAST_MAX_CHARS = 200  # longer answers go to the workers: their regexes run under the pool's hard timeout
+
+
 @lru_cache(maxsize=16384)
-def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
-    """Compare one (gold, prediction) pair; runs inside a worker process. Cached: the n samples of a
-    problem often give the same answer, and the gold is parsed once per problem.
+def decide_without_sympy(item: tuple[str, str]) -> dict[str, Any] | None:
+    """The verdict on one (gold, prediction) pair when it needs no sympy (choice letters, words, base numerals,
+    plain and scientific numbers, identical text, an unreadable set-builder), else None. Pure Python: the check
+    runs it in its own process first, so a batch that it decides starts no workers and imports no math-verify."""
+    out, _, _ = _decide_fast(*item)
+    return out if "match" in out else None
 
-    ``match`` is True, False, or None when the gold cannot be parsed; ``method`` says which path decided.
-    """
-    from math_verify import parse, verify
 
-    gold_text, pred_text = item
+def _decide_fast(gold_text: str, pred_text: str) -> tuple[dict[str, Any], bool, bool]:
+    """``verify_pair``'s paths that need no sympy: (details, with ``match`` when decided; the gold and the
+    prediction were percentages)."""
     (gold_norm, gold_pct), (pred_norm, pred_pct) = _normalise(gold_text), _normalise(pred_text)
     out: dict[str, Any] = {"gold_normalised": gold_norm, "prediction_normalised": pred_norm}
     gold_letter = choice_letter(gold_text, gold_norm)
@@ -284,13 +312,19 @@ def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
         pred_letter = _predicted_letter(pred_text, pred_norm)
         out.update(method="choice_letter", match=pred_letter == gold_letter, parsed_gold=gold_letter,
                    parsed_prediction=pred_letter)
-        return out
-    gold_words = text_answer(gold_text, gold_norm)
+        return out, gold_pct, pred_pct
+    unread = [side for side, norm in (("gold", gold_norm), ("prediction", pred_norm))
+              if set_builder(norm, _inequalities_to_intervals)[1]]
+    if unread:  # math-verify would read a set-builder as its first number: only the same text is the same set
+        out.update(method="set_builder_text", match=_layout_free(gold_norm) == _layout_free(pred_norm),
+                   parsed_gold=gold_norm, parsed_prediction=pred_norm)
+        return out, gold_pct, pred_pct
+    gold_words = text_answer(gold_text, gold_norm, pred_text)
     if gold_words is not None:
         pred_words = _words(pred_norm)
         out.update(method="text", match=pred_words == gold_words, parsed_gold=gold_words,
                    parsed_prediction=pred_words)
-        return out
+        return out, gold_pct, pred_pct
     gold_base = base_digits(gold_text, gold_norm)
     if gold_base is not None:
         pred_base = base_digits(pred_text, pred_norm)
@@ -298,21 +332,41 @@ def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
         same_base = pred_base is None or pred_base[1] == gold_base[1]
         out.update(method="base_digits", match=same_base and pred_digits == gold_base[0],
                    parsed_gold=f"{gold_base[0]}_{gold_base[1]}", parsed_prediction=pred_digits)
-        return out
+        return out, gold_pct, pred_pct
     g_plain, p_plain = plain_number(gold_norm), plain_number(pred_norm)
     if g_plain is not None and p_plain is not None and (_terminates(g_plain) or not _is_decimal(pred_norm)):
         # Plain numbers on both sides (GSM8K, AIME, AMC): exact, and no sympy needed.
         out.update(method="exact_rational", match=_same_value(g_plain, p_plain, gold_pct, pred_pct),
                    parsed_gold=str(g_plain), parsed_prediction=str(p_plain))
-        return out
+        return out, gold_pct, pred_pct
     if _layout_free(gold_norm) == _layout_free(pred_norm):  # the same text: no need for sympy
         out.update(method="identical", match=True, parsed_gold=gold_norm, parsed_prediction=pred_norm)
+    return out, gold_pct, pred_pct
+
+
+@lru_cache(maxsize=16384)
+def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
+    """Compare one (gold, prediction) pair; runs inside a worker process. Cached: the n samples of a
+    problem often give the same answer, and the gold is parsed once per problem.
+
+    ``match`` is True, False, or None when the gold cannot be parsed; ``method`` says which path decided.
+    """
+    gold_text, pred_text = item
+    out, gold_pct, pred_pct = _decide_fast(gold_text, pred_text)
+    if "match" in out:
+        return out
+    from math_verify import verify
+
+    gold_norm, pred_norm = out["gold_normalised"], out["prediction_normalised"]
+    equation = _compare_equations(gold_text, pred_text)
+    if equation is not None:
+        out.update(method="equation", match=equation, parsed_gold=gold_norm, parsed_prediction=pred_norm)
         return out
     gold = _parse_gold(gold_norm)
     if not gold or all(isinstance(g, str) for g in gold):  # only the raw-string fallback: nothing parsed
         out.update(method="unparsable_gold", match=None, parsed_gold=None, parsed_prediction=None)
         return out
-    pred = parse(f"${pred_norm}$", parsing_timeout=None)
+    pred = _parse(pred_norm)
     out.update(parsed_gold=str(gold[0]), parsed_prediction=str(pred[0]) if pred else None)
     if not pred:
         out.update(method="unparsable_prediction", match=False)
@@ -323,6 +377,22 @@ def verify_pair(item: tuple[str, str]) -> dict[str, Any]:
         return out
     out.update(method="math_verify", match=bool(verify(gold, pred, timeout_seconds=None)))
     return out
+
+
+def _compare_equations(gold_text: str, pred_text: str) -> bool | None:
+    """Two equations of a curve compared up to a nonzero factor (``math_forms.equations_match``); None when
+    either side is not an equation or the gold states a value."""
+    sides = [equation_sides(_unboxed(text)) for text in (gold_text, pred_text)]
+    if sides[0] is None or sides[1] is None:
+        return None
+    parsed = [_parse(normalise(side)) for pair in sides for side in pair]  # type: ignore[union-attr]
+    if not all(parsed):
+        return None
+    return equations_match((parsed[0][0], parsed[1][0]), (parsed[2][0], parsed[3][0]))
+
+
+def _unboxed(text: str) -> str:
+    return re.sub(r"^\\boxed\s*\{(.*)\}$", r"\1", text.strip().strip("$").strip()).strip()
 
 
 _LAYOUT = re.compile(r"\\(?:left|right)(?![a-zA-Z])|\s+")
@@ -356,7 +426,7 @@ class MathCheck(Check):
     a ``verify_error``, instead of exhausting the machine)."""
 
     name = "math"
-    version = "3"  # 3: multiple_answers
+    version = "4"  # 3: multiple_answers; 4: issue 21 (placeholders, restatements, e-notation, units, forms)
     domains = ("math",)
 
     def __init__(self, timeout_s: float = 10.0, processes: int | None = None, fallback: str = "none",
@@ -376,10 +446,7 @@ class MathCheck(Check):
         self._pool: WorkerPool | None = None
 
     def prediction(self, generation: Generation) -> str | None:
-        answer_text = generation.answer_text
-        if answer_text is None:
-            answer_text = split_response(generation.content, generation.reasoning).answer_text
-        return extract_final_answer(answer_text, fallback=self.fallback)
+        return extract_final_answer(answer_part(generation)[0], fallback=self.fallback)
 
     def _pool_get(self) -> WorkerPool:
         if self._pool is None:
@@ -393,20 +460,38 @@ class MathCheck(Check):
     def check(self, problem: Problem, generation: Generation) -> Verdict:
         return self.check_batch([(problem, generation)])[0]
 
+    def map_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        """``verify_pair`` over ``pairs``, in order: short pairs that need no sympy are decided here
+        (``decide_without_sympy``), the rest in the workers, which start only when some pair needs them."""
+        results = [self._fast(pair) for pair in pairs]
+        rest = [i for i, result in enumerate(results) if result is None]
+        if rest:
+            for i, result in zip(rest, self._pool_get().map([pairs[i] for i in rest]), strict=True):
+                results[i] = result
+        return results  # type: ignore[return-value]
+
+    @staticmethod
+    def _fast(pair: tuple[str, str]) -> dict[str, Any] | None:
+        if max(len(pair[0]), len(pair[1])) > FAST_MAX_CHARS:
+            return None
+        try:
+            return decide_without_sympy(pair)
+        except Exception:  # whatever a strange answer does to the normalisation: the workers report it
+            return None
+
     def candidates(self, gold: str, generation: Generation) -> list[str]:
         """The answers a response commits to (``distill.response.committed_answers``), read against the
         reference: several boxes are one list answer when the reference is a list ("3, 5" boxed as 3 and
         5), and "3 or 5" is two answers when the reference is one value."""
-        answer_text = generation.answer_text
-        if answer_text is None:
-            answer_text = split_response(generation.content, generation.reasoning).answer_text
-        committed = committed_answers(answer_text)
+        answer_text, plain_cot = answer_part(generation)
+        committed = committed_answers(answer_text, plain_cot)
         if not committed:
             prediction = extract_final_answer(answer_text, fallback=self.fallback)
             return [prediction] if prediction else []
-        boxes = [content for content, _ in all_boxed(answer_text) if content]
+        boxes = answer_boxes(answer_text, plain_cot)
         if len(boxes) > 1 and _is_list(gold):
             return [", ".join(boxes)]
+        committed = _options_read_against(gold, committed)
         if len(committed) == 1 and not _is_list(gold) and not _SET_LIKE.search(gold + committed[0]):
             parts = [part.strip() for part in _OR_WORDS.split(committed[0]) if part.strip()]
             if len(parts) > 1:
@@ -425,8 +510,8 @@ class MathCheck(Check):
                 verdicts[i] = self.verdict(generation, "fail", "no_final_answer", gold=problem.answer)
             else:
                 work.append((i, candidates))
-        pairs = [(items[i][0].answer, candidate) for i, candidates in work for candidate in candidates]
-        results = iter(self._pool_get().map(pairs) if pairs else [])
+        pairs = [(items[i][0].answer or "", candidate) for i, candidates in work for candidate in candidates]
+        results = iter(self.map_pairs(pairs))
         hedged: list[tuple[int, list[str], list[dict[str, Any]]]] = []
         for i, candidates in work:
             gold, generation = items[i][0].answer or "", items[i][1]
@@ -443,7 +528,7 @@ class MathCheck(Check):
                 hedged.append((i, candidates, outcome))
         # Every committed answer is wrong: one answer in several forms is a mismatch, several answers a hedge.
         pairs = [(candidates[0], other) for _, candidates, _ in hedged for other in candidates[1:]]
-        results = iter(self._pool_get().map(pairs) if pairs else [])
+        results = iter(self.map_pairs(pairs))
         for i, candidates, outcome in hedged:
             same = [next(results).get("match") for _ in candidates[1:]]
             generation, gold = items[i][1], items[i][0].answer or ""

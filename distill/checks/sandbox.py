@@ -64,7 +64,6 @@ import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from distill.checks import bwrap, private_mounts, seccomp, uids
 from distill.checks.cgroups import SandboxCgroup, available_controllers

@@ -70,7 +70,7 @@ def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]
     name = cfg.display_name
     seen: dict[str, str] = {}
     samples: Counter[str] = Counter()  # imported responses per problem, for their sample indices
-    # Problems too short to identify ("Compute $x$.") take their source's dominant language at the end.
+    # Problems too short to identify ("Compute $x$.") take their source's language at the end, when it has one.
     short: list[Problem] = []
     languages: Counter[str] = Counter()
     yielded = 0
@@ -125,6 +125,19 @@ def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]
         yielded += 1
         if cfg.limit is not None and yielded >= cfg.limit:
             break
-    dominant = languages.most_common(1)[0][0] if languages else "und"
+    inherited = _uniform_language(languages)
     for problem in short:
-        yield replace(problem, language=dominant)
+        yield replace(problem, language=inherited)
+
+
+MIXED_SHARE = 0.02  # a source whose other languages are more than this share of its identified problems is mixed
+
+
+def _uniform_language(languages: Counter[str]) -> str:
+    """The language a problem too short to identify inherits: its source's, when the source is in one language
+    (identification noise aside); ``und`` for a source that mixes languages (a short English problem in a mostly
+    Chinese source is not Chinese), so the language check judges the trace against itself."""
+    if not languages:
+        return "und"
+    language, count = languages.most_common(1)[0]
+    return language if count >= (1 - MIXED_SHARE) * sum(languages.values()) else "und"

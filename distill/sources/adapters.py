@@ -133,16 +133,42 @@ def gsm8k(row: dict[str, Any], cfg: SourceConfig) -> ProblemFields:
     return ProblemFields("math", prompt, normalise_number_text(final), metadata=_metadata(row))
 
 
+_MATH_DELIMITERS = re.compile(r"^\$+(.*?)\$+$|^\\\((.*)\\\)$|^\\\[(.*)\\\]$", re.S)
+
+
+def _list_answer(value: list[Any]) -> str:
+    """A reference given as a list (OlympiadBench's ``final_answer: ["$\\frac{1}{2}$"]``): one element is the
+    answer; several are one reference that lists them, joined with ", " (the math check then reads it as a list,
+    in any order, and several boxes as its items). Each element loses its ``$...$`` delimiters."""
+    items = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise RowError("unparsable_reference", f"answer list item {item!r} is not text or a number")
+        text = _numeric_answer(item, integer_only=False) if isinstance(item, int | float) else item.strip()
+        delimited = _MATH_DELIMITERS.match(text)
+        if delimited:
+            text = next(group for group in delimited.groups() if group is not None).strip()
+        if text:
+            items.append(text)
+    if not items:
+        raise RowError("unparsable_reference", "the answer list is empty")
+    return ", ".join(items)
+
+
 @ADAPTERS.register("math")
 def math_(row: dict[str, Any], cfg: SourceConfig) -> ProblemFields:
     prompt = _prompt(row, cfg, "problem", "question")
     answer = _field(row, cfg, "answer", "answer", required=False)
     if isinstance(answer, int | float) and not isinstance(answer, bool):
         answer = _numeric_answer(answer, integer_only=False)
+    if isinstance(answer, list):
+        answer = _list_answer(answer)
     if not (isinstance(answer, str) and answer.strip()):
         solution = _field(row, cfg, "solution", "solution", required=False)
         if solution is None:
             raise RowError("missing_field", "neither an 'answer' nor a 'solution' field")
+        if isinstance(solution, list) and all(isinstance(part, str) for part in solution):
+            solution = "\n".join(solution)  # OlympiadBench: a list of solutions
         answer = last_boxed(solution) if isinstance(solution, str) else None
         if not answer:
             raise RowError("unparsable_reference", "no answer field and no \\boxed{} in the solution")
@@ -162,7 +188,10 @@ def numina(row: dict[str, Any], cfg: SourceConfig) -> ProblemFields:
 def _competition(integer_only: bool) -> Adapter:
     def adapt(row: dict[str, Any], cfg: SourceConfig) -> ProblemFields:
         prompt = _prompt(row, cfg, "problem", "question")
-        answer = _numeric_answer(_field(row, cfg, "answer", "answer"), integer_only)
+        value = _field(row, cfg, "answer", "answer")
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        answer = _numeric_answer(value, integer_only)
         return ProblemFields("math", prompt, answer, metadata=_metadata(row))
 
     return adapt
