@@ -77,10 +77,12 @@ def mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def loss_summary(curve: Sequence[dict[str, float]] | None, mean_loss: float | None) -> str:
+def loss_summary(curve: Sequence[dict[str, float]] | None, mean_loss: float | None, compact: bool = False) -> str:
     """A training run's loss as every view prints it: ``first -> last (mean m)`` over the logged steps (``mean``
-    is the trainer's average over the run, what TRL reports as ``training_loss``); ``-`` when nothing is known."""
-    mean_text = "-" if mean_loss is None else f"{mean_loss:.4f}"
+    is the trainer's average over the run, what TRL reports as ``training_loss``); ``-`` when nothing is known.
+    ``compact`` (a table whose header says the order): three decimals and no word ``mean``."""
+    digits, word = (3, "") if compact else (4, "mean ")
+    mean_text = "-" if mean_loss is None else f"{mean_loss:.{digits}f}"
     if not curve:
-        return "-" if mean_loss is None else f"mean {mean_text}"
-    return f"{curve[0]['loss']:.4f} -> {curve[-1]['loss']:.4f} (mean {mean_text})"
+        return "-" if mean_loss is None else f"{word}{mean_text}"
+    return f"{curve[0]['loss']:.{digits}f} -> {curve[-1]['loss']:.{digits}f} ({word}{mean_text})"

@@ -98,6 +98,7 @@ def _train_run(row: dict[str, Any]) -> dict[str, Any]:
             "dataset_id": row["dataset_id"], "status": row["status"], "steps": metrics.get("steps", 0),
             "tokens_seen": metrics.get("tokens_seen", 0), "train_loss": metrics.get("train_loss"),
             "loss": loss_summary(metrics.get("loss_curve"), metrics.get("train_loss")),
+            "loss_compact": loss_summary(metrics.get("loss_curve"), metrics.get("train_loss"), compact=True),
             "peak_memory_gb": metrics.get("peak_memory_gb"), "model_dir": row["model_dir"],
             "started_at": row["started_at"], "finished_at": row["finished_at"]}
 
@@ -122,14 +123,15 @@ def _number(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _table(title: str, columns: list[str], rows: list[list[Any]], fold: tuple[str, ...] = ()) -> Table:
-    """A compact table for an 80-column terminal: numbers never wrap; columns named in ``fold`` (paths, ids)
-    break anywhere rather than being cut short; other text wraps at spaces."""
+def _table(title: str, columns: list[str], rows: list[list[Any]], fold: tuple[str, ...] = (),
+           whole: tuple[str, ...] = ()) -> Table:
+    """A compact table for an 80-column terminal: numbers and the columns named in ``whole`` never wrap; columns
+    named in ``fold`` (paths, ids) break anywhere rather than being cut short; other text wraps at spaces."""
     table = Table(title=Text(title), title_justify="left", title_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
                   pad_edge=False, padding=(0, 1))
     for i, col in enumerate(columns):
         numeric = bool(i) and all(isinstance(r[i], int | float) for r in rows)
-        table.add_column(col, justify="right" if numeric else "left", no_wrap=numeric,
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=numeric or col in whole,
                          overflow="fold")
     for row in rows:
         table.add_row(*(Text(f"{v:,}" if isinstance(v, int) else visible(str(v))) for v in row))  # never markup
@@ -166,7 +168,7 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
     if report["generations"]:
         _gap(console, _table(
             "Generations", ["teacher", "problems", "ok", "errors", "tokens in/out", "cost $"],
-            [[f"{g['model']} [{g['teacher_hash'][:8]}]", g["problems"], g["ok"], g["errors"],
+            [[f"{shown_path(g['model'])} [{g['teacher_hash'][:8]}]", g["problems"], g["ok"], g["errors"],
               f"{_short(g['prompt_tokens'])}/{_short(g['completion_tokens'])}", f"{g['cost_usd']:.4f}"]
              for g in report["generations"]], fold=("teacher",)))
     if report["generation_errors"]:
@@ -198,10 +200,13 @@ def render_status(report: dict[str, Any], recipe_name: str, console: Console = s
                                style="dim"))
     if report["train_runs"]:
         _gap(console, _table("Training runs (loss: first -> last (mean))",
-                             ["run", "method", "status", "steps", "loss", "peak GB", "model"],
-                             [[t["train_run_id"][:12], t["method"], t["status"], t["steps"], t["loss"],
-                               _number(t["peak_memory_gb"], 2), shown_path(t["model_dir"])]
-                              for t in report["train_runs"]], fold=("run", "model")))
+                             ["run", "method", "status", "steps", "loss", "peak GB"],
+                             [[t["train_run_id"][:8], t["method"], t["status"], t["steps"], t["loss_compact"],
+                               _number(t["peak_memory_gb"], 2)] for t in report["train_runs"]],
+                             fold=("run",), whole=("loss",)))
+        for t in report["train_runs"]:  # below the table: a model folder does not fit a column of 80
+            if t["model_dir"]:
+                console.print(Text(f"{t['train_run_id'][:8]}: {shown_path(t['model_dir'])}", style="dim"))
     if report["evals"]["rows"]:
         columns, rows = comparison_table_rows(report["evals"])
         _gap(console, _table("Evaluation (newest result per model label)", columns, rows, fold=("benchmark",)))

@@ -69,3 +69,4 @@ def test_loss_reads_first_to_last_with_the_mean() -> None:
     assert loss_summary(curve, 4.37) == "7.3123 -> 1.8000 (mean 4.3700)"
     assert loss_summary([], 2.5) == "mean 2.5000" and loss_summary(None, None) == "-"
     assert loss_summary(curve, None) == "7.3123 -> 1.8000 (mean -)"
+    assert loss_summary(curve, 4.37, compact=True) == "7.312 -> 1.800 (4.370)"

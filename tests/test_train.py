@@ -158,7 +158,8 @@ def test_training_lowers_the_loss_and_is_recorded(exported: Path, method: str, l
     with Store.open(recipe.store_path, read_only=True) as store:
         render_status(status_report(store), "student", console)
     text = console.export_text()
-    assert "Training runs (loss: first -> last (mean))" in text and loss in text
+    compact = f'{curve[0]["loss"]:.3f} -> {curve[-1]["loss"]:.3f} ({m["train_loss"]:.3f})'
+    assert "Training runs (loss: first -> last (mean))" in text and compact in text
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(exported: Path) -> None:
