@@ -9,7 +9,7 @@ before anything of that source is written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from distill.errors import StoreValueError
@@ -21,6 +21,7 @@ from distill.store import RunContext, Store
 from distill.types import Generation, ImportedResponse, IngestError, Problem, stable_hash
 
 BATCH = 2000
+INGEST_MEMORY_LIMIT_MB = 128  # DuckDB's share while ingesting: 1M rows in bounded memory (README "ingest")
 
 
 @dataclass
@@ -100,8 +101,9 @@ def ingest(recipe: LoadedRecipe, store: Store, *, force: bool = False) -> Ingest
     run = store.start_run("ingest", recipe.config.name, recipe.hash, str(recipe.path))
     summary = IngestSummary(run.run_id)
     try:
-        for cfg in recipe.config.sources:
-            summary.sources.append(_ingest_source(cfg, recipe, store, run, force))
+        with store.memory_limit(INGEST_MEMORY_LIMIT_MB):
+            for cfg in recipe.config.sources:
+                summary.sources.append(_ingest_source(cfg, recipe, store, run, force))
     except BaseException as exc:
         store.finish_run(run, "failed", {"error": str(exc) or type(exc).__name__})
         raise
@@ -127,6 +129,16 @@ def _add_problems_isolating_bad_rows(store: Store, problems: list[Problem], erro
         return inserted
 
 
+def _naming_first_rows(store: Store, errors: list[IngestError]) -> list[IngestError]:
+    """Duplicate rows name the row they repeat (its locator, from the store: the reader keeps only 64-bit ids)."""
+    ids = [e.problem_id for e in errors if e.reason == "duplicate_problem" and e.problem_id]
+    if not ids:
+        return errors
+    first = store.problem_locators(ids)
+    return [replace(e, detail=f"same problem as {first[e.problem_id]}") if e.problem_id in first else e
+            for e in errors]
+
+
 def _ingest_source(cfg: SourceConfig, recipe: LoadedRecipe, store: Store, run: RunContext,
                    force: bool) -> SourceSummary:
     name = cfg.display_name
@@ -145,7 +157,7 @@ def _ingest_source(cfg: SourceConfig, recipe: LoadedRecipe, store: Store, run: R
         inserted = _add_problems_isolating_bad_rows(store, problems, errors, run)
         result.new_problems += inserted
         result.existing_problems += len(problems) - inserted
-        store.add_ingest_errors(errors, run)
+        store.add_ingest_errors(_naming_first_rows(store, errors), run)
         result.errors += len(errors)
         for response in responses:
             if (response.teacher_hash, response.model) not in teachers:

@@ -218,8 +218,8 @@ def _retry_held(stored: HeldOnFailure) -> str:
     try:
         stored.retry()
     except Exception:
-        return f"{held} rows received since could not be stored either; a rerun asks for them again"
-    return f"the {held} rows received since were stored on a retry"
+        return f"the {held} rows held in memory since could not be stored on a retry either; a rerun asks again"
+    return f"the {held} rows held in memory since were stored on a retry"
 
 
 def check_room(store: Store) -> None:

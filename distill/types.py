@@ -82,6 +82,7 @@ class IngestError:
     reason: str
     detail: str
     raw: str | None = None
+    problem_id: str | None = None  # the problem a ``duplicate_problem`` row repeats (its first row is looked up)
 
 
 @dataclass(frozen=True)

@@ -96,3 +96,15 @@ def test_a_byte_order_mark_does_not_cost_the_first_row(tmp_path: Path, fmt: str)
         assert reasons(store) == [] and store.count("problems") == len(GOOD)
         prompts = [r[0] for r in store.con.execute("SELECT prompt FROM problems").fetchall()]
     assert "What is 1 + 1?" in prompts and not any("\ufeff" in p for p in prompts)
+
+
+def test_a_duplicate_row_names_the_row_it_repeats_across_batches(tmp_path: Path) -> None:
+    from distill import ingest as ingest_module
+
+    rows = [*GOOD, *({"question": f"Filler {i}: what is {i} plus one?", "answer": f"#### {i + 1}"}
+                     for i in range(ingest_module.BATCH + 5)), GOOD[1]]
+    (tmp_path / "dup.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with run_ingest(tmp_path, "dup.jsonl") as store:
+        (detail,) = store.con.execute("SELECT detail FROM ingest_errors WHERE reason = 'duplicate_problem'"
+                                      ).fetchone()
+    assert detail == "same problem as dup.jsonl:line 2"  # the first row went in an earlier batch

@@ -63,3 +63,29 @@ def test_a_writer_cursor_commits_while_the_stage_reads(tmp_path: Path) -> None:
         writes.close()
         writer.close()
         assert store.con.execute("SELECT count(*) FROM runs WHERE run_id LIKE 'r%'").fetchone()[0] == 20
+
+
+def test_after_a_failed_write_every_batch_is_held_in_order_for_one_retry() -> None:
+    from distill.store.writer import HeldOnFailure
+
+    written: list[list[int]] = []
+    full = {"disk": False}
+
+    def write(rows: list[int]) -> None:
+        if full["disk"]:
+            raise OSError(28, "No space left on device")
+        written.append(list(rows))
+
+    held = HeldOnFailure(write)
+    held([1, 2])
+    full["disk"] = True
+    writes = BackgroundWrites()
+    for batch in ([3], [4, 5]):
+        writes.submit(held, batch)
+    writes.close()  # never raises: the failure is held, for the stage to read
+    assert isinstance(held.failure, OSError) and held.held_rows == 3 and written == [[1, 2]]
+    with pytest.raises(OSError):
+        held.retry()  # still full: the retry fails as well, and says so
+    full["disk"] = False
+    held.retry()
+    assert written == [[1, 2], [3, 4, 5]] and held.held_rows == 0

@@ -68,7 +68,9 @@ def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]
     except UsageError as exc:
         raise SourceError(f"source '{cfg.display_name}': {exc}") from None
     name = cfg.display_name
-    seen: dict[str, str] = {}
+    # Problems met so far, as 64-bit integers (the id's hex): ~70 bytes each, so 1M rows stay bounded (a dict of
+    # id and locator strings took ~175 bytes a row).
+    seen: set[int] = set()
     samples: Counter[str] = Counter()  # imported responses per problem, for their sample indices
     # Problems too short to identify ("Compute $x$.") take their source's language at the end, when it has one.
     short: list[Problem] = []
@@ -107,13 +109,14 @@ def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]
             yield ImportedResponse(problem_id, name, locator, samples[problem_id], content, reasoning,
                                    fields.model or name, original)
             samples[problem_id] += 1
-        if problem_id in seen and fields.responses:
+        key = int(problem_id, 16)
+        if key in seen and fields.responses:
             continue  # another row of responses for a problem already yielded
-        if problem_id in seen:
-            yield IngestError(name, locator, "duplicate_problem", f"same problem as {seen[problem_id]}",
-                              raw_text(row))
+        if key in seen:
+            yield IngestError(name, locator, "duplicate_problem", f"same problem as an earlier row (problem "
+                              f"{problem_id})", raw_text(row), problem_id)  # ingest names that row's locator
             continue
-        seen[problem_id] = locator
+        seen.add(key)
         problem = Problem(problem_id=problem_id, source=name, locator=locator, domain=fields.domain,
                           prompt=fields.prompt, answer=fields.answer, tests=fields.tests, choices=fields.choices,
                           language=cfg.language or detect_language(fields.prompt), metadata=fields.metadata)
