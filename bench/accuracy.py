@@ -25,8 +25,8 @@ from pathlib import Path
 
 from distill.checks.choice import ChoiceCheck
 from distill.checks.language import LanguageCheck
+from distill.checks.language_id import canonical
 from distill.checks.math import MathCheck
-from distill.language import canonical
 from distill.types import Generation, Problem
 
 SET = Path(__file__).resolve().parents[1] / "tests" / "data" / "verify_accuracy.jsonl"

@@ -26,7 +26,7 @@ import time
 from itertools import combinations
 from pathlib import Path
 
-from distill.dedup import Contamination, near_duplicates, normalise
+from distill.data.dedup import Contamination, near_duplicates, normalise
 from distill.testing.templated import templated_problems
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "math500.test.jsonl"

@@ -57,9 +57,9 @@ def prompts(count: int) -> list[str]:
 def bench_distill(base_url: str, count: int, concurrency: int, workdir: Path) -> tuple[float, float]:
     """(seconds, the event loop's longest lag in ms) for ``count`` completions into ``workdir/bench.duckdb``
     (which may already hold other generations)."""
-    from distill.generate import generate
-    from distill.ingest import ingest
     from distill.recipe import load_recipe
+    from distill.stages.generate import generate
+    from distill.stages.ingest import ingest
     from distill.store import Store
 
     data = workdir / "problems.jsonl"

@@ -21,9 +21,9 @@ import tempfile
 from pathlib import Path
 
 from distill.errors import TeacherUnreachableError
-from distill.generate import generate
-from distill.ingest import ingest
 from distill.recipe import load_recipe
+from distill.stages.generate import generate
+from distill.stages.ingest import ingest
 from distill.store import Store
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
 

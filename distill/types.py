@@ -132,7 +132,7 @@ class Completion:
     ``invalid_json``, ...) and ``error_detail`` the one-line explanation.
 
     ``prompt_tokens``/``completion_tokens`` are what the reply is charged: the server's usage when usable, else
-    the upper bound, and then ``usage_note`` says why (``distill.spend``). ``lost_attempts`` counts earlier
+    the upper bound, and then ``usage_note`` says why (``distill.llm.spend``). ``lost_attempts`` counts earlier
     attempts that may have been billed without a usable reply (timeouts, dropped connections), each charged
     at the request's bound on top.
     """

@@ -20,8 +20,8 @@ import argparse
 import time
 from pathlib import Path
 
-from distill.benchmark_index import BUILTIN, benchmark_texts, load_index, save_index
-from distill.dedup import BenchmarkGrams
+from distill.data.benchmark_index import BUILTIN, benchmark_texts, load_index, save_index
+from distill.data.dedup import BenchmarkGrams
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = {"math500": "math500.test.jsonl", "aime24": "aime24.test.jsonl", "amc23": "amc23.test.jsonl",

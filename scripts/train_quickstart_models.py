@@ -39,7 +39,7 @@ import torch
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
-from distill.prompts import DEFAULT_USER_TEMPLATES
+from distill.llm.prompts import DEFAULT_USER_TEMPLATES
 from distill.quickstart.word_problems import WordProblem, problems, solution
 from distill.testing.tiny_model import CHAT_TEMPLATE, SPECIAL_TOKENS
 

@@ -134,8 +134,8 @@ def test_a_batch_created_but_killed_before_it_was_recorded_is_adopted_not_paid_t
 
 
 def test_an_intended_batch_the_provider_never_created_is_dropped_and_sent_once(tmp_path: Path) -> None:
-    from distill.prompts import PromptBuilder
-    from distill.teachers import teacher_hash
+    from distill.llm.prompts import PromptBuilder
+    from distill.llm.teachers import teacher_hash
 
     with FaultServer(ServerPlan()) as server:
         path = write_recipe(tmp_path, server)

@@ -114,7 +114,7 @@ def test_card_warns_when_problems_overlap_a_benchmark(tmp_path: Path, monkeypatc
 
 
 def test_known_hub_licenses_and_a_declared_license_that_differs(tmp_path: Path) -> None:
-    from distill.cards import license_verdict
+    from distill.views.cards import license_verdict
 
     recipe = tmp_path / "r.yaml"
     recipe.write_text("name: r\nsources:\n  - {adapter: gsm8k, hub: openai/gsm8k, config: main}\n"
@@ -129,7 +129,7 @@ def test_known_hub_licenses_and_a_declared_license_that_differs(tmp_path: Path) 
 def test_card_for_a_hub_repo_loads_it_by_name(tmp_path: Path, monkeypatch) -> None:
     import datasets
 
-    from distill.cards import render_card
+    from distill.views.cards import render_card
 
     _, recipe, store = _export(tmp_path, monkeypatch)
     recipe.write_text(recipe.read_text().replace("  license: null             #",
@@ -160,7 +160,7 @@ def test_card_follows_hub_conventions_for_a_local_copy_of_a_hub_dataset(tmp_path
 
 
 def test_known_teachers_are_cited_once() -> None:
-    from distill.card_hub import citations
+    from distill.views.card_hub import citations
 
     found = citations([], ["deepseek-reasoner", "DeepSeek-R1-Distill-Qwen-7B", "Qwen/QwQ-32B", "my-model"])
     assert len(found) == 2 and "arXiv:2501.12948" in found[0] and "QwQ-32B" in found[1]

@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from distill.current_selection import current_dataset_id
 from distill.errors import UsageError
-from distill.export import export
-from distill.ingest import ingest
-from distill.pipeline import run_pipeline
 from distill.recipe import load_recipe
-from distill.select import select
+from distill.stages.export import export
+from distill.stages.ingest import ingest
+from distill.stages.pipeline import run_pipeline
+from distill.stages.select import select
+from distill.stages.verify import verify
 from distill.store import Store
+from distill.store.current_selection import current_dataset_id
 from distill.testing.tiny_model import build_tiny_model
-from distill.verify import verify
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACES = ROOT / "pipelines" / "data" / "sample_traces.jsonl"
@@ -95,7 +95,7 @@ def test_new_verdicts_since_select_make_the_selection_stale(verified: Path) -> N
 
 
 def test_train_refuses_an_export_of_another_selection(verified: Path) -> None:
-    from distill.train.training_data import load_training_data
+    from distill.stages.train.training_data import load_training_data
 
     select_with(verified, 5)
     recipe = load_recipe(write_recipe(verified, 5))
@@ -112,7 +112,7 @@ def test_train_refuses_an_export_of_another_selection(verified: Path) -> None:
 def test_run_trains_on_the_current_selection_and_status_marks_it(verified: Path) -> None:
     from rich.console import Console
 
-    from distill.report import render_status, status_report
+    from distill.views.report import render_status, status_report
 
     build_tiny_model(verified / "model")
     a = select_with(verified, 5)
@@ -139,7 +139,7 @@ def test_run_trains_on_the_current_selection_and_status_marks_it(verified: Path)
     text = console.export_text()
     assert f"* current [{a.dataset_id[:8]}]" in text and "current selection" in text
     # eval's `trained` student is the one trained on the current selection; after a select of B it is refused.
-    from distill.evaluate import trained_model_dir
+    from distill.stages.evaluate import trained_model_dir
 
     b = select_with(verified, 6)
     with Store.open(recipe.store_path) as store:
@@ -174,7 +174,7 @@ def test_card_is_a_function_of_the_selection_and_counts_training_sources_only(ve
 def test_status_shows_paths_short_enough_for_80_columns(verified: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from rich.console import Console
 
-    from distill.report import render_status, status_report
+    from distill.views.report import render_status, status_report
 
     select_with(verified, 5)
     recipe = load_recipe(write_recipe(verified, 5))

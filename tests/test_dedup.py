@@ -6,13 +6,13 @@ import json
 import random
 from pathlib import Path
 
-from distill.dedup import Contamination, exact_jaccard, exact_key, lsh_bands, near_duplicates
-from distill.ingest import ingest
+from distill.data.dedup import Contamination, exact_jaccard, exact_key, lsh_bands, near_duplicates
 from distill.recipe import load_recipe
-from distill.select import select
+from distill.stages.ingest import ingest
+from distill.stages.select import select
+from distill.stages.verify import verify
 from distill.store import Store
 from distill.testing.templated import templated_problems
-from distill.verify import verify
 
 
 def doc(rng: random.Random, words: int = 200) -> list[str]:
@@ -96,7 +96,7 @@ def test_short_templated_texts_do_not_flood_the_bands() -> None:
     """~30-word problems from a few templates share many words but few 5-gram shingles (Jaccard mostly
     under 0.2). With 128 bins on ~25 shingles most bins are borrowed; when neighbouring bins borrowed the
     same value, bands collided for most pairs and every problem was compared with every kept one."""
-    from distill.dedup import NearDuplicateIndex
+    from distill.data.dedup import NearDuplicateIndex
 
     texts = templated_problems(2000)
     index = NearDuplicateIndex(0.85)
@@ -112,7 +112,7 @@ def test_the_shipped_index_is_what_the_script_builds_from_the_public_files(share
     import subprocess
     import sys
 
-    from distill.benchmark_index import BUILTIN, load_index
+    from distill.data.benchmark_index import BUILTIN, load_index
 
     out = tmp_path / "rebuilt.npz"
     root = Path(__file__).resolve().parents[1]
@@ -162,7 +162,7 @@ def test_select_decontaminates_offline_by_default_and_counts_hits_behind_other_r
 def test_a_spilled_sealed_index_finds_what_the_in_memory_one_finds(tmp_path: Path) -> None:
     """Sketches and shingles in a temporary file, band keys sealed into sorted levels every few texts: the same
     answers as one in-memory table, for copies of texts sealed long ago and of texts in the same chunk."""
-    from distill.dedup import NearDuplicateIndex
+    from distill.data.dedup import NearDuplicateIndex
 
     texts = templated_problems(600)
     texts += [t + " Explain." for t in texts[:600:37]]  # near copies of early (sealed) texts

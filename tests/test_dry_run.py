@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from distill.cli import app
-from distill.prompts import PromptBuilder
+from distill.data.sources import read_source
+from distill.llm.prompts import PromptBuilder
 from distill.recipe import PromptConfig
-from distill.sources import read_source
 from distill.store import Store
 from distill.testing.fault_server import FaultServer, ServerPlan
 from distill.types import Problem

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from distill.cli import app
 from distill.errors import UsageError
-from distill.evaluate import evaluate
 from distill.recipe import SourceConfig, load_recipe
+from distill.stages.evaluate import evaluate
 from distill.store import Store
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
 from distill.testing.tiny_model import build_tiny_model
@@ -209,7 +209,7 @@ def test_an_eval_only_recipe_runs_on_the_shared_benchmark_files(tmp_path: Path, 
 
 
 def test_benchmark_names_pick_adapter_split_and_a_prefixed_source_name() -> None:
-    from distill.evaluate import benchmark_source
+    from distill.stages.evaluate import benchmark_source
 
     recipe = load_recipe(Path(__file__).parents[1] / "pipelines" / "eval_math.yaml")
     got = {name: benchmark_source(name, spec, recipe) for name, spec in recipe.config.eval.benchmarks.items()}
@@ -258,7 +258,7 @@ def test_run_trains_then_evaluates_base_and_student_by_default(tmp_path: Path, t
 
 def test_eval_prints_overlap_and_refuses_a_benchmark_that_is_a_training_source(tmp_path: Path) -> None:
     from distill.errors import RecipeError
-    from distill.ingest import ingest
+    from distill.stages.ingest import ingest
 
     # The training source holds beta verbatim (as a GSM8K-style question) and one unrelated problem.
     write_jsonl(tmp_path / "leaky.jsonl", [{"question": BENCH[1]["problem"], "answer": "#### 0.5"},

@@ -7,7 +7,7 @@ import pytest
 from distill.checks.choice import ChoiceCheck
 from distill.checks.format import FormatCheck
 from distill.errors import UsageError
-from distill.response import extract_final_answer, split_response
+from distill.llm.response import extract_final_answer, split_response
 from distill.types import Generation, Problem
 
 MATH = Problem("p", "s", "l", "math", "Solve.", "4")

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from distill.cli import app
-from distill.generate import generate
-from distill.ingest import ingest
 from distill.recipe import load_recipe
+from distill.stages.generate import generate
+from distill.stages.ingest import ingest
 from distill.store import Store
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
 

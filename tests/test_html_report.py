@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from distill.cli import app
 from distill.errors import UsageError
-from distill.show import TraceFilter, find_page, show
 from distill.store import Store
+from distill.views.show import TraceFilter, find_page, show
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -210,10 +210,10 @@ def test_show_through_the_cli(quickstart: Path) -> None:
 def test_report_puts_base_and_student_side_by_side(tmp_path: Path) -> None:
     """An eval of two served models on a three-problem benchmark: the report's per-benchmark figures are the
     evals table's."""
-    from distill.evaluate import evaluate
-    from distill.html_report import write_report
     from distill.recipe import load_recipe
+    from distill.stages.evaluate import evaluate
     from distill.testing.fault_server import FaultServer, ServerPlan
+    from distill.views.html_report import write_report
 
     (tmp_path / "train.jsonl").write_text(json.dumps({"question": "What is 2 + 2?", "answer": "#### 4"}) + "\n")
     (tmp_path / "bench.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [
@@ -250,8 +250,8 @@ def test_report_puts_base_and_student_side_by_side(tmp_path: Path) -> None:
     # The benchmark's samples come from the models under test, not the teacher: no teacher pass rate from them.
     assert "pass_rate.problems" not in parsed.figures and parsed.figures["cost.generations"] == "0"
     assert "funnel.total.generations" not in parsed.figures  # nor in the factory's funnel: eval:* sources are apart
-    from distill.evaluate import SOURCE_PREFIX
-    from distill.html_report import EVAL_SOURCE_PREFIX
+    from distill.stages.evaluate import SOURCE_PREFIX
+    from distill.views.html_report import EVAL_SOURCE_PREFIX
 
     assert EVAL_SOURCE_PREFIX == SOURCE_PREFIX
 
@@ -259,13 +259,13 @@ def test_report_puts_base_and_student_side_by_side(tmp_path: Path) -> None:
 def test_report_tokens_and_cost_per_kept_trace_match_the_store(tmp_path: Path) -> None:
     """A priced teacher (the fault server) answers the sample problems twice each; the report's spend, cost per
     kept trace and tokens per kept trace are the store's sums."""
-    from distill.generate import generate
-    from distill.html_report import write_report
-    from distill.ingest import ingest
     from distill.recipe import load_recipe
-    from distill.select import select
+    from distill.stages.generate import generate
+    from distill.stages.ingest import ingest
+    from distill.stages.select import select
+    from distill.stages.verify import verify
     from distill.testing.fault_server import FaultServer, ServerPlan
-    from distill.verify import verify
+    from distill.views.html_report import write_report
 
     shutil.copytree(ROOT / "pipelines" / "data", tmp_path / "data")
     plan = ServerPlan(answers={"baker": "The answer is \\boxed{15}.", "Mia reads": "The answer is \\boxed{72}.",

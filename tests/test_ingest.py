@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from distill.ingest import ingest
 from distill.recipe import load_recipe
+from distill.stages.ingest import ingest
 from distill.store import Store
 
 SETS = {"gsm8k": ("gsm8k", 1319), "math500": ("math", 500), "aime24": ("aime", 30), "amc23": ("amc", 40)}

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from distill.ingest import ingest
 from distill.recipe import load_recipe
+from distill.stages.ingest import ingest
 from distill.store import Store
 
 GOOD = [{"question": f"What is {i} + {i}?", "answer": f"#### {2 * i}"} for i in range(1, 6)]

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from distill.cli import app
 from distill.recipe import load_recipe
-from distill.select import select
+from distill.stages.select import select
 from distill.store import Store
 from distill.testing.fault_server import FaultServer, ServerPlan
 

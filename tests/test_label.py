@@ -9,8 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from distill.cli import app
-from distill.label import parse_label
 from distill.recipe import load_recipe
+from distill.stages.label import parse_label
 from distill.store import Store
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
 
@@ -110,7 +110,7 @@ def test_select_keeps_a_difficulty_band_from_the_labels(tmp_path: Path) -> None:
     card = (tmp_path / "data_cards" / "labelled.md").read_text()
     assert "## Problem labels" in card and "| 6 | 1 |\n| 10 | 1 |" in card and "| number theory | 2 |" in card
     assert "| 1 | 1 |" not in card  # 1 + 1 was not kept
-    from distill.html_report import report_data
+    from distill.views.html_report import report_data
 
     recipe = load_recipe(path)
     with Store.open(recipe.store_path, read_only=True) as store:

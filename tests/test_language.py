@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from distill.checks.language import LanguageCheck
+from distill.checks.language_id import detect_language
 from distill.errors import UsageError
-from distill.language import detect_language
 from distill.types import Generation, Problem
 
 

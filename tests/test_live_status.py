@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from distill.live import LiveStatus, progress_path, read_live_status, stage_line
-from distill.progress import ProgressTicker, StageProgress
 from distill.store import Store
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
+from distill.views.live import LiveStatus, progress_path, read_live_status, stage_line
+from distill.views.progress import ProgressTicker, StageProgress
 
 ROOT = Path(__file__).resolve().parents[1]
 

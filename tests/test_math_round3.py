@@ -264,7 +264,7 @@ def test_plain_numbers_and_words() -> None:
     from fractions import Fraction
 
     from distill.checks.numbers import plain_number, scientific_to_latex
-    from distill.quantities import words_to_number
+    from distill.checks.quantities import words_to_number
 
     assert plain_number(r"6.72\times10^{-5}") == Fraction(672, 10**7)
     assert plain_number(r"3 \cdot 10^8") == 300_000_000 and plain_number(r"10^{5}") is None

@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 
 from distill.errors import UsageError
+from distill.llm.teachers.openai_compat import OpenAITeacher, parse_retry_after
 from distill.recipe import TeacherConfig
-from distill.teachers.openai_compat import OpenAITeacher, parse_retry_after
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
 from distill.types import ChatRequest, Completion, SamplingParams
 
@@ -145,7 +145,7 @@ def test_retry_after_forms() -> None:
 
 
 def test_prompt_tokens_split_evenly_and_add_up() -> None:
-    from distill.teachers.openai_compat import even_shares
+    from distill.llm.teachers.openai_compat import even_shares
 
     assert even_shares(10, 4) == [3, 3, 2, 2] and sum(even_shares(1001, 7)) == 1001
     assert even_shares(None, 2) == [None, None] and even_shares(5, 1) == [5]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from distill.response import (
+from distill.llm.response import (
     all_boxed,
     committed_answers,
     extract_final_answer,
@@ -87,7 +87,7 @@ def test_fallback_last_number() -> None:
 
 
 def test_last_boxed_is_one_implementation() -> None:
-    from distill.sources import boxed
+    from distill.data.sources import boxed
 
     assert last_boxed is boxed.last_boxed
     assert last_boxed("\\boxed{a{b}c} and \\boxed{\\{1, 2\\}}") == "\\{1, 2\\}"

@@ -30,17 +30,6 @@ from distill.types import CodeTests, Generation, Problem
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(params=["bwrap", "rlimit"])
-def backend(request: pytest.FixtureRequest) -> str:
-    # As an ordinary user the fallback runs programs as that user, who could then signal the test runner:
-    # hostile programs are fed only to backends that contain them.
-    if os.geteuid() != 0:
-        pytest.skip("these tests run as root; the rlimit fallback contains hostile code only as root")
-    if request.param == "bwrap" and available_backend() != "bwrap":
-        pytest.skip("bubblewrap missing or unusable here (scripts/setup.sh installs it as root)")
-    return request.param
-
-
 LIMITS = SandboxLimits(cpu_s=2, wall_s=4, memory_mb=512, max_processes=32)
 
 

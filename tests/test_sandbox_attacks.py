@@ -21,15 +21,6 @@ DOUBLE = CodeTests(("3\n",), ("6\n",))
 CORRECT = "print(int(input()) * 2)"
 
 
-@pytest.fixture(params=["bwrap", "rlimit"])
-def backend(request: pytest.FixtureRequest) -> str:
-    if os.geteuid() != 0:
-        pytest.skip("hostile programs run only as root: the rlimit fallback contains them only there")
-    if request.param == "bwrap" and available_backend() != "bwrap":
-        pytest.skip("bubblewrap missing or unusable here (scripts/setup.sh installs it as root)")
-    return request.param
-
-
 @pytest.fixture
 def bwrap_only() -> str:
     if os.geteuid() != 0 or available_backend() != "bwrap":

@@ -98,7 +98,7 @@ def test_checks_lists_every_check_with_parameters_and_defaults() -> None:
 
 
 def test_adapters_lists_every_adapter_with_its_columns() -> None:
-    from distill.sources.adapters import ADAPTERS
+    from distill.data.sources.adapters import ADAPTERS
 
     result = runner.invoke(app, ["adapters"])
     assert result.exit_code == 0, result.output

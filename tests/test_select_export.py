@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from distill.export import export
-from distill.generate import generate
-from distill.ingest import ingest
 from distill.recipe import load_recipe
-from distill.select import select
+from distill.stages.export import export
+from distill.stages.generate import generate
+from distill.stages.ingest import ingest
+from distill.stages.select import select
+from distill.stages.verify import verify
 from distill.store import Store
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
 from distill.types import stable_hash
-from distill.verify import verify
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSWERS = {
@@ -299,7 +299,7 @@ def test_select_memory_setting_bounds_duckdb_and_leaves_the_selection_alone(veri
     assert after != limit  # the connection's own limit is back for the stages after select
     default = run_select(tmp_path, base_url, cfg)
     assert default.dataset_id == small.dataset_id and len(kept) == small.kept == 8
-    from distill.select import dataset_name
+    from distill.stages.select import dataset_name
 
     assert small.dataset_id == stable_hash(dataset_name(recipe), {
         "select": recipe.config.select.model_dump(mode="json", exclude={"memory_limit_mb"}),

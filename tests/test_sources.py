@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from distill.data.sources import read_source
+from distill.data.sources.boxed import last_boxed
 from distill.errors import SourceError
 from distill.recipe import SourceConfig
-from distill.sources import read_source
-from distill.sources.boxed import last_boxed
 from distill.types import IngestError, Problem
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from distill.generate import generate
-from distill.ingest import ingest
+from distill.llm.spend import charged_tokens, checked_usage, prompt_bound
+from distill.llm.teachers.openai_compat import OpenAITeacher
 from distill.recipe import TeacherConfig, load_recipe
-from distill.spend import charged_tokens, checked_usage, prompt_bound
+from distill.stages.generate import generate
+from distill.stages.ingest import ingest
 from distill.store import Store
-from distill.teachers.openai_compat import OpenAITeacher
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
 from distill.types import ChatRequest, Completion, SamplingParams
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from distill.cli import app
-from distill.llm_requests import MIN_FREE_BYTES
+from distill.llm.requests import MIN_FREE_BYTES
 from distill.testing.fault_server import FaultServer, ServerPlan
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,8 +15,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from distill.cli import app
-from distill.terminal import visible
 from distill.testing.fault_server import FaultServer, ServerPlan
+from distill.views.terminal import visible
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = {

@@ -17,12 +17,12 @@ import pytest
 import yaml
 
 from distill.errors import UsageError
-from distill.pipeline import run_pipeline
 from distill.recipe import TrainConfig, load_recipe
+from distill.stages.pipeline import run_pipeline
+from distill.stages.train.presets import resolve_settings
+from distill.stages.train.trainer import train
 from distill.store import Store
 from distill.testing.tiny_model import build_tiny_model
-from distill.train.presets import resolve_settings
-from distill.train.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACES = ROOT / "pipelines" / "data" / "sample_traces.jsonl"
@@ -54,7 +54,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.chdir(base)
     try:
         with Store.open(recipe.store_path) as store:
-            lines = list(run_pipeline(recipe, store))
+            lines = [result.line for result in run_pipeline(recipe, store)]
     finally:
         os.chdir(cwd)
     assert lines[-1].startswith("export: 'student'") and "train 8" in lines[-1]
@@ -128,7 +128,7 @@ def test_training_lowers_the_loss_and_is_recorded(exported: Path, method: str, l
     assert m["memory_estimate"]["total_gb"] > 0 and m["peak_memory_gb"] > 0 and m["wall_s"] > 0
     assert record["config"]["max_length"] == 512 and record["config"]["gradient_checkpointing"] is True
     # The same command again does nothing; `distill status` shows the run.
-    from distill.report import status_report
+    from distill.views.report import status_report
 
     with Store.open(recipe.store_path) as store:
         again = train(recipe, store)
@@ -137,7 +137,7 @@ def test_training_lowers_the_loss_and_is_recorded(exported: Path, method: str, l
     assert [(t["method"], t["status"], t["steps"], t["model_dir"]) for t in shown] == [
         (method, "ok", 24, str(summary.model_dir))]
     # `distill report` draws the recorded loss curve and prints its ends.
-    from distill.html_report import report_data, write_report
+    from distill.views.html_report import report_data, write_report
 
     with Store.open(recipe.store_path, read_only=True) as store:
         page = write_report(store, "student", folder / "report.html").path.read_text()
@@ -152,7 +152,7 @@ def test_training_lowers_the_loss_and_is_recorded(exported: Path, method: str, l
     assert f'data-figure="train.mean_loss">{round(m["train_loss"], 4):,.4f}<' in page
     from rich.console import Console
 
-    from distill.report import render_status
+    from distill.views.report import render_status
 
     console = Console(width=200, record=True)
     with Store.open(recipe.store_path, read_only=True) as store:
@@ -214,7 +214,7 @@ def test_the_memory_check_refuses_an_impossible_run_with_numbers(exported: Path)
 def test_a_7b_lora_at_16k_fits_80gb_and_a_full_7b_does_not() -> None:
     from transformers import Qwen2Config
 
-    from distill.train.memory import GB, check_fits, estimate_memory, model_shape
+    from distill.stages.train.memory import GB, check_fits, estimate_memory, model_shape
 
     qwen7b = Qwen2Config(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
                          num_key_value_heads=4, vocab_size=152064, tie_word_embeddings=False)
@@ -235,7 +235,7 @@ import json, random, sys
 from pathlib import Path
 from distill.recipe import load_recipe
 from distill.testing.tiny_model import build_tiny_model
-from distill.train.trainer import train
+from distill.stages.train.trainer import train
 d = Path(sys.argv[1])
 build_tiny_model(d / "model", hidden_size=512, num_layers=4, intermediate_size=1408)
 random.seed(0)
@@ -329,7 +329,7 @@ def test_a_train_says_nothing_but_its_own_lines_on_stderr(exported: Path) -> Non
     folder = workdir(exported, "quiet")
     path = write_recipe(folder, {"method": "lora", "max_steps": 2, "per_device_batch_size": 2,
                                  "effective_batch_size": 2})
-    script = ("import logging, sys; from distill.cli import app; import distill.train.trainer; "
+    script = ("import logging, sys; from distill.cli import app; import distill.stages.train.trainer; "
               "logging.getLogger('bitsandbytes.backends.cpu.ops').warning(\"Failed to load CPU gemm_4bit_forward from "
               "kernels-community: No module named 'kernels'\"); sys.argv = ['distill', 'train', sys.argv[1]]; app()")
     done = subprocess.run([PY, "-c", script, str(path)], cwd=folder, capture_output=True, text=True, timeout=300)
@@ -340,7 +340,7 @@ def test_a_train_says_nothing_but_its_own_lines_on_stderr(exported: Path) -> Non
 
 def test_loading_a_model_draws_no_bars_when_stderr_is_not_a_terminal(exported: Path) -> None:
     script = ("import sys; from distill.recipe import TeacherConfig; "
-              "from distill.teachers.transformers_backend import TransformersTeacher; "
+              "from distill.llm.teachers.transformers_backend import TransformersTeacher; "
               "TransformersTeacher(TeacherConfig(backend='transformers', model=sys.argv[1]))._load(); print('loaded')")
     done = subprocess.run([PY, "-c", script, str(exported / "model")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "loaded", done.stderr

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from distill.errors import UsageError
+from distill.stages.train.data import IGNORE_INDEX, ChatFormat, Example, example_from_row, fit_lengths
 from distill.testing.tiny_model import build_tiny_model
-from distill.train.data import IGNORE_INDEX, ChatFormat, Example, example_from_row, fit_lengths
 
 # Qwen2.5-Instruct's template (tools branch left out): no {% generation %} markers, a default system turn.
 QWEN25_TEMPLATE = (

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from distill.llm.teachers import make_teacher
 from distill.recipe import TeacherConfig
-from distill.teachers import make_teacher
 from distill.testing.tiny_model import build_tiny_model
 from distill.types import ChatRequest, Completion, SamplingParams
 

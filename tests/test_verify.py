@@ -10,12 +10,12 @@ from typer.testing import CliRunner
 
 from distill.checks.format import FormatCheck
 from distill.cli import app
-from distill.generate import generate
-from distill.ingest import ingest
 from distill.recipe import load_recipe
+from distill.stages.generate import generate
+from distill.stages.ingest import ingest
+from distill.stages.verify import verify
 from distill.store import Store
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
-from distill.verify import verify
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,8 +8,8 @@ import re
 from itertools import islice
 
 from distill.checks.language import LanguageCheck
+from distill.checks.language_id import detect_language
 from distill.checks.math import MathCheck
-from distill.language import detect_language
 from distill.quickstart.word_problems import make_problem, problems, solution
 from distill.types import Generation, Problem
 

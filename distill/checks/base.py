@@ -75,4 +75,4 @@ class Check:
         """Release worker pools or other resources."""
 
 
-CHECKS: Registry[type[Check]] = Registry("check")
+CHECKS: Registry[type[Check]] = Registry("check", entry_points="distill.checks")

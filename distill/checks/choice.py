@@ -26,7 +26,7 @@ import re
 from typing import Any
 
 from distill.checks.base import Check
-from distill.response import answer_part, committed_answers, extract_final_answer, final_box
+from distill.llm.response import answer_part, committed_answers, extract_final_answer, final_box
 from distill.types import Generation, Problem, Verdict
 
 _MARKUP = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox)\s*\{|[{}$*_`]|\\[()\[\]]")

@@ -62,7 +62,7 @@ from distill.checks.sandbox import (
     resolve_interpreter,
 )
 from distill.errors import UsageError
-from distill.response import split_response
+from distill.llm.response import split_response
 from distill.types import Generation, Problem, Verdict
 
 _FENCE_OPEN = re.compile(r"^\s*```\s*([\w+.-]*)\s*$")

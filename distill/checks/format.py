@@ -20,7 +20,7 @@ from typing import Any
 
 from distill.checks.base import Check
 from distill.errors import UsageError
-from distill.response import extract_final_answer, split_response
+from distill.llm.response import extract_final_answer, split_response
 from distill.types import Generation, Problem, Verdict
 
 _SEGMENTS = re.compile(r"\n+|(?<=[.!?。！？])\s+")

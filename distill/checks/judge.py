@@ -31,9 +31,9 @@ from pydantic import ValidationError
 
 from distill.checks.base import Check
 from distill.errors import UsageError
-from distill.llm_requests import Budget
+from distill.llm.requests import Budget
+from distill.llm.response import extract_final_answer, split_response
 from distill.recipe import TeacherConfig
-from distill.response import extract_final_answer, split_response
 from distill.types import ChatRequest, Generation, Problem, SamplingParams, Verdict, stable_hash
 
 PROMPT_VERSION = "1"
@@ -154,7 +154,7 @@ class JudgeCheck(Check):
                 {"role": "user", "content": USER.format(problem=prompt, reference=problem.answer, answer=answer)})
 
     async def _ask(self, asks: list[tuple[Problem, str]]) -> list[tuple[tuple[dict[str, str], ...], Any]]:
-        from distill.teachers import make_teacher
+        from distill.llm.teachers import make_teacher
 
         if self._teacher is None:
             self._teacher = make_teacher(self.cfg)

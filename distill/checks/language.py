@@ -2,7 +2,7 @@
 
 The expected language is the problem's (detected at ingest) unless the recipe fixes ``language``.
 Each part (reasoning, answer) is split into sentences and lines and each segment labelled by
-``distill.language`` (scripts first, then function words, with py3langid to confirm a foreign Latin
+``distill.checks.language_id`` (scripts first, then function words, with py3langid to confirm a foreign Latin
 segment). Segments with fewer than ``min_segment_chars`` letters (a CJK character counts as two) say
 nothing: names, loanwords, Greek letters, code and formulas never decide. Two exceptions, because they
 are R1's code-switching: words of another script inside a sentence of a Latin-script trace ("First, 我们
@@ -40,10 +40,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from distill.checks.base import Check
+from distill.checks.language_id import GARBLED_MIN, analyse_part, detect_language, garbled
 from distill.checks.workers import WorkerPool
 from distill.errors import UsageError
-from distill.language import GARBLED_MIN, analyse_part, detect_language, garbled
-from distill.response import split_response
+from distill.llm.response import split_response
 from distill.types import Generation, Problem, Verdict
 
 MAX_OFFENDING = 5

@@ -1,6 +1,6 @@
 """Math correctness: the final answer against the reference, with math-verify as the engine.
 
-The prediction is extracted from the answer part only (``distill.response``); the reference is parsed
+The prediction is extracted from the answer part only (``distill.llm.response``); the reference is parsed
 gold-first. Everything that touches sympy runs in worker processes with a hard timeout per item
 (``checks.workers``), math-verify's own signal-based timeouts switched off. Short pairs that need no sympy
 (plain and scientific numbers, letters, words, base numerals, identical text) are decided in the calling
@@ -16,7 +16,7 @@ Guards around math-verify's known wrong answers (each has a test that fails with
 - words: once ``\\text{}`` is unwrapped (needed for units and letters), sympy reads ``yes`` as the product
   y*e*s and anagrams compare equal; a reference written as words in ``\\text{}`` is compared as words
   (case-folded, comma-separated items as a set).
-- units: only known units are stripped (``distill.quantities``: ``\\text{ cm}^2``, "18 dollars", ``m/s``), after
+- units: only known units are stripped (``distill.checks.quantities``: ``\\text{ cm}^2``, "18 dollars", ``m/s``), after
   any expression (``2\\pi\\text{ cm}``); math-verify's own unit removal is off (it drops "ab", "m", "more" after
   a number). A multiplier or fraction word changes the value ("12 thousand" is 12000, "2 thirds" is 2/3).
 - e-notation (``4.5e33``, ``6.72E-05``) is ``\\times 10^{n}``, never Euler's e; ``a \\times 10^{b}`` is compared
@@ -30,7 +30,7 @@ Guards around math-verify's known wrong answers (each has a test that fails with
   base), unions of inequalities (``x<1`` or ``x>3``) and multiple-choice letters (``\\textbf{(C)}``, ``(C) 12``,
   ``c``): normalised before parsing where math-verify's own normalisation misses them; tests pin each behaviour.
 
-Hedged answers: every answer the answer part commits to is judged (``distill.response.committed_answers``:
+Hedged answers: every answer the answer part commits to is judged (``distill.llm.response.committed_answers``:
 each ``\\boxed{}`` that is not a placeholder such as ``\\boxed{\\quad}``, and the value of a "final answer
 is ..." stated after the last box, prose read for its value; "3 or 5" is two answers when the reference is one
 value; in a plain chain-of-thought response a box retracted by "wait, I made a mistake" is withdrawn). A
@@ -58,7 +58,7 @@ from distill.checks.math_forms import empty_set, equation_sides, equations_match
 from distill.checks.numbers import plain_number, scientific_to_latex, strip_units
 from distill.checks.workers import WorkerPool
 from distill.errors import UsageError
-from distill.response import FALLBACKS, answer_boxes, answer_part, committed_answers, extract_final_answer
+from distill.llm.response import FALLBACKS, answer_boxes, answer_part, committed_answers, extract_final_answer
 from distill.types import Generation, Problem, Verdict
 
 # ---- text normalisation (pure Python, runs in the workers too) ---------------------------------
@@ -480,7 +480,7 @@ class MathCheck(Check):
             return None
 
     def candidates(self, gold: str, generation: Generation) -> list[str]:
-        """The answers a response commits to (``distill.response.committed_answers``), read against the
+        """The answers a response commits to (``distill.llm.response.committed_answers``), read against the
         reference: several boxes are one list answer when the reference is a list ("3, 5" boxed as 3 and
         5), and "3 or 5" is two answers when the reference is one value."""
         answer_text, plain_cot = answer_part(generation)

@@ -5,7 +5,7 @@
 - ``scientific_to_latex``: e-notation anywhere in an answer becomes ``\\times 10^{n}`` before parsing, so
   ``4.5e33`` is never read as 4.5 times Euler's number times 33 (math-verify and sympy both do that).
 - ``strip_units``: a unit after any expression goes (``5\\text{ cm}^2``, ``2\\pi\\text{ m}``, ``18 dollars``,
-  ``3\\times 10^{8}\\text{ m/s}``); only the units of ``distill.quantities`` count. A multiplier or fraction
+  ``3\\times 10^{8}\\text{ m/s}``); only the units of ``distill.checks.quantities`` count. A multiplier or fraction
   word after a plain number changes its value (``12 thousand`` is 12000, ``2 thirds`` is 2/3); after
   anything else the text is left as it is (and then does not equal a bare number). A lone bare
   single-letter symbol (``5 m``, ``2 A``) is not stripped: it may be a variable (``\\text{ m}`` and
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from distill.quantities import FRACTION_WORDS, MULTIPLIERS, VALUE_WORDS, is_unit
+from distill.checks.quantities import FRACTION_WORDS, MULTIPLIERS, VALUE_WORDS, is_unit
 
 _MAX_EXPONENT = 400  # 10^400 is beyond any answer; it bounds the exact arithmetic
 _PLAIN_NUMBER = re.compile(r"^(-?)(?:(\d+(?:\.\d+)?)|\\[dt]?frac\{(\d+)\}\{(\d+)\}|(\d+)/(\d+))$")

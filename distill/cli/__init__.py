@@ -1,7 +1,7 @@
 """The `distill` command line: commands are wired in ``commands.py``, each in its own module.
 
 This module only starts them, and imports nothing heavy itself: it arms the interrupt handler first
-(``distill.interrupts``), so that Ctrl-C or SIGTERM at any moment, even while the CLI's own imports load,
+(``distill.runtime.interrupts``), so that Ctrl-C or SIGTERM at any moment, even while the CLI's own imports load,
 ends as one line and exit code 130 (143 for SIGTERM) rather than a traceback, a lost interrupt or exit 0.
 """
 
@@ -15,7 +15,7 @@ INTERRUPTED = "interrupted; everything finished before the interrupt is stored, 
 
 
 def main() -> None:
-    from distill import interrupts
+    from distill.runtime import interrupts
 
     interrupts.arm()
     try:
@@ -39,7 +39,7 @@ def main() -> None:
 def _interrupted() -> None:
     """The one line, then exit at once: the stage has kept what it finished and closed the store on its way out;
     the interpreter's own shutdown would only add chatter (native libraries reporting objects still alive)."""
-    from distill import interrupts
+    from distill.runtime import interrupts
 
     interrupts.hold()
     if not interrupts.announced():

@@ -17,7 +17,7 @@ from distill.cli.select import export_command, select_command
 from distill.cli.status import status_command
 from distill.cli.train import train_command
 from distill.cli.verify import verify_command
-from distill.terminal import echo
+from distill.views.terminal import echo
 
 app = typer.Typer(
     name="distill",

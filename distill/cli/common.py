@@ -26,8 +26,8 @@ def open_recipe_store(recipe_path: Path, store: Path | None, read_only: bool = F
 @contextmanager
 def writing(db: Store, command: str) -> Iterator[Store]:
     """Hold a store opened for writing and publish the running stage's progress beside it, so `distill status`
-    can show it while the store is locked (see ``distill.live``)."""
-    from distill.live import publishing
+    can show it while the store is locked (see ``distill.views.live``)."""
+    from distill.views.live import publishing
 
     with db, publishing(db, command):
         yield db
@@ -51,7 +51,7 @@ def open_store_for_reading(recipe_path: Path | None, store: Path | None) -> tupl
     try:
         db = Store.open(path, read_only=True)
     except StoreLockedError:
-        from distill.live import read_live_status
+        from distill.views.live import read_live_status
 
         if read_live_status(path) is None:
             raise

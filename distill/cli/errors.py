@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 import typer
 from rich.text import Text
 
-from distill import interrupts
 from distill.cli import INTERRUPTED
 from distill.errors import DistillError
-from distill.progress import stderr_console, stdout_reader_left
-from distill.terminal import visible
+from distill.runtime import interrupts
+from distill.views.progress import stderr_console, stdout_reader_left
+from distill.views.terminal import visible
 
 F = TypeVar("F", bound=Callable[..., Any])
 

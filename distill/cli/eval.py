@@ -1,11 +1,11 @@
-"""`distill eval RECIPE`: the models under test on the recipe's benchmarks (see distill/evaluate.py)."""
+"""`distill eval RECIPE`: the models under test on the recipe's benchmarks (see distill/stages/evaluate.py)."""
 
 from __future__ import annotations
 
 from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
-from distill.terminal import echo
+from distill.views.terminal import echo
 
 
 @guarded
@@ -15,7 +15,7 @@ def eval_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = Fa
     Prints pass@1, pass@k, maj@k and mean tokens per benchmark, models side by side (student - base).
     A rerun generates and verifies only what is missing.
     """
-    from distill.evaluate import evaluate
+    from distill.stages.evaluate import evaluate
 
     loaded, db = open_recipe_store(recipe, store)
     with writing(db, "eval"):

@@ -10,7 +10,7 @@ import typer
 from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, JsonOpt, RecipeArg, StoreOpt
-from distill.terminal import echo
+from distill.views.terminal import echo
 
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Estimate requests, tokens and cost; send and write "
                                                             "nothing.")]
@@ -23,14 +23,14 @@ def generate_command(recipe: RecipeArg, store: StoreOpt = None, dry_run: DryRunO
     if dry_run:
         _dry_run(recipe, store, as_json)
         return
-    from distill.generate import generate
+    from distill.stages.generate import generate
 
     loaded, db = open_recipe_store(recipe, store)
     with writing(db, "generate"):
         summary = generate(loaded, db)
         echo(summary.line())
         if loaded.config.second_teacher is not None:  # for the problems verified and unsolved so far
-            from distill.second_teacher import generate_second, line
+            from distill.stages.second_teacher import generate_second, line
 
             found, second = generate_second(loaded, db)
             echo(line(found, second, loaded.config.second_teacher.teacher.model))
@@ -38,13 +38,13 @@ def generate_command(recipe: RecipeArg, store: StoreOpt = None, dry_run: DryRunO
 
 def _dry_run(recipe_path, store_path, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     from distill.errors import StoreLockedError
-    from distill.estimate import estimate_generation
     from distill.recipe import load_recipe
+    from distill.stages.estimate import estimate_generation
     from distill.store import Store
 
     recipe = load_recipe(recipe_path)
     if recipe.config.teacher is None:
-        from distill.estimate import no_teacher_estimate
+        from distill.stages.estimate import no_teacher_estimate
 
         nothing = no_teacher_estimate(recipe)
         typer.echo(json.dumps(nothing, indent=2) if as_json else nothing["note"])

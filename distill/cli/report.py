@@ -12,7 +12,7 @@ from distill.cli.common import open_store_for_reading
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, OptionalRecipeArg, StoreOpt
 from distill.errors import StoreLockedError
-from distill.terminal import echo
+from distill.views.terminal import echo
 
 OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="HTML file to write (default: beside the store, "
                                              "<store name>.report.html).", show_default=False)]
@@ -32,8 +32,8 @@ def report_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None, out
     """Write one self-contained HTML file with charts and sample traces.
 
     Funnel, failure reasons, lengths, pass rates, languages, cost, dedup, training loss, base vs student."""
-    from distill.html_report import default_report_path, write_report
     from distill.recipe import load_recipe
+    from distill.views.html_report import default_report_path, write_report
 
     name, db = _readable(recipe, store)
     with db:
@@ -66,10 +66,10 @@ def show_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None,
 
     from rich.text import Text
 
-    from distill.current_selection import shown_dataset_id
     from distill.recipe import load_recipe
-    from distill.report import stdout_console
-    from distill.show import TraceFilter, show
+    from distill.store.current_selection import shown_dataset_id
+    from distill.views.report import stdout_console
+    from distill.views.show import TraceFilter, show
 
     name, db = _readable(recipe, store)
     interactive = sys.stdin.isatty() and stdout_console.is_terminal

@@ -5,13 +5,13 @@ from __future__ import annotations
 from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
-from distill.terminal import echo
+from distill.views.terminal import echo
 
 
 @guarded
 def rewrite_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = False) -> None:
     """Ask the recipe's rewriter to reformat every accepted trace without a rewrite; then run `distill verify`."""
-    from distill.rewrite import rewrite
+    from distill.stages.rewrite import rewrite
 
     loaded, db = open_recipe_store(recipe, store)
     with writing(db, "rewrite"):

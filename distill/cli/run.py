@@ -5,19 +5,19 @@ from __future__ import annotations
 from distill.cli.common import open_recipe_store, writing
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, ForceOpt, RecipeArg, StoreOpt
-from distill.terminal import echo
+from distill.views.terminal import echo
 
 
 @guarded
 def run_command(recipe: RecipeArg, store: StoreOpt = None, force: ForceOpt = False,
                 debug: DebugOpt = False) -> None:
     """Run ingest and every later stage the recipe configures, then print the status."""
-    from distill.pipeline import run_pipeline
-    from distill.report import render_status, status_report
+    from distill.stages.pipeline import run_pipeline
+    from distill.views.report import render_status, status_report
 
     loaded, db = open_recipe_store(recipe, store)
     with writing(db, "run"):
-        for line in run_pipeline(loaded, db, force=force):
-            echo(line)
+        for result in run_pipeline(loaded, db, force=force):
+            echo(result.line)
         report = status_report(db, loaded)
     render_status(report, loaded.config.name)

@@ -9,7 +9,7 @@ import typer
 
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt
-from distill.terminal import echo
+from distill.views.terminal import echo
 
 
 @guarded
@@ -31,7 +31,7 @@ def init_command(
 @guarded
 def checks_command(debug: DebugOpt = False) -> None:
     """List the checks a recipe can name, with their parameters and defaults."""
-    from distill.catalog import checks, format_checks
+    from distill.views.catalog import checks, format_checks
 
     echo(format_checks(checks()))
 
@@ -39,6 +39,6 @@ def checks_command(debug: DebugOpt = False) -> None:
 @guarded
 def adapters_command(debug: DebugOpt = False) -> None:
     """List the source adapters and the columns each reads (override with fields:)."""
-    from distill.catalog import adapters, format_adapters
+    from distill.views.catalog import adapters, format_adapters
 
     echo(format_adapters(adapters()))

@@ -9,7 +9,7 @@ from pathlib import Path
 from distill.cli.common import open_store_for_reading
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, JsonOpt, OptionalRecipeArg, StoreOpt
-from distill.terminal import echo
+from distill.views.terminal import echo
 
 
 @guarded
@@ -19,9 +19,9 @@ def status_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None, as_
 
     The cumulative funnel comes first, then what the checks rejected and the stages' records, sized for 80
     columns. While a stage writes the store: that stage's progress and the counts committed when it began."""
-    from distill.live import read_live_status
     from distill.recipe import load_recipe
-    from distill.report import render_live_status, render_status, status_report
+    from distill.views.live import read_live_status
+    from distill.views.report import render_live_status, render_status, status_report
 
     name, db = open_store_for_reading(recipe, store)
     if isinstance(db, Path):  # locked by a running stage that publishes its progress

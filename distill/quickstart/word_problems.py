@@ -4,7 +4,7 @@ Each problem takes two to four operations on small numbers (quantities 2-9, pric
 of 20, 50, 100, 200 or 500 that pays), so that a model of half a million parameters can learn to solve it,
 often but not always.
 Problems are mostly English, with some French, Spanish and German (languages whose function words
-``distill.language`` knows). ``solution`` writes the step-by-step reasoning in the problem's language, or,
+``distill.checks.language_id`` knows). ``solution`` writes the step-by-step reasoning in the problem's language, or,
 when asked, switches to another language part-way: the code-switching the ``language`` check must catch.
 
 Guaranteed: the same seed gives the same problems in the same order; every answer is a non-negative

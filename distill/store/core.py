@@ -31,8 +31,8 @@ import pyarrow as pa
 
 from distill import __version__
 from distill.errors import StoreError, StoreLockedError, StorePathError, StoreValueError, StoreWriteError
-from distill.processes import pid_alive
 from distill.redaction import redact, redact_values
+from distill.runtime.processes import pid_alive
 from distill.store.batches import BatchQueries
 from distill.store.insights import InsightQueries
 from distill.store.labels import LabelQueries
@@ -162,7 +162,7 @@ MIGRATIONS.append([
         runner_up_votes INTEGER, details JSON, recipe_hash VARCHAR, run_id VARCHAR, created_at TIMESTAMP NOT NULL,
         PRIMARY KEY (problem_id, teacher_hash, method))""",
 ])
-# v6: spend is counted, never trusted (distill.spend): what a row was charged when the server's usage was not usable
+# v6: spend is counted, never trusted (distill.llm.spend): what a row was charged when the server's usage was not usable
 # (``charged_completion_tokens``, counted against ``max_completion_tokens``) and why (``usage_note``).
 MIGRATIONS.append([
     "ALTER TABLE generations ADD COLUMN charged_completion_tokens INTEGER",

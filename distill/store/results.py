@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from distill.processes import pid_alive
+from distill.runtime.processes import pid_alive
 from distill.store.values import _dicts, _json, _now
 
 

@@ -1,0 +1,339 @@
+"""The eval stage: models under test on held-out benchmarks, through the factory's own stages.
+
+A benchmark is a source (named ``eval:<name>`` so it never mixes with training sources), each model
+under test is a teacher configuration, its samples are generations, and the eval's checks (default: the
+recipe's) are its verdicts: this module builds derived recipes (the benchmarks as sources, a model as the
+teacher, the eval's checks) and calls the real ``ingest``, ``generate`` and ``verify`` with the same
+store. So a rerun skips every sample and verdict already stored, and a student is scored exactly as its
+training data was filtered. What is added here is only aggregation (``distill/metrics.py``): pass@1,
+pass@k, maj@k and mean completion tokens per benchmark and model, written with ``store.replace_eval``
+(recomputed each run, so they always match the samples and verdicts stored), plus one row per problem in
+``eval_problems``.
+
+A sample is correct when every score check that applies to its problem's domain passes; a failed,
+abstained or errored check, a sample that was never generated (or failed in transport) and a problem
+domain no score check covers all count as not correct, and the summary counts each kind.
+
+Not done here: any scoring of its own, and the model loading (the teacher backends do it, including a
+PEFT adapter on its base model).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from distill.checks import CHECKS
+from distill.errors import RecipeError, SourceError, UsageError
+from distill.llm.prompts import PromptBuilder
+from distill.llm.teachers import teacher_hash
+from distill.metrics import majority_vote, mean, pass_at_k
+from distill.recipe import EvalConfig, LoadedRecipe, SourceConfig, TeacherConfig
+from distill.store import Store
+from distill.types import EVAL_SOURCE_PREFIX, stable_hash
+
+TRAINED = "trained"
+SOURCE_PREFIX = EVAL_SOURCE_PREFIX
+
+# Adapter by a word in the benchmark's name or id; the first match wins (amc23's hub id contains "math").
+_ADAPTER_WORDS = (("gsm8k", "gsm8k"), ("aime", "aime"), ("amc", "amc"), ("math", "math"))
+# Hub datasets whose config or split is not the usual (default config, "test").
+_HUB_DEFAULTS: dict[str, dict[str, str]] = {
+    "openai/gsm8k": {"config": "main", "split": "test"},
+    "HuggingFaceH4/aime_2024": {"split": "train"},
+}
+_FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv", ".arrow")
+_SAMPLING = ("temperature", "top_p", "max_tokens", "seed")
+
+
+@dataclass
+class BenchmarkResult:
+    benchmark: str
+    label: str
+    model: str
+    teacher_hash: str
+    metrics: dict[str, float | None]  # "pass@1", "pass@4", "maj@4", "mean_tokens"
+    n_problems: int
+    n_samples: int
+    counts: dict[str, int]  # correct, wrong, abstain, error, missing, unscored
+
+
+@dataclass
+class EvalSummary:
+    run_id: str
+    results: list[BenchmarkResult] = field(default_factory=list)
+    generated: int = 0
+    already_done: int = 0
+    failed: int = 0             # requests that failed in transport (error rows, retried by the next run)
+    new_verdicts: int = 0
+    elapsed_s: float = 0.0
+    overlap: str = ""  # the benchmarks' overlap with the training data (distill/stages/eval_overlap.py)
+
+    def line(self) -> str:
+        """The one-line summary, then the side-by-side table of every benchmark and metric."""
+        from distill.views.report import eval_comparison, format_comparison
+
+        models = sorted({r.label for r in self.results})
+        benchmarks = sorted({r.benchmark for r in self.results})
+        not_correct = {}
+        for r in self.results:
+            for kind, n in r.counts.items():
+                if kind != "correct" and n:
+                    not_correct[kind] = not_correct.get(kind, 0) + n
+        counted = ", ".join(f"{k} {v}" for k, v in sorted(not_correct.items())) or "none"
+        failed = f", {self.failed} failed requests that a rerun retries" if self.failed else ""
+        head = (f"eval: {len(models)} model(s) x {len(benchmarks)} benchmark(s), {self.generated - self.failed} new "
+                f"samples ({self.already_done} already done){failed}, {self.new_verdicts} new verdicts; "
+                f"not correct: {counted}")
+        overlap = f"\n{self.overlap}" if self.overlap else ""
+        return head + "\n" + format_comparison(eval_comparison(self.metric_rows())) + overlap
+
+    def metric_rows(self) -> list[dict[str, Any]]:
+        return [metric_row(r, name, value) for r in self.results for name, value in r.metrics.items()]
+
+
+def metric_row(result: BenchmarkResult, name: str, value: float | None) -> dict[str, Any]:
+    metric, _, k = name.partition("@")
+    return {"eval_id": stable_hash("eval-v1", result.teacher_hash, result.benchmark, name),
+            "label": result.label, "model": result.model, "teacher_hash": result.teacher_hash,
+            "benchmark": result.benchmark, "metric": name, "k": int(k) if k else None, "value": value,
+            "n_problems": result.n_problems, "n_samples": result.n_samples,
+            "details": {"counts": result.counts}}
+
+
+# ---- configuration -------------------------------------------------------------------------------
+
+def eval_config(recipe: LoadedRecipe) -> EvalConfig:
+    if recipe.config.eval is None:
+        raise RecipeError(f"{recipe.path}: eval: the recipe has no eval section; add one to evaluate")
+    return recipe.config.eval
+
+
+def benchmark_source(name: str, spec: str | SourceConfig, recipe: LoadedRecipe) -> SourceConfig:
+    """The source of one benchmark, named ``eval:<name>``; a string is a file path or a hub id."""
+    source_name = SOURCE_PREFIX + name
+    if isinstance(spec, SourceConfig):
+        return spec.model_copy(update={"name": source_name})
+    adapter = next((a for word, a in _ADAPTER_WORDS if word in f"{name} {spec}".lower()), None)
+    if adapter is None:
+        raise RecipeError(
+            f"{recipe.path}: eval.benchmarks.{name}: cannot tell the adapter from '{name}' or '{spec}'; give the "
+            f"full source form, e.g. {name}: {{adapter: math, path: {spec}}} (or hub: ..., split: test)")
+    is_file = recipe.resolve(spec).exists() or spec.lower().endswith(_FILE_SUFFIXES) or spec.startswith((".", "/", "~"))
+    if is_file:
+        return SourceConfig(adapter=adapter, name=source_name, path=spec)
+    hub = {"split": "test"} | _HUB_DEFAULTS.get(spec, {})
+    return SourceConfig(adapter=adapter, name=source_name, hub=spec, **hub)
+
+
+def models_under_test(recipe: LoadedRecipe, store: Store) -> dict[str, TeacherConfig]:
+    """Label -> the teacher configuration generating its samples, with the eval's n, limit and sampling."""
+    cfg = eval_config(recipe)
+    models = dict(cfg.models)
+    if not models:
+        train = recipe.config.train
+        if train is None:
+            raise RecipeError(f"{recipe.path}: eval.models: name the models to evaluate (e.g. base: {{backend: "
+                              f"transformers, model: Qwen/Qwen2.5-1.5B-Instruct}}), or add a train section")
+        device = {"device": train.device} if train.device else {}
+        models = {"base": TeacherConfig(backend="transformers", model=train.base_model, **device),
+                  "student": TeacherConfig(backend="transformers", model=TRAINED, **device)}
+    resolved = {}
+    for label, teacher in models.items():
+        update: dict[str, Any] = {"n": cfg.n, "limit": cfg.limit}
+        update |= {key: getattr(cfg, key) for key in _SAMPLING if key not in teacher.model_fields_set}
+        if teacher.model == TRAINED:
+            update["model"] = trained_model_dir(recipe, store, label)
+        resolved[label] = teacher.model_copy(update=update)
+    return resolved
+
+
+def trained_model_dir(recipe: LoadedRecipe, store: Store, label: str) -> str:
+    """The newest student of this recipe; when it trained on one of our selections, the newest trained on the
+    recipe's current selection (see ``distill/store/current_selection.py``), never one trained on another."""
+    run = store.latest_train_run(recipe.config.name)
+    train = recipe.config.train
+    if run is not None and run.get("dataset_id") and train is not None and train.dataset is None:
+        from distill.store.current_selection import current_dataset_id
+
+        current = current_dataset_id(recipe, store)
+        if current != run["dataset_id"]:
+            run = store.latest_train_run(recipe.config.name, dataset_id=current) if current else None
+            if run is None:
+                now = f"selection {current}" if current else "settings (no select run recorded them)"
+                raise UsageError(f"eval.models.{label}: the newest student of recipe '{recipe.config.name}' was not "
+                                 f"trained on the recipe's current {now}; run `distill "
+                                 f"{'train' if current else 'select'} {recipe.path}` first")
+    if run is None or not run.get("model_dir"):
+        raise UsageError(f"eval.models.{label}: 'trained' is this recipe's latest trained student, and recipe "
+                         f"'{recipe.config.name}' has no finished training run in {store.path}; run `distill "
+                         f"train {recipe.path}` first")
+    return str(run["model_dir"])
+
+
+def _derived(recipe: LoadedRecipe, sources: list[SourceConfig], teacher: TeacherConfig,
+             checks: list[Any]) -> LoadedRecipe:
+    config = recipe.config.model_copy(update={"sources": sources, "teacher": teacher, "checks": checks})
+    return LoadedRecipe(config, recipe.path, recipe.raw)
+
+
+def score_check_names(recipe: LoadedRecipe, classes: list[type]) -> list[str]:
+    cfg = eval_config(recipe)
+    names = [c.name for c in classes]
+    if cfg.score_checks is not None:
+        unknown = [n for n in cfg.score_checks if n not in names]
+        if unknown:
+            raise RecipeError(f"{recipe.path}: eval.score_checks: '{unknown[0]}' is not among the eval's checks "
+                              f"({', '.join(names) or 'none'})")
+        return list(cfg.score_checks)
+    scoring = [c.name for c in classes if c.domains is not None and not c.after]
+    if not scoring:
+        listed = ", ".join(names) or "none"
+        raise RecipeError(f"{recipe.path}: eval: no correctness check to score with (checks: {listed}"
+                          f"); add one such as math, choice or code to checks or eval.checks, or set eval.score_checks")
+    return scoring
+
+
+# ---- the stage -----------------------------------------------------------------------------------
+
+def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
+    from distill.checks.specs import check_classes
+    from distill.stages.eval_overlap import check_overlap
+    from distill.stages.generate import generate
+    from distill.stages.ingest import ingest
+    from distill.stages.verify import verify
+
+    cfg = eval_config(recipe)
+    checks = list(cfg.checks if cfg.checks is not None else recipe.config.checks)
+    for i, entry in enumerate(cfg.checks or []):
+        try:
+            CHECKS.get(entry.name)
+        except UsageError as exc:
+            raise RecipeError(f"{recipe.path}: eval.checks[{i}]: {exc}") from None
+    sources = {name: benchmark_source(name, spec, recipe) for name, spec in cfg.benchmarks.items()}
+    models = models_under_test(recipe, store)
+    probe = _derived(recipe, list(sources.values()), next(iter(models.values())), checks)
+    classes = check_classes(probe)
+    scoring = [c for c in classes if c.name in score_check_names(recipe, classes)]
+    prompts = PromptBuilder.from_config(recipe.config.prompt)
+    hashes = {label: teacher_hash(teacher, prompts.fingerprint) for label, teacher in models.items()}
+    seen: dict[str, str] = {}
+    for label, t_hash in hashes.items():
+        if t_hash in seen:  # results are keyed by teacher configuration: the two would overwrite each other
+            raise RecipeError(f"{recipe.path}: eval.models: '{seen[t_hash]}' and '{label}' are the same model "
+                              f"with the same sampling; keep one label")
+        seen[t_hash] = label
+    run = store.start_run("eval", recipe.config.name, recipe.hash, str(recipe.path))
+    summary = EvalSummary(run.run_id)
+    started = time.monotonic()
+    status = "failed"
+    try:
+        every = _derived(recipe, list(sources.values()), next(iter(models.values())), checks)
+        try:
+            ingest(every, store)
+        except SourceError as exc:
+            if not any(source.hub for source in sources.values()):
+                raise
+            raise SourceError(f"{exc}; without the Hub, give eval.benchmarks a file path instead (e.g. math500: "
+                              f"data/math500.test.jsonl)") from None
+        summary.overlap = check_overlap(recipe, store, sources)  # before any sample is spent on a leaked benchmark
+        # One generate call per model (one model load); with a limit, one per benchmark, as the teacher's
+        # `limit` counts problems over all of a recipe's sources.
+        groups = [[s] for s in sources.values()] if cfg.limit is not None else [list(sources.values())]
+        for teacher in models.values():
+            for group in groups:
+                generated = generate(_derived(recipe, group, teacher, checks), store)
+                summary.generated += generated.received
+                summary.already_done += generated.already_done
+                summary.failed += generated.errors
+        # One pass over every benchmark's samples, so each check starts its worker pool once.
+        summary.new_verdicts = sum(verify(every, store).computed.values())
+        for benchmark, source in sources.items():
+            for label, teacher in models.items():
+                result, problems = score(store, benchmark, source.display_name, label, teacher, hashes[label],
+                                         scoring, cfg)
+                summary.results.append(result)
+                store.replace_eval(result.teacher_hash, benchmark, summary_rows(result), problems, run)
+        status = "ok"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        summary.elapsed_s = time.monotonic() - started
+        store.finish_run(run, status, {"generated": summary.generated, "already_done": summary.already_done,
+                                       "failed": summary.failed,
+                                       "new_verdicts": summary.new_verdicts,
+                                       "results": [r.__dict__ for r in summary.results]})
+    return summary
+
+
+def summary_rows(result: BenchmarkResult) -> list[dict[str, Any]]:
+    return [metric_row(result, name, value) for name, value in result.metrics.items()]
+
+
+def _outcome(verdicts: dict[str, str], applicable: list[str]) -> str:
+    if not applicable:
+        return "unscored"
+    statuses = [verdicts.get(name) for name in applicable]
+    if all(s == "pass" for s in statuses):
+        return "correct"
+    for status, kind in (("fail", "wrong"), ("error", "error"), ("abstain", "abstain")):
+        if status in statuses:
+            return kind
+    return "unscored"  # a verdict is missing (the check was not run on it)
+
+
+def score(store: Store, benchmark: str, source: str, label: str, teacher: TeacherConfig, t_hash: str,
+          scoring: list[type], cfg: EvalConfig) -> tuple[BenchmarkResult, list[dict[str, Any]]]:
+    """Metrics of one model on one benchmark from its stored samples and verdicts."""
+    n = cfg.n
+    problem_ids = [p.problem_id for p in store.iter_problems(sources=[source], limit=cfg.limit)]
+    samples: dict[str, dict[int, dict[str, Any]]] = {pid: {} for pid in problem_ids}
+    domains: dict[str, str] = {}
+    for row in store.eval_samples(t_hash, source, [(c.name, c.version) for c in scoring]):
+        if row["problem_id"] in samples and row["sample_index"] < n:
+            samples[row["problem_id"]][row["sample_index"]] = row
+            domains[row["problem_id"]] = row["domain"]
+    counts = dict.fromkeys(("correct", "wrong", "abstain", "error", "missing", "unscored"), 0)
+    per_k: dict[str, list[float]] = {f"{m}@{k}": [] for k in cfg.ks for m in ("pass", "maj")}
+    tokens: list[float] = []
+    problems = []
+    for pid in problem_ids:
+        answers: list[str | None] = []
+        correct: list[bool] = []
+        outcomes: list[str] = []
+        for index in range(n):
+            row = samples[pid].get(index)
+            if row is None:
+                outcome, answer = "missing", None
+            else:
+                applicable = [c.name for c in scoring if c.domains is None or row["domain"] in c.domains]
+                outcome, answer = _outcome(row["verdicts"], applicable), row["final_answer"]
+                if row["completion_tokens"] is not None:
+                    tokens.append(row["completion_tokens"])
+            counts[outcome] += 1
+            outcomes.append(outcome)
+            answers.append(answer)
+            correct.append(outcome == "correct")
+        c = sum(correct)
+        votes = {k: majority_vote(answers[:k], correct[:k]) for k in cfg.ks}
+        for k in cfg.ks:
+            per_k[f"pass@{k}"].append(pass_at_k(n, c, k))
+            per_k[f"maj@{k}"].append(float(votes[k].correct))
+        final_vote = votes[max(cfg.ks)]
+        problem_tokens = [r["completion_tokens"] for r in samples[pid].values() if r["completion_tokens"] is not None]
+        problems.append({
+            "teacher_hash": t_hash, "benchmark": benchmark, "problem_id": pid, "label": label,
+            "model": teacher.model, "n_samples": n, "n_correct": c, "majority_answer": final_vote.answer,
+            "majority_correct": final_vote.correct, "mean_completion_tokens": mean(problem_tokens),
+            "details": {"answers": answers, "outcomes": outcomes, "domain": domains.get(pid),
+                        "maj": {str(k): v.correct for k, v in votes.items()}}})
+    metrics: dict[str, float | None] = {name: mean(values) for name, values in per_k.items()}
+    if domains and set(domains.values()) == {"code"}:  # a vote needs final answers; programs have none
+        metrics = {name: value for name, value in metrics.items() if not name.startswith("maj@")}
+    metrics["mean_tokens"] = mean(tokens)
+    result = BenchmarkResult(benchmark, label, teacher.model, t_hash, metrics, len(problem_ids),
+                             sum(len(s) for s in samples.values()), counts)
+    return result, problems
+

@@ -1,0 +1,160 @@
+"""The rewrite stage: an LLM reformats accepted traces into a target layout, as Sky-T1 had GPT-4o-mini rewrite
+QwQ's traces before training.
+
+Accepted: a successful generation (not itself a rewrite) of the recipe's sources that passes every recipe check
+covering its domain (a fallback check's pass, such as the judge's, stands in for the check it backs up). Each
+becomes one request: the problem and the original trace, with instructions for ``rewrite.layout``. The reply is
+stored as a new generation (``origin = 'rewrite'``, ``parent_generation_id`` = the original, ``teacher_hash`` =
+the rewriter's hash, id = a hash of both), never over the original. ``distill verify`` then checks the rewrites
+like any trace (Sky-T1 ran its rejection sampling on them), and select keeps a passing rewrite in place of its
+original: with a ``rewrite`` section, originals are excluded as ``rewritten`` or ``not_rewritten``, and a rewrite
+that fails a check is excluded for that reason without its original coming back (mixing layouts in one training
+set would teach both). Each rewrite gets a ``layout`` verdict as it is stored (``distill/checks/layout.py``): one
+that ignored the layout is kept in the store, counted in the stage line, and never selected.
+
+Same request loop, budgets, resume and Ctrl-C behaviour as generate (``send_and_store``): a rerun asks only for
+accepted traces without a successful rewrite by this rewriter; failed requests are error rows, replaced next time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from distill.checks.layout import NAME as LAYOUT
+from distill.checks.layout import VERSION as LAYOUT_VERSION
+from distill.checks.layout import layout_verdict
+from distill.errors import NothingToDoError, RecipeError
+from distill.llm.requests import Budget, run_recorded, sampling_params, send_and_store
+from distill.llm.spend import charged_line
+from distill.llm.teachers import make_teacher
+from distill.recipe import LoadedRecipe, RewriteConfig
+from distill.stages.generation_records import generation_row
+from distill.store import RunContext, Store
+from distill.types import ChatRequest, Completion, Verdict, stable_hash
+
+LAYOUTS = {
+    "sky_t1": ("Rewrite the solution below into exactly this layout: `<|begin_of_thought|>`, the reasoning as "
+               "clear numbered steps with the dead ends removed, `<|end_of_thought|>`, then `<|begin_of_solution|>`, "
+               "a concise final solution ending with the answer in \\boxed{}, and `<|end_of_solution|>`."),
+    "think": ("Rewrite the solution below as `<think>` followed by the reasoning as clear steps with the dead ends "
+              "removed, `</think>`, then a concise final solution ending with the answer in \\boxed{}."),
+}
+PROMPT = ("You reformat worked solutions. Keep every mathematical step and the final answer exactly as they are; "
+          "change only the layout and the wording. Do not add new reasoning.")
+
+
+@dataclass
+class RewriteSummary:
+    rewriter_hash: str
+    model: str
+    accepted: int = 0
+    already_done: int = 0
+    rewritten: int = 0
+    layout_failed: int = 0  # rewrites (new, or older ones judged now) that failed the layout check: never kept
+    errors: dict[str, int] = field(default_factory=dict)
+    cost_usd: float = 0.0
+    stopped_by: str | None = None
+    charged_at_bound: dict[str, int] = field(default_factory=dict)  # replies whose usage was not usable, by reason
+    elapsed_s: float = 0.0
+
+    def line(self, next_step: bool = True) -> str:
+        errors = ", ".join(f"{k} {v}" for k, v in sorted(self.errors.items()))
+        stop = f"; stopped: {self.stopped_by}" if self.stopped_by else ""
+        layout = f" ({self.layout_failed} failed the layout check: not kept)" if self.layout_failed else ""
+        return (f"rewrite: {self.rewritten} traces rewritten{layout} of {self.accepted} accepted, {self.already_done} "
+                f"already done" + (f", {sum(self.errors.values())} failed requests ({errors}; a rerun retries them)"
+                           if self.errors else "")
+                + f", ${self.cost_usd:.4f}{charged_line(self.charged_at_bound)}, rewriter {self.model} "
+                  f"[{self.rewriter_hash}]"
+                + ("; run `distill verify` on the rewrites" if next_step else "") + stop)
+
+
+def rewriter_hash(cfg: RewriteConfig) -> str:
+    m = cfg.model
+    return stable_hash("rewriter-v1", m.backend, m.model, m.temperature, m.top_p, m.max_tokens, m.seed, m.extra_body,
+                       cfg.layout, cfg.prompt or PROMPT)
+
+
+def rewrite_id(parent_generation_id: str, r_hash: str) -> str:
+    return stable_hash("rewrite", parent_generation_id, r_hash, length=24)
+
+
+def messages(cfg: RewriteConfig, problem: str, reasoning: str | None, answer: str | None) -> tuple[dict[str, str], ...]:
+    trace = (f"Reasoning:\n{reasoning.strip()}\n\n" if reasoning and reasoning.strip() else "") + \
+        f"Final solution:\n{(answer or '').strip()}"
+    return ({"role": "system", "content": f"{cfg.prompt or PROMPT} {LAYOUTS[cfg.layout]}"},
+            {"role": "user", "content": f"Problem:\n{problem}\n\n{trace}"})
+
+
+def accepted(recipe: LoadedRecipe, store: Store, r_hash: str) -> tuple[list[dict[str, Any]], int]:
+    """The accepted originals still without a successful rewrite by this rewriter, and how many already have one."""
+    from distill.stages.verify import acceptance
+
+    rows, done = store.rewrite_candidates([s.display_name for s in recipe.config.sources], r_hash)
+    passed = acceptance(recipe, store, [(r["generation_id"], r["domain"]) for r in rows])
+    return [r for r in rows if passed[r["generation_id"]]], done
+
+
+def rewrite(recipe: LoadedRecipe, store: Store) -> RewriteSummary:
+    cfg = recipe.config.rewrite
+    if cfg is None:
+        raise RecipeError(f"{recipe.path}: rewrite: the recipe has no rewrite section; add one to rewrite traces")
+    r_hash = rewriter_hash(cfg)
+    todo, done = accepted(recipe, store, r_hash)
+    summary = RewriteSummary(r_hash, cfg.model.model, accepted=len(todo) + done, already_done=done)
+    if not todo and not done:
+        raise NothingToDoError(f"rewrite: {store.path} holds no accepted traces of this recipe's sources; run "
+                               f"`distill verify {recipe.path}` first (rewrite takes traces that pass every check)")
+    store.register_teacher(r_hash, cfg.model.backend, cfg.model.model,
+                           cfg.model.model_dump(mode="json", exclude={"api_key_env"}) | {"rewrite": cfg.layout})
+    run = store.start_run("rewrite", recipe.config.name, recipe.hash, str(recipe.path))
+    # Rewrites stored before the layout check existed are judged now (no request: the check is local).
+    older = [layout_verdict(gid, cfg.layout, content, reasoning)
+             for gid, content, reasoning in store.rewrites_missing_verdict(r_hash, LAYOUT, LAYOUT_VERSION)]
+    store.add_verdicts(older, run)
+    summary.layout_failed += sum(1 for v in older if v.status != "pass")
+    params = sampling_params(cfg.model)
+    parents: dict[int, dict[str, Any]] = {}
+    requests = []
+    for row in todo:
+        request = ChatRequest(row["problem_id"], row["sample_index"],
+                              messages(cfg, row["prompt"], row["reasoning"], row["answer_text"]), params)
+        parents[id(request)] = row
+        requests.append(request)
+    budget = Budget(cfg.model, *store.teacher_spend(r_hash))
+    run_recorded(store, run, summary, budget, requests,
+                 lambda: _rewrite_async(requests, parents, recipe, cfg, r_hash, store, run, summary, budget))
+    return summary
+
+
+async def _rewrite_async(requests: list[ChatRequest], parents: dict[int, dict[str, Any]], recipe: LoadedRecipe,
+                         cfg: RewriteConfig, r_hash: str, store: Store, run: RunContext, summary: RewriteSummary,
+                         budget: Budget) -> None:
+    error_ids = store.error_ids_of(r_hash)
+    judged: dict[str, Verdict] = {}  # layout verdicts of rewrites received, written with them
+
+    def received(completion: Completion) -> dict[str, Any]:
+        parent = parents[id(completion.request)]
+        row = generation_row(completion, cfg.model, r_hash, run) | {
+            "generation_id": rewrite_id(parent["generation_id"], r_hash), "origin": "rewrite",
+            "parent_generation_id": parent["generation_id"]}
+        summary.cost_usd += row["cost_usd"]
+        if completion.error:
+            summary.errors[completion.error] = summary.errors.get(completion.error, 0) + 1
+        else:
+            summary.rewritten += 1
+            judged[row["generation_id"]] = layout_verdict(row["generation_id"], cfg.layout, row["content"],
+                                                          row["reasoning"])
+            summary.layout_failed += judged[row["generation_id"]].status != "pass"
+        return row
+
+    def stored(rows: list[dict[str, Any]]) -> None:
+        store.add_generations(rows, error_ids)
+        store.add_verdicts([judged.pop(r["generation_id"]) for r in rows if r["generation_id"] in judged], run)
+
+    def extras(elapsed: float) -> dict[str, str]:
+        return {"cost": f"${summary.cost_usd:.4f}", "errors": str(sum(summary.errors.values()))}
+
+    await send_and_store(make_teacher(budget.teacher_config(), recipe.resolve), requests, budget, received,
+                         stored, f"rewrite {cfg.model.model}", extras)

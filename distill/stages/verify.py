@@ -1,0 +1,170 @@
+"""The verify stage: run the recipe's checks on every generation that lacks a verdict.
+
+Guarantees: only missing (generation, check, check version) triples are computed, so a rerun does no
+work, a new check computes just that check, and a changed check version re-verifies just that check.
+Verdicts are committed in batches as they are computed; an interrupted run keeps them. Each check
+decides its own parallelism in ``check_batch`` (worker processes with hard timeouts where work can
+hang). Error generations (transport failures) get no verdicts: the funnel counts them separately.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+from distill.checks import CHECKS, Check
+from distill.checks.specs import check_classes
+from distill.errors import NothingToDoError, RecipeError, UsageError
+from distill.recipe import LoadedRecipe
+from distill.store import Store
+from distill.store.writer import BackgroundWrites
+from distill.types import Verdict
+from distill.views.progress import stage_progress
+
+BATCH = 512
+MAX_QUEUED_WRITES = 2  # verdict batches waiting for the writer before checking pauses
+
+
+@dataclass
+class VerifySummary:
+    run_id: str
+    computed: dict[str, int] = field(default_factory=dict)
+    by_status: dict[str, dict[str, int]] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    references: str | None = None  # the majority vote's line, when the recipe asks for one
+
+    def line(self) -> str:
+        if not self.computed:
+            return "verify: no checks configured"
+        parts = []
+        for name, n in self.computed.items():
+            statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.by_status.get(name, {}).items()))
+            parts.append(f"{name} {n}" + (f" ({statuses})" if statuses else ""))
+        line = f"verify: {sum(self.computed.values())} new verdicts: " + "; ".join(parts)
+        return f"{self.references}\n{line}" if self.references else line
+
+
+def build_checks(recipe: LoadedRecipe) -> list[Check]:
+    """The recipe's checks, constructed; a bad name or parameter names the recipe key."""
+    checks: list[Check] = []
+    for i, entry in enumerate(recipe.config.checks):
+        try:
+            checks.append(CHECKS.get(entry.name)(**entry.params))
+        except UsageError as exc:
+            raise RecipeError(f"{recipe.path}: checks[{i}]: {exc}") from None
+    return checks
+
+
+def acceptance(recipe: LoadedRecipe, store: Store, generations: list[tuple[str, str]]) -> dict[str, bool | None]:
+    """For (generation id, domain) pairs: True when the generation passes every recipe check covering its domain
+    (a fallback check's pass, such as the judge's, standing in for the check it backs up), False when one of them
+    did not pass it, None when one of them has not judged it yet."""
+    specs = check_classes(recipe)
+    rules = [c for c in specs if not c.after]
+    backed_by: dict[str, list[str]] = {}
+    for fallback in (c for c in specs if c.after):
+        for name in fallback.after:
+            backed_by.setdefault(name, []).append(fallback.name)
+    versions = {c.name: c.version for c in specs}
+    out: dict[str, bool | None] = {}
+    for start in range(0, len(generations), 2000):
+        chunk = generations[start:start + 2000]
+        verdicts = store.verdicts_of([gid for gid, _ in chunk], versions)
+        for gid, domain in chunk:
+            got = verdicts.get(gid, {})
+            applicable = [c.name for c in rules if c.domains is None or domain in c.domains]
+            if any(name not in got for name in applicable):
+                out[gid] = None
+            else:
+                out[gid] = all(got[name][0] == "pass" or any(got.get(f, ("", ""))[0] == "pass"
+                                                              for f in backed_by.get(name, [])) for name in applicable)
+    return out
+
+
+def run_order(checks: list[Check]) -> list[Check]:
+    """Recipe order, except that a check runs after the checks it reads (``after``)."""
+    plain = [c for c in checks if not c.after]
+    return plain + [c for c in checks if c.after]
+
+
+def _with_pseudo_references(store: Store, items: list, check: Check) -> dict[str, dict]:
+    """The pseudo-references of this batch's problems without a reference, for a check that reads the reference
+    (one bound to domains; format and language never look at it)."""
+    if check.domains is None:
+        return {}
+    missing = [p.problem_id for p, _ in items if not (p.answer or "").strip()]
+    return store.pseudo_references_of(missing) if missing else {}
+
+
+def _marked(verdict: Verdict, pseudo: dict | None) -> Verdict:
+    if pseudo is None:
+        return verdict
+    return replace(verdict, details=dict(verdict.details, reference=pseudo["method"], votes=pseudo["votes"],
+                                         n_answers=pseudo["n_answers"]))
+
+
+def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
+    sources = [s.display_name for s in recipe.config.sources]
+    if not store.count_generations(sources):
+        raise NothingToDoError(f"verify: {store.path} holds no successful generations of this recipe's sources; "
+                               f"run `distill generate {recipe.path}` (or import traces) first")
+    checks = build_checks(recipe)
+    run = store.start_run("verify", recipe.config.name, recipe.hash, str(recipe.path))
+    summary = VerifySummary(run.run_id)
+    started = time.monotonic()
+    status = "failed"
+    # Verdicts commit on a writer thread with a connection of its own, while the next batch is read and checked.
+    writer_store = store.for_thread()
+    writes = BackgroundWrites(MAX_QUEUED_WRITES)
+    versions = {c.name: c.version for c in checks}
+    try:
+        from distill.stages.references import vote_references
+
+        votes = vote_references(recipe, store, run)
+        if votes is not None:
+            summary.references = votes.line()
+        for check in run_order(checks):
+            try:
+                if check.after:  # it reads the verdicts of earlier checks: let every queued one commit first
+                    writes.close()
+                    writes = BackgroundWrites(MAX_QUEUED_WRITES)
+                # Ids first, texts one batch at a time: a store of long traces need not fit in memory.
+                pending = store.generations_missing_verdict(check.name, check.version, sources, check.domains)
+                summary.computed[check.name] = 0
+                counts = summary.by_status.setdefault(check.name, {})
+                with stage_progress(f"verify {check.name}", total=len(pending), unit="verdicts") as bar:
+                    for start in range(0, len(pending), BATCH):
+                        items = store.generations_by_id(pending[start:start + BATCH])
+                        pseudo = _with_pseudo_references(store, items, check) if votes is not None else {}
+                        if pseudo:
+                            items = [(replace(p, answer=pseudo[p.problem_id]["answer"]) if p.problem_id in pseudo
+                                      else p, g) for p, g in items]
+                        if check.after:
+                            earlier = store.verdicts_of([g.generation_id for _, g in items],
+                                                        {n: versions[n] for n in check.after if n in versions})
+                            verdicts = check.check_batch_after(items, [earlier.get(g.generation_id, {})
+                                                                       for _, g in items])
+                        else:
+                            verdicts = check.check_batch(items)
+                        if pseudo:
+                            problem_of = {g.generation_id: p.problem_id for p, g in items}
+                            verdicts = [_marked(v, pseudo.get(problem_of[v.generation_id])) for v in verdicts]
+                        writes.submit(writer_store.add_verdicts, verdicts, run)
+                        writes.wait_room()
+                        for v in verdicts:
+                            counts[v.status] = counts.get(v.status, 0) + 1
+                        summary.computed[check.name] += len(verdicts)
+                        bar.advance(len(verdicts))
+            finally:
+                check.close()
+        writes.close()  # the last verdicts are committed, or their failure raised here
+        status = "ok"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        writes.close(raise_failure=False)
+        writer_store.close()
+        summary.elapsed_s = time.monotonic() - started
+        store.finish_run(run, status, {"computed": summary.computed, "by_status": summary.by_status})
+    return summary
