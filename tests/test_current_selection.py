@@ -125,7 +125,7 @@ def test_run_trains_on_the_current_selection_and_status_marks_it(verified: Path)
     os.chdir(verified)
     try:
         with Store.open(recipe.store_path) as store:
-            lines = list(run_pipeline(recipe, store))
+            lines = [result.line for result in run_pipeline(recipe, store)]
             run = store.latest_train_run("current")
             report = status_report(store, recipe)
     finally:
