@@ -170,6 +170,7 @@ def train(recipe: LoadedRecipe, store: Store | None) -> TrainSummary:
     summary = TrainSummary(run_id, final_dir, lengths=lengths, precision=precision.line())
     status = "failed"
     started = time.monotonic()
+    import_training_libraries()  # before the baseline: the recorded peak is training's, not the imports'
     baseline = current_rss_bytes()
     try:
         _fit(summary, settings, model_ref, tokenizer, rows, out_dir, device=device, precision=precision,
@@ -202,6 +203,13 @@ def resolve_model_ref(recipe: LoadedRecipe, name: str) -> str:
     """A local folder (relative to the recipe) when one exists, else the name as a hub id."""
     local = recipe.resolve(name)
     return str(local) if local.exists() else name
+
+
+def import_training_libraries() -> None:
+    """Import what ``_fit`` uses (TRL, peft, datasets: ~100 MB of modules with bitsandbytes)."""
+    import datasets  # noqa: F401
+    import peft  # noqa: F401
+    import trl  # noqa: F401
 
 
 def current_rss_bytes() -> int:
