@@ -10,7 +10,7 @@ the shapes of every linear layer (what LoRA adapts) are exact for any architectu
   bf16 under QLoRA as TRL casts them);
 - gradients: one per trainable parameter, in its dtype;
 - optimizer: AdamW keeps two moments per trainable parameter in the parameter's dtype (8-bit optimizers:
-  one byte each), and its foreach step materialises one more copy;
+  one byte each), and a foreach (not fused) step materialises one more copy;
 - activations at ``max_length`` x micro-batch, in the compute dtype (autocast's, else the weights'): with
   gradient checkpointing, each layer's input hidden state plus one layer recomputed in full; without, every
   layer in full. A Llama/Qwen-style layer keeps about
@@ -113,7 +113,7 @@ class MemoryEstimate:
 
 def estimate_memory(shape: ModelShape, *, method: str, dtype: str, max_length: int, micro_batch: int,
                     gradient_checkpointing: bool, lora_r: int = 16, lora_targets: Any = "all-linear",
-                    optim: str = "adamw_torch", quadratic_attention: bool = False,
+                    optim: str = "adamw_torch_fused", quadratic_attention: bool = False,
                     heads: int = 1, compute_dtype: str | None = None) -> MemoryEstimate:
     """``dtype``: the weights'; ``compute_dtype``: autocast's (activations and logits), default the weights'."""
     wbytes = _DTYPE_BYTES[dtype]
@@ -144,8 +144,8 @@ def estimate_memory(shape: ModelShape, *, method: str, dtype: str, max_length: i
     logits = tokens * shape.vocab * (abytes + 12)
     if abytes < wbytes and method == "full":  # autocast keeps a low-precision copy of every trained weight
         weights += shape.params * abytes
-    # Two moments, plus the step's temporaries (torch's foreach AdamW materialises one more copy).
-    optimizer = 2 * trainable * moment_bytes + trainable * tbytes
+    # Two moments, plus the step's temporaries (torch's foreach AdamW materialises one more copy; fused does not).
+    optimizer = 2 * trainable * moment_bytes + (0 if "fused" in optim else trainable * tbytes)
     return MemoryEstimate(weights=weights, gradients=trainable * tbytes, optimizer=optimizer,
                           activations=activations, logits=logits, trainable_params=trainable,
                           total_params=shape.params)

@@ -321,7 +321,7 @@ def _sft_config(settings: TrainSettings, summary: TrainSummary, out_dir: Path, *
 
     optim = settings.optim
     if device == "cpu" and ("paged" in optim or "8bit" in optim):
-        optim = "adamw_torch"  # bitsandbytes' paged and 8-bit optimizers need CUDA
+        optim = "adamw_torch_fused"  # bitsandbytes' paged and 8-bit optimizers need CUDA
     return SFTConfig(
         output_dir=str(out_dir), num_train_epochs=settings.epochs, max_steps=settings.max_steps or -1,
         learning_rate=settings.learning_rate, lr_scheduler_type=settings.lr_scheduler,
