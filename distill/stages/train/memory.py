@@ -3,19 +3,21 @@
 The model is built on the ``meta`` device from its config (no weights are read), so parameter counts and
 the shapes of every linear layer (what LoRA adapts) are exact for any architecture. The rest is arithmetic:
 
-- weights: every parameter in the training dtype; QLoRA stores the linear layers in NF4 with double
+- weights: every parameter in the weights' dtype (under autocast of fp32 full fine-tuning, plus autocast's
+  cached low-precision copy of each); QLoRA stores the linear layers in NF4 with double
   quantisation (4.127 bits per parameter) and the rest (embeddings, norms) in the compute dtype;
 - trainable parameters: all of them (full), or r x (in + out) per adapted linear layer (LoRA; fp32 adapters,
   bf16 under QLoRA as TRL casts them);
 - gradients: one per trainable parameter, in its dtype;
 - optimizer: AdamW keeps two moments per trainable parameter in the parameter's dtype (8-bit optimizers:
-  one byte each), and its foreach step materialises one more copy;
-- activations at ``max_length`` x micro-batch: with gradient checkpointing, each layer's input hidden state
-  plus one layer recomputed in full; without, every layer in full. A Llama/Qwen-style layer keeps about
+  one byte each), and a foreach (not fused) step materialises one more copy;
+- activations at ``max_length`` x micro-batch, in the compute dtype (autocast's, else the weights'): with
+  gradient checkpointing, each layer's input hidden state plus one layer recomputed in full; without, every
+  layer in full. A Llama/Qwen-style layer keeps about
   (7 hidden + 2 kv + 4 intermediate) values per token for its backward, plus, under LoRA, each adapted
   layer's input; memory-efficient attention (flash, sdpa on CUDA) adds no sequence-squared term, the eager
   or math kernel (sdpa on CPU) adds scores and probabilities, heads x length^2, per layer kept;
-- logits: the vocabulary-sized output per token in the activation dtype, its fp32 upcast for the loss, the
+- logits: the vocabulary-sized output per token in the compute dtype, its fp32 upcast for the loss, the
   loss gradient, and TRL's token-accuracy pass: (activation bytes + 12) bytes per token per vocabulary entry,
   often the largest single term at 16K tokens.
 
@@ -111,9 +113,11 @@ class MemoryEstimate:
 
 def estimate_memory(shape: ModelShape, *, method: str, dtype: str, max_length: int, micro_batch: int,
                     gradient_checkpointing: bool, lora_r: int = 16, lora_targets: Any = "all-linear",
-                    optim: str = "adamw_torch", quadratic_attention: bool = False,
-                    heads: int = 1) -> MemoryEstimate:
+                    optim: str = "adamw_torch_fused", quadratic_attention: bool = False,
+                    heads: int = 1, compute_dtype: str | None = None) -> MemoryEstimate:
+    """``dtype``: the weights'; ``compute_dtype``: autocast's (activations and logits), default the weights'."""
     wbytes = _DTYPE_BYTES[dtype]
+    abytes = _DTYPE_BYTES[compute_dtype or dtype]
     if method == "qlora":
         weights = int(shape.linear_params * NF4_BITS / 8) + (shape.params - shape.linear_params) * wbytes
     else:
@@ -130,16 +134,18 @@ def estimate_memory(shape: ModelShape, *, method: str, dtype: str, max_length: i
     if method != "full":  # each adapted linear keeps its (dropped-out) input and its rank-r product
         adapted = [(i, o) for name, i, o in shape.linear_shapes if _targeted(name, lora_targets)]
         per_token += sum(i + lora_r for i, _ in adapted) // max(1, shape.layers)
-    per_layer_full = per_token * tokens * wbytes
+    per_layer_full = per_token * tokens * abytes
     if quadratic_attention:  # eager, or sdpa's math kernel (CPU, explicit masks): scores and probabilities
-        per_layer_full += 2 * micro_batch * heads * max_length * max_length * wbytes
+        per_layer_full += 2 * micro_batch * heads * max_length * max_length * abytes
     if gradient_checkpointing:
-        activations = shape.layers * shape.hidden * tokens * wbytes + per_layer_full
+        activations = shape.layers * shape.hidden * tokens * abytes + per_layer_full
     else:
         activations = shape.layers * per_layer_full
-    logits = tokens * shape.vocab * (wbytes + 12)
-    # Two moments, plus the step's temporaries (torch's foreach AdamW materialises one more copy).
-    optimizer = 2 * trainable * moment_bytes + trainable * tbytes
+    logits = tokens * shape.vocab * (abytes + 12)
+    if abytes < wbytes and method == "full":  # autocast keeps a low-precision copy of every trained weight
+        weights += shape.params * abytes
+    # Two moments, plus the step's temporaries (torch's foreach AdamW materialises one more copy; fused does not).
+    optimizer = 2 * trainable * moment_bytes + (0 if "fused" in optim else trainable * tbytes)
     return MemoryEstimate(weights=weights, gradients=trainable * tbytes, optimizer=optimizer,
                           activations=activations, logits=logits, trainable_params=trainable,
                           total_params=shape.params)

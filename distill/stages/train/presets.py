@@ -22,7 +22,7 @@ from distill.recipe import TrainConfig
 DEFAULTS: dict[str, Any] = {
     "method": "lora", "learning_rate": 1e-4, "epochs": 3.0, "lr_scheduler": "cosine", "warmup_ratio": 0.03,
     "weight_decay": 0.0, "per_device_batch_size": 1, "effective_batch_size": 16, "gradient_checkpointing": True,
-    "dtype": "auto", "optim": "adamw_torch", "lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.05,
+    "dtype": "auto", "optim": "adamw_torch_fused", "lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.05,
     "lora_target_modules": "all-linear", "save_steps": 200,
 }
 

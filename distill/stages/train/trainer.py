@@ -33,6 +33,7 @@ from distill.metrics import loss_summary
 from distill.recipe import LoadedRecipe
 from distill.stages.train.data import ChatFormat, LengthReport, example_from_row, fit_lengths
 from distill.stages.train.memory import GB, check_fits, device_memory_bytes, estimate_memory, model_shape
+from distill.stages.train.precision import Precision, cpu_flags, pick_precision
 from distill.stages.train.presets import TrainSettings, resolve_settings
 from distill.stages.train.training_data import TrainingData, load_training_data
 from distill.store import Store
@@ -60,6 +61,7 @@ class TrainSummary:
     train_loss: float | None = None
     wall_s: float = 0.0
     peak_memory_gb: float = 0.0
+    precision: str = ""
     lengths: LengthReport | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
 
@@ -69,7 +71,8 @@ class TrainSummary:
         resumed = f", resumed from {Path(self.resumed_from).name}" if self.resumed_from else ""
         loss = loss_summary(self.metrics.get("loss_curve"), self.train_loss)
         return (f"train: [{self.train_run_id}] {self.steps} steps, {self.tokens_seen:,} tokens, loss {loss}, "
-                f"{self.wall_s:.1f} s, peak {self.peak_memory_gb:.2f} GB{resumed} -> {self.model_dir}")
+                f"precision {self.precision}, {self.wall_s:.1f} s, peak {self.peak_memory_gb:.2f} GB{resumed} "
+                f"-> {self.model_dir}")
 
 
 def process_rank() -> tuple[int, int]:
@@ -85,14 +88,12 @@ def pick_device(requested: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def pick_dtype(requested: str, device: str) -> str:
-    if requested != "auto":
-        return requested
+def precision_for(requested: str, device: str, method: str) -> Precision:
+    """``pick_precision`` with this machine's CPU flags and GPU."""
     import torch
 
-    if device.startswith("cuda"):
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "fp32"  # bf16 on a CPU is slower here and loses precision for nothing
+    cuda_bf16 = device.startswith("cuda") and torch.cuda.is_bf16_supported()
+    return pick_precision(requested, device=device, method=method, flags=cpu_flags(), cuda_bf16=cuda_bf16)
 
 
 def pick_attention(requested: str | None, device: str) -> str:
@@ -129,7 +130,7 @@ def train(recipe: LoadedRecipe, store: Store | None) -> TrainSummary:
     rank, world = process_rank()
     settings = resolve_settings(cfg, world_size=world)
     device = pick_device(cfg.device)
-    dtype = pick_dtype(settings.dtype, device)
+    precision = precision_for(settings.dtype, device, settings.method)
     attention = pick_attention(settings.attn_implementation, device)
     data = load_training_data(recipe, store, cfg.dataset, cfg.dataset_split)
     model_ref = resolve_model_ref(recipe, settings.base_model)
@@ -153,7 +154,8 @@ def train(recipe: LoadedRecipe, store: Store | None) -> TrainSummary:
             return TrainSummary(run_id, final_dir, skipped=True)
 
     shape = model_shape(model_config)
-    estimate = estimate_memory(shape, method=settings.method, dtype=dtype, max_length=lengths.max_length,
+    estimate = estimate_memory(shape, method=settings.method, dtype=precision.weights,
+                               compute_dtype=precision.compute, max_length=lengths.max_length,
                                micro_batch=settings.per_device_batch_size,
                                gradient_checkpointing=settings.gradient_checkpointing, lora_r=settings.lora_r,
                                lora_targets=settings.lora_target_modules, optim=settings.optim,
@@ -165,20 +167,21 @@ def train(recipe: LoadedRecipe, store: Store | None) -> TrainSummary:
                    max_length=lengths.max_length)
 
     packing = use_packing(settings.packing, attention)
-    config_record = settings.as_dict() | {"device": device, "dtype": dtype, "attn_implementation": attention,
-                                          "packing": packing, "max_length": lengths.max_length,
-                                          "dataset": data.reference, "dataset_split": cfg.dataset_split}
+    config_record = settings.as_dict() | precision.as_dict() | {
+        "device": device, "dtype": precision.weights, "attn_implementation": attention, "packing": packing,
+        "max_length": lengths.max_length, "dataset": data.reference, "dataset_split": cfg.dataset_split}
     run = store.start_run("train", recipe.config.name, recipe.hash, str(recipe.path)) if store else None
     if store is not None:
         store.start_train_run(run_id, recipe_name=recipe.config.name, dataset_id=data.dataset_id,
                               base_model=settings.base_model, method=settings.method, config=config_record,
                               output_dir=str(out_dir), run=run)
-    summary = TrainSummary(run_id, final_dir, lengths=lengths)
+    summary = TrainSummary(run_id, final_dir, lengths=lengths, precision=precision.line())
     status = "failed"
     started = time.monotonic()
+    import_training_libraries()  # before the baseline: the recorded peak is training's, not the imports'
     baseline = current_rss_bytes()
     try:
-        _fit(summary, settings, model_ref, tokenizer, rows, out_dir, device=device, dtype=dtype,
+        _fit(summary, settings, model_ref, tokenizer, rows, out_dir, device=device, precision=precision,
              attention=attention, packing=packing, rank=rank)
         status = "ok"
     except KeyboardInterrupt:
@@ -210,6 +213,13 @@ def resolve_model_ref(recipe: LoadedRecipe, name: str) -> str:
     return str(local) if local.exists() else name
 
 
+def import_training_libraries() -> None:
+    """Import what ``_fit`` uses (TRL, peft, datasets: ~100 MB of modules with bitsandbytes)."""
+    import datasets  # noqa: F401
+    import peft  # noqa: F401
+    import trl  # noqa: F401
+
+
 def current_rss_bytes() -> int:
     try:
         with open("/proc/self/statm", encoding="ascii") as f:
@@ -228,16 +238,16 @@ def peak_memory_bytes(device: str, baseline: int = 0) -> int:
     return max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - baseline)  # Linux: KiB
 
 
-def _load_model(settings: TrainSettings, model_ref: str, device: str, dtype: str, attention: str) -> Any:
+def _load_model(settings: TrainSettings, model_ref: str, device: str, precision: Precision, attention: str) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
-    torch_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
-    kwargs: dict[str, Any] = {"dtype": torch_dtype, "attn_implementation": attention}
+    torch_dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+    kwargs: dict[str, Any] = {"dtype": torch_dtypes[precision.weights], "attn_implementation": attention}
     if settings.method == "qlora":
         from transformers import BitsAndBytesConfig
 
-        compute = torch.bfloat16 if dtype != "fp32" else torch.float32
+        compute = torch_dtypes[precision.compute or "fp32"]
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=compute, bnb_4bit_quant_storage=compute)
@@ -269,8 +279,8 @@ def _avoid_cpu_repack(model: Any) -> None:
 
 
 def _fit(summary: TrainSummary, settings: TrainSettings, model_ref: str, tokenizer: Any,
-         rows: list[tuple[list[int], list[int]]], out_dir: Path, *, device: str, dtype: str, attention: str,
-         packing: bool, rank: int) -> None:
+         rows: list[tuple[list[int], list[int]]], out_dir: Path, *, device: str, precision: Precision,
+         attention: str, packing: bool, rank: int) -> None:
     import datasets
     import transformers
     from peft import LoraConfig
@@ -280,7 +290,7 @@ def _fit(summary: TrainSummary, settings: TrainSettings, model_ref: str, tokeniz
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
     dataset = datasets.Dataset.from_dict({"input_ids": [ids for ids, _ in rows], "labels": [lb for _, lb in rows]})
-    model = _load_model(settings, model_ref, device, dtype, attention)
+    model = _load_model(settings, model_ref, device, precision, attention)
     peft_config = None
     if settings.method in ("lora", "qlora"):
         peft_config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha,
@@ -288,7 +298,7 @@ def _fit(summary: TrainSummary, settings: TrainSettings, model_ref: str, tokeniz
                                  task_type="CAUSAL_LM")
     with warnings.catch_warnings():  # TRL's default sets the `gradient_checkpointing` alias transformers deprecates
         warnings.simplefilter("ignore", FutureWarning)
-        args = _sft_config(settings, summary, out_dir, device=device, dtype=dtype, packing=packing)
+        args = _sft_config(settings, summary, out_dir, device=device, compute=precision.compute, packing=packing)
     progress = _ProgressCallback(summary)
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=peft_config, callbacks=[progress])
@@ -313,20 +323,20 @@ def _fit(summary: TrainSummary, settings: TrainSettings, model_ref: str, tokeniz
             summary.metrics["merged_dir"] = str(out_dir / "merged")
 
 
-def _sft_config(settings: TrainSettings, summary: TrainSummary, out_dir: Path, *, device: str, dtype: str,
-                packing: bool) -> Any:
+def _sft_config(settings: TrainSettings, summary: TrainSummary, out_dir: Path, *, device: str,
+                compute: str | None, packing: bool) -> Any:
     from trl import SFTConfig
 
     optim = settings.optim
     if device == "cpu" and ("paged" in optim or "8bit" in optim):
-        optim = "adamw_torch"  # bitsandbytes' paged and 8-bit optimizers need CUDA
+        optim = "adamw_torch_fused"  # bitsandbytes' paged and 8-bit optimizers need CUDA
     return SFTConfig(
         output_dir=str(out_dir), num_train_epochs=settings.epochs, max_steps=settings.max_steps or -1,
         learning_rate=settings.learning_rate, lr_scheduler_type=settings.lr_scheduler,
         warmup_steps=settings.warmup_ratio, weight_decay=settings.weight_decay,
         per_device_train_batch_size=settings.per_device_batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation_steps,
-        gradient_checkpointing=settings.gradient_checkpointing, bf16=dtype == "bf16", fp16=dtype == "fp16",
+        gradient_checkpointing=settings.gradient_checkpointing, bf16=compute == "bf16", fp16=compute == "fp16",
         max_length=summary.lengths.max_length if summary.lengths else None, packing=packing,
         padding_free=packing, optim=optim, logging_steps=settings.logging_steps, save_strategy="steps",
         save_steps=settings.save_steps, save_total_limit=2, report_to=[], seed=settings.seed,
