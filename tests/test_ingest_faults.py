@@ -99,7 +99,7 @@ def test_a_byte_order_mark_does_not_cost_the_first_row(tmp_path: Path, fmt: str)
 
 
 def test_a_duplicate_row_names_the_row_it_repeats_across_batches(tmp_path: Path) -> None:
-    from distill import ingest as ingest_module
+    from distill.stages import ingest as ingest_module
 
     rows = [*GOOD, *({"question": f"Filler {i}: what is {i} plus one?", "answer": f"#### {i + 1}"}
                      for i in range(ingest_module.BATCH + 5)), GOOD[1]]

@@ -70,7 +70,7 @@ def test_hash_is_stable_across_formatting_and_changes_with_content(tmp_path: Pat
         ("name: x\nsources:\n  - {adapter: gsm8k, path: a}\nteacher: {model: m, n: '4'}\n",
          "x.yaml: teacher.n: expected an integer, got \"4\""),
         ("name: x\nsources:\n  - {adapter: gsm8k, path: a}\nteacher: {model: m, backend: grpc}\n",
-         "x.yaml: teacher.backend: expected 'openai', 'transformers' or 'vllm', got \"grpc\""),
+         "x.yaml: teacher.backend: unknown teacher backend 'grpc'; the backends are: openai, transformers, vllm"),
         ("name: x\nsources:\n  - {adapter: gsm8k, path: a}\nbogus: 1\n", "x.yaml: bogus: unknown key"),
         ("name: x\nsources:\n  - {adapter: gsm8k, path: a}\nteacher: {model: m, api_key: sk-123}\n",
          "x.yaml: teacher.api_key: secrets do not belong in a recipe"),
