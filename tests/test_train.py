@@ -316,7 +316,7 @@ def test_presets_resolve_to_published_values_and_the_recipe_wins() -> None:
 def test_the_zero3_config_is_a_valid_accelerate_deepspeed_config() -> None:
     from accelerate.commands.config.config_args import load_config_from_file
 
-    config = load_config_from_file(str(ROOT / "distill" / "train" / "accelerate" / "zero3.yaml"))
+    config = load_config_from_file(str(ROOT / "distill" / "stages" / "train" / "accelerate" / "zero3.yaml"))
     assert config.distributed_type == "DEEPSPEED" and config.deepspeed_config["zero_stage"] == 3
     assert config.mixed_precision == "bf16" and config.num_processes == 8
 
