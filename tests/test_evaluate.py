@@ -285,7 +285,8 @@ def test_eval_prints_overlap_and_refuses_a_benchmark_that_is_a_training_source(t
         with Store.open(recipe.store_path) as store:
             summary = evaluate(load_recipe(leaked), store)
         assert summary.line().splitlines()[-1] == (
-            "benchmark overlap with the training sources: math_tiny 1/3 identical, 1 sharing an n-gram")
+            "benchmark overlap with the training sources: math_tiny 1/3 identical, 1 training problems share an "
+            "n-gram with it")
 
         # The training source as a benchmark, allowed by the recipe: evaluated, with the overlap said.
         write_recipe(tmp_path, {"benchmarks": {"leak": {"adapter": "gsm8k", "path": "leaky.jsonl"}},
@@ -293,5 +294,6 @@ def test_eval_prints_overlap_and_refuses_a_benchmark_that_is_a_training_source(t
         with Store.open(recipe.store_path) as store:
             summary = evaluate(load_recipe(leaked), store)
         last = summary.line().splitlines()[-1]
-        assert "leak 2/2 identical, 2 sharing an n-gram, read from training source 'leaky'" in last
+        assert ("leak 2/2 identical, 2 training problems share an n-gram with it, read from training source "
+                "'leaky'") in last
         assert last.endswith("(allowed by eval.allow_overlap)") and summary.results[0].n_problems == 2

@@ -38,7 +38,8 @@ class Overlap:
 
     def describe(self) -> str:
         source = f", read from training source '{self.same_source}'" if self.same_source else ""
-        return f"{self.benchmark} {self.identical}/{self.problems} identical, {self.ngram} sharing an n-gram{source}"
+        return (f"{self.benchmark} {self.identical}/{self.problems} identical, {self.ngram} training problems share "
+                f"an n-gram with it{source}")
 
 
 def _location(recipe: LoadedRecipe, source: SourceConfig) -> tuple[str, ...]:
