@@ -14,8 +14,9 @@ The Python API (nothing heavy is imported until it is called)::
     with distill.open_store(recipe) as store:     # the recipe's DuckDB store, for queries of your own
         print(store.con.execute("SELECT count(*) FROM verdicts").fetchone())
 
-Each stage is also callable alone with a recipe and a store (``distill.stages.generate.generate(recipe,
-store)`` and so on); checks, source adapters and teacher backends can be added by plugins
+Each stage is also callable alone with a recipe and a store: ``distill.run_stage("verify", recipe, store)``
+(what the stage's CLI command calls, returning the same ``StageResult``), or its function
+(``distill.stages.generate.generate(recipe, store)`` and so on); checks, source adapters and teacher backends can be added by plugins
 (``distill.registry``).
 """
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from distill.store import Store
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "load_recipe", "open_store", "run"]
+__all__ = ["__version__", "load_recipe", "open_store", "run", "run_stage"]
 
 
 def load_recipe(path: str | Path) -> LoadedRecipe:
@@ -59,3 +60,11 @@ def run(recipe: LoadedRecipe | str | Path, stages: Sequence[str] | None = None, 
     loaded = recipe if not isinstance(recipe, str | Path) else load_recipe(recipe)
     with open_store(loaded, store) as db:
         return list(run_pipeline(loaded, db, force=force, stages=stages))
+
+
+def run_stage(name: str, recipe: LoadedRecipe | str | Path, store: Store) -> StageResult:
+    """One stage by name on an open store, as its CLI command runs it (``distill.stages.pipeline.run_stage``)."""
+    from distill.stages.pipeline import run_stage as run_one
+
+    loaded = recipe if not isinstance(recipe, str | Path) else load_recipe(recipe)
+    return run_one(name, loaded, store)

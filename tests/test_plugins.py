@@ -98,6 +98,8 @@ def test_the_python_api_runs_stages_and_returns_typed_summaries(tmp_path: Path) 
             "with distill.open_store(recipe, read_only=True) as store:\n"
             "    print(store.con.execute(\"SELECT check_name, status, count(*) FROM verdicts \"\n"
             "                            \"GROUP BY ALL ORDER BY ALL\").fetchall())\n"
+            "with distill.open_store(recipe) as store:\n"
+            "    print(distill.run_stage('verify', recipe, store).line)\n"
             "try:\n    distill.run(recipe, stages=['verfy'])\n"
             "except Exception as exc:\n    print(type(exc).__name__, exc)")
     result = _python(code, tmp_path / "none", tmp_path)
@@ -106,4 +108,5 @@ def test_the_python_api_runs_stages_and_returns_typed_summaries(tmp_path: Path) 
     assert lines[0] == "['ingest', 'verify'] True"
     assert lines[1].startswith("ingest: 2 new problems") and lines[2].startswith("ingest: 0 new problems, 2 already")
     assert "('math', 'pass', 2)" in lines[3] and "('math', 'fail', 2)" in lines[3]
-    assert lines[4].startswith("UsageError unknown stage 'verfy'; the stages are: ingest, label, generate, verify")
+    assert lines[4].startswith("verify: 0 ")  # one stage by name, as its CLI command runs it: nothing left to do
+    assert lines[5].startswith("UsageError unknown stage 'verfy'; the stages are: ingest, label, generate, verify")

@@ -5,13 +5,14 @@ Imports of pydantic, DuckDB and pyarrow happen inside the functions so `distill 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from distill.recipe import LoadedRecipe
+    from distill.stages.pipeline import StageResult
     from distill.store import Store
 
 
@@ -31,6 +32,23 @@ def writing(db: Store, command: str) -> Iterator[Store]:
 
     with db, publishing(db, command):
         yield db
+
+
+def stage_command(stage: str, recipe_path: Path, store: Path | None, *, force: bool = False,
+                  then: Callable[[LoadedRecipe, Store], None] | None = None) -> StageResult:
+    """What a stage's command does: open the recipe and its store for writing, run the stage through the
+    pipeline's table (``distill.stages.pipeline.run_stage``, as ``distill run`` does), print its line, then
+    ``then`` (a follow-up such as the funnel) while the store is still open."""
+    from distill.stages.pipeline import run_stage
+    from distill.views.terminal import echo
+
+    loaded, db = open_recipe_store(recipe_path, store)
+    with writing(db, stage):
+        result = run_stage(stage, loaded, db, force=force)
+        echo(result.line)
+        if then is not None:
+            then(loaded, db)
+    return result
 
 
 def open_store_for_reading(recipe_path: Path | None, store: Path | None) -> tuple[str, Store | Path]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from distill.cli.common import open_recipe_store, writing
+from distill.cli.common import stage_command
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
-from distill.views.terminal import echo
 
 
 @guarded
@@ -15,8 +14,4 @@ def eval_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = Fa
     Prints pass@1, pass@k, maj@k and mean tokens per benchmark, models side by side (student - base).
     A rerun generates and verifies only what is missing.
     """
-    from distill.stages.evaluate import evaluate
-
-    loaded, db = open_recipe_store(recipe, store)
-    with writing(db, "eval"):
-        echo(evaluate(loaded, db).line())
+    stage_command("eval", recipe, store)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from distill.cli.common import open_recipe_store, writing
+from distill.cli.common import stage_command
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, JsonOpt, RecipeArg, StoreOpt
 from distill.views.terminal import echo
@@ -23,17 +23,15 @@ def generate_command(recipe: RecipeArg, store: StoreOpt = None, dry_run: DryRunO
     if dry_run:
         _dry_run(recipe, store, as_json)
         return
-    from distill.stages.generate import generate
+    stage_command("generate", recipe, store, then=_second_teacher)
 
-    loaded, db = open_recipe_store(recipe, store)
-    with writing(db, "generate"):
-        summary = generate(loaded, db)
-        echo(summary.line())
-        if loaded.config.second_teacher is not None:  # for the problems verified and unsolved so far
-            from distill.stages.second_teacher import generate_second, line
 
-            found, second = generate_second(loaded, db)
-            echo(line(found, second, loaded.config.second_teacher.teacher.model))
+def _second_teacher(loaded, db) -> None:  # type: ignore[no-untyped-def]
+    """For the problems verified and unsolved so far, when the recipe has a second teacher."""
+    if loaded.config.second_teacher is not None:
+        from distill.stages.pipeline import run_stage
+
+        echo(run_stage("second teacher", loaded, db).line)
 
 
 def _dry_run(recipe_path, store_path, as_json: bool) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from distill.cli.common import open_recipe_store, writing
+from distill.cli.common import stage_command
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
 from distill.views.terminal import echo
@@ -11,9 +11,4 @@ from distill.views.terminal import echo
 @guarded
 def rewrite_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = False) -> None:
     """Ask the recipe's rewriter to reformat every accepted trace without a rewrite; then run `distill verify`."""
-    from distill.stages.rewrite import rewrite
-
-    loaded, db = open_recipe_store(recipe, store)
-    with writing(db, "rewrite"):
-        summary = rewrite(loaded, db)
-    echo(summary.line())
+    stage_command("rewrite", recipe, store, then=lambda loaded, db: echo("next: run `distill verify` on the rewrites"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from distill.cli.common import open_recipe_store, writing
+from distill.cli.common import stage_command
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
 from distill.views.terminal import echo
@@ -21,6 +21,4 @@ def train_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = F
     if rank != 0:  # other processes of a multi-GPU run read the export from disk and never open the store
         echo(train(load_recipe(recipe), None).line())
         return
-    loaded, db = open_recipe_store(recipe, store)
-    with writing(db, "train"):
-        echo(train(loaded, db).line())
+    stage_command("train", recipe, store)

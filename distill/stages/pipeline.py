@@ -181,6 +181,15 @@ def _read_only_fs(path: Path) -> bool:
 STAGE_NAMES = tuple(dict.fromkeys(stage.name for stage in STAGES))
 
 
+def run_stage(name: str, recipe: LoadedRecipe, store: Store, *, force: bool = False) -> StageResult:
+    """One stage by name, the way ``distill run`` runs it: what each stage command of the CLI and the Python
+    API call, so a stage reports the same summary and line however it is started."""
+    for stage in STAGES:
+        if stage.name == name:
+            return stage.run(recipe, store, force)
+    raise UsageError(f"unknown stage {name!r}; the stages are: {', '.join(STAGE_NAMES)}")
+
+
 def run_pipeline(recipe: LoadedRecipe, store: Store, *, force: bool = False,
                  stages: Sequence[str] | None = None) -> Iterator[StageResult]:
     """Each configured stage in order (only those named in ``stages``, when given), as it finishes."""
