@@ -7,13 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support import query, run_generate
 from typer.testing import CliRunner
 
 from distill.cli import app
-from distill.recipe import load_recipe
-from distill.stages.generate import generate
-from distill.stages.ingest import ingest
-from distill.store import Store
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,17 +29,7 @@ def write_recipe(tmp_path: Path, server: FaultServer, **teacher) -> Path:
     return path
 
 
-def run_generate(path: Path):
-    recipe = load_recipe(path)
-    with Store.open(recipe.store_path) as store:
-        if store.count("problems") == 0:
-            ingest(recipe, store)
-        return generate(recipe, store)
-
-
-def rows(path: Path, sql: str) -> list[tuple]:
-    with Store.open(load_recipe(path).store_path) as store:
-        return store.con.execute(sql).fetchall()
+rows = query
 
 
 def test_n_samples_per_problem_with_text_split_tokens_and_cost(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support import sigterm_armed
 
 from distill.store import Store
 
@@ -130,17 +131,6 @@ def test_ctrl_c_stops_cleanly_keeps_what_arrived_and_says_so(tmp_path: Path, slo
             (PROBLEMS * N, PROBLEMS * N)
 
 
-
-def _armed(pid: int) -> bool:
-    """The CLI's own handler is installed (it catches SIGTERM; a bare interpreter only catches SIGINT)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
-    return bool(caught & (1 << (signal.SIGTERM - 1)))
-
-
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to see when the handler is armed")
 def test_an_interrupt_at_any_point_of_start_up_exits_130_and_leaves_no_running_run(tmp_path: Path,
                                                                                     slow_server: int) -> None:
@@ -155,7 +145,7 @@ def test_an_interrupt_at_any_point_of_start_up_exits_130_and_leaves_no_running_r
                        (1.5, signal.SIGTERM)]:
         victim = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 30
-        while not _armed(victim.pid):
+        while not sigterm_armed(victim.pid):
             assert victim.poll() is None and time.monotonic() < deadline
             time.sleep(0.002)
         time.sleep(delay)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 
 import pytest
+from support import complete_all
 
 from distill.errors import UsageError
 from distill.llm.teachers.openai_compat import OpenAITeacher, parse_retry_after
@@ -22,14 +22,7 @@ def requests(problems: list[str], n: int, seed: int | None = None) -> list[ChatR
 
 
 def run(cfg: TeacherConfig, reqs: list[ChatRequest]) -> list[Completion]:
-    async def go() -> list[Completion]:
-        teacher = OpenAITeacher(cfg)
-        try:
-            return [c async for c in teacher.complete(iter(reqs))]
-        finally:
-            await teacher.aclose()
-
-    return asyncio.run(go())
+    return complete_all(OpenAITeacher(cfg), reqs)
 
 
 def config(server: FaultServer, **kw) -> TeacherConfig:

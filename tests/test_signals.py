@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import sigterm_armed
 from typer.testing import CliRunner
 
 from distill.cli import INTERRUPTED, app
@@ -21,21 +22,12 @@ from distill.testing.fault_server import FaultServer, ServerPlan
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _armed(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
-    return bool(caught & (1 << (signal.SIGTERM - 1)))
-
-
 def trial(args: list[str], cwd: Path, delay: float, sig: int) -> tuple[int, str, float]:
     """Start ``distill ARGS``, send ``sig`` ``delay`` s after its handler is armed; (rc, stderr, run time)."""
     victim = subprocess.Popen([sys.executable, "-m", "distill", *args], cwd=cwd, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
-    while not _armed(victim.pid) and victim.poll() is None:
+    while not sigterm_armed(victim.pid) and victim.poll() is None:
         assert time.monotonic() < deadline
         time.sleep(0.002)
     started = time.monotonic()

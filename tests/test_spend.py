@@ -8,13 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support import complete_all, query, run_generate
 
 from distill.llm.spend import charged_tokens, checked_usage, prompt_bound
 from distill.llm.teachers.openai_compat import OpenAITeacher
-from distill.recipe import TeacherConfig, load_recipe
-from distill.stages.generate import generate
-from distill.stages.ingest import ingest
-from distill.store import Store
+from distill.recipe import TeacherConfig
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
 from distill.types import ChatRequest, Completion, SamplingParams
 
@@ -25,21 +23,13 @@ PRICE_OUT = 10.0  # $ per million completion tokens: one request's bound is abou
 
 
 def ask(server: FaultServer, n: int = 1, **kw) -> list[Completion]:
-    import asyncio
 
     cfg = TeacherConfig(**({"model": "m", "base_urls": [server.base_url], "timeout_s": 1.0, "max_retries": 0,
                             "retry_backoff_s": 0.01, "use_n": "always" if n > 1 else "never"} | kw))
     params = SamplingParams(max_tokens=MAX_TOKENS)
     reqs = [ChatRequest("p", i, ({"role": "user", "content": "problem p"},), params) for i in range(n)]
 
-    async def go() -> list[Completion]:
-        teacher = OpenAITeacher(cfg)
-        try:
-            return [c async for c in teacher.complete(iter(reqs))]
-        finally:
-            await teacher.aclose()
-
-    return asyncio.run(go())
+    return complete_all(OpenAITeacher(cfg), reqs)
 
 
 BOUND_PROMPT = prompt_bound(({"role": "user", "content": "problem p"},))
@@ -102,17 +92,7 @@ def write_recipe(tmp_path: Path, server: FaultServer, **teacher) -> Path:
     return path
 
 
-def run_generate(path: Path):
-    recipe = load_recipe(path)
-    with Store.open(recipe.store_path) as store:
-        if store.count("problems") == 0:
-            ingest(recipe, store)
-        return generate(recipe, store)
-
-
-def stored(path: Path, sql: str) -> list[tuple]:
-    with Store.open(load_recipe(path).store_path) as store:
-        return store.con.execute(sql).fetchall()
+stored = query
 
 
 def request_bound_usd(path: Path) -> float:

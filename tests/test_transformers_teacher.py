@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import socket
@@ -13,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support import complete_all
 
 from distill.llm.teachers import make_teacher
 from distill.recipe import TeacherConfig
@@ -26,14 +26,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def collect(cfg: TeacherConfig, reqs: list[ChatRequest]) -> list[Completion]:
-    async def go() -> list[Completion]:
-        teacher = make_teacher(cfg)
-        try:
-            return [c async for c in teacher.complete(iter(reqs))]
-        finally:
-            await teacher.aclose()
-
-    return asyncio.run(go())
+    return complete_all(make_teacher(cfg), reqs)
 
 
 def reqs(n: int, max_tokens: int, seed: int | None = 0, temperature: float = 1.0) -> list[ChatRequest]:
