@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from distill import __version__
 from distill.errors import StoreError, StoreLockedError, StorePathError, StoreValueError, StoreWriteError
@@ -308,7 +307,7 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
     def _insert_ignore(self, table: str, rows: Sequence[dict[str, Any]],
                        before: str | tuple[str, list[Any]] | None = None) -> int:
         """Insert rows whose key is new, in the order given; return how many were inserted. One transaction, in
-        which ``before`` (SQL that may read the rows as ``_distill_batch``, optionally with parameters) runs first.
+        which ``before`` (SQL, optionally with its parameters: a delete of the rows the batch replaces) runs first.
 
         DuckDB's ``INSERT OR IGNORE`` reorders a batch, and "store order" (rowid) is what later stages read as
         the problems' order, first copies and tie-breaks. So: repeated keys in the batch are dropped here (the
@@ -325,38 +324,74 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             if key not in seen:
                 seen.add(key)
                 unique.append(row)
-        try:
-            batch = pa.Table.from_pylist(unique)
-        except (pa.ArrowException, UnicodeError, OverflowError) as exc:
-            raise StoreValueError(f"{table}: a value cannot be stored: {type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0][:200]}") from None
-        columns = ", ".join(batch.column_names)
-        batch = batch.append_column("_distill_pos", pa.array(range(len(unique)), pa.int64()))
-        plain = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _distill_batch ORDER BY _distill_pos"
+        columns = list(dict.fromkeys(c for row in unique for c in row))  # every key, in order of first use
+        names = ", ".join(columns)
+        source, params = self._batch_source(table, unique, columns)
+        plain = f"INSERT INTO {table} ({names}) SELECT {names} FROM {source} ORDER BY _distill_pos"
         matched = " AND ".join(f"t.{k} = b.{k}" for k in keys)
-        anti = (f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _distill_batch b WHERE NOT EXISTS "
+        anti = (f"INSERT INTO {table} ({names}) SELECT {names} FROM {source} b WHERE NOT EXISTS "
                 f"(SELECT 1 FROM {table} t WHERE {matched}) ORDER BY _distill_pos")
         for sql in (plain, anti):
             self.con.begin()
             try:
-                self.con.register("_distill_batch", batch)
                 if before:
-                    before_sql, params = (before, []) if isinstance(before, str) else before
-                    self.con.execute(before_sql, params)
-                inserted = self.con.execute(sql).fetchone()[0]
-                self.con.unregister("_distill_batch")
+                    before_sql, before_params = (before, []) if isinstance(before, str) else before
+                    self.con.execute(before_sql, before_params)
+                inserted = self._execute_batch(sql, params, table).fetchone()[0]
                 self.con.commit()
                 return int(inserted)
             except duckdb.ConstraintException:
                 self._rollback_quietly()
                 if sql is anti:
                     raise
+            except StoreValueError:
+                self._rollback_quietly()
+                raise
             except Exception as exc:
                 self._rollback_quietly()
                 if _is_io_error(exc):  # disk full, file gone: say so, rather than the rollback's own complaint
                     raise write_failure(self.path, exc) from None
                 raise
         raise AssertionError("unreachable")
+
+    def _batch_source(self, table: str, rows: Sequence[dict[str, Any]],
+                      columns: Sequence[str]) -> tuple[str, list[Any]]:
+        """SQL (and its parameters) that reads ``rows`` (their ``columns``, typed as ``table``'s) as a relation,
+        with ``_distill_pos`` giving their order. Each column goes in as one list parameter, unnested side by
+        side by DuckDB itself: no Python object is bound through pyarrow or pandas (either import costs 0.2-0.4 s
+        and ~50 MB on every command), and a 1,000-row flush is as fast as through a registered Arrow table."""
+        types = self._column_types(table)
+        unknown = [c for c in columns if c not in types]
+        if unknown:
+            raise StoreError(f"{self.path}: table {table} has no column {unknown[0]!r}")
+        values = [[_cell(row.get(c), types[c]) for row in rows] for c in columns]
+        select = ", ".join(f"unnest(${i}::{types[c]}[]) AS {c}" for i, c in enumerate(columns, 1))
+        return f"(SELECT {select}, unnest(range(${len(columns) + 1})) AS _distill_pos)", [*values, len(rows)]
+
+    def _insert_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Append ``rows`` to ``table`` in order, inside the caller's transaction."""
+        columns = list(dict.fromkeys(c for row in rows for c in row))
+        names = ", ".join(columns)
+        source, params = self._batch_source(table, rows, columns)
+        self._execute_batch(f"INSERT INTO {table} ({names}) SELECT {names} FROM {source} ORDER BY _distill_pos",
+                            params, table)
+
+    def _execute_batch(self, sql: str, params: list[Any], table: str) -> Any:
+        """``sql`` with a batch's parameters; a value its column cannot hold is a one-line ``StoreValueError``."""
+        try:
+            return self.con.execute(sql, params)
+        except (duckdb.ConversionException, duckdb.InvalidInputException, UnicodeError) as exc:
+            raise StoreValueError(f"{table}: a value cannot be stored: {type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0][:200]}") from None
+
+    def _column_types(self, table: str) -> dict[str, str]:
+        """Each column of ``table`` and its SQL type (cached per store)."""
+        cache = self.__dict__.setdefault("_types", {})
+        if table not in cache:
+            cache[table] = dict(self.con.execute(
+                "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main' "
+                "AND database_name = current_database() ORDER BY column_index", [table]).fetchall())
+        return cache[table]
 
     def _key_columns(self, table: str) -> list[str]:
         """The primary key's columns of ``table`` (cached per store)."""
@@ -531,9 +566,9 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
         now = _now()
         batch = [dict(r, created_at=now) for r in rows]
         if error_ids is None:
-            self._carry_error_charges(batch, [r["generation_id"] for r in batch])
-            before = ("DELETE FROM generations WHERE status = 'error' AND generation_id IN "
-                      "(SELECT generation_id FROM _distill_batch)")
+            ids = [r["generation_id"] for r in batch]
+            self._carry_error_charges(batch, ids)
+            before = ("DELETE FROM generations WHERE status = 'error' AND generation_id IN (SELECT unnest(?))", [ids])
         else:
             replaced = sorted({r["generation_id"] for r in batch} & error_ids)
             if replaced:
@@ -756,6 +791,13 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             "SELECT run_id, stage, status, started_at, finished_at, pid FROM runs "
             "ORDER BY started_at DESC LIMIT ?", [limit]).fetchall()
         return [(r[0], r[1], "died" if r[2] == "running" and not pid_alive(r[5]) else r[2], r[3], r[4]) for r in rows]
+
+
+def _cell(value: Any, sql_type: str) -> Any:
+    """A row's value as its list parameter carries it: a JSON column takes text (a dict or list is dumped)."""
+    if sql_type == "JSON" and value is not None and not isinstance(value, str):
+        return json.dumps(value)
+    return value
 
 
 def _is_io_error(exc: BaseException) -> bool:

@@ -40,8 +40,10 @@ class LabelQueries:
             cost, tokens = charged.pop((row["problem_id"], row["labeler_hash"]), (0.0, 0))
             row["cost_usd"] = (row.get("cost_usd") or 0.0) + cost
             row["charged_completion_tokens"] = (row.get("charged_completion_tokens") or 0) + tokens
-        before = ("DELETE FROM problem_labels p WHERE p.status <> 'ok' AND EXISTS (SELECT 1 FROM _distill_batch b "
-                  "WHERE b.problem_id = p.problem_id AND b.labeler_hash = p.labeler_hash)")
+        before = ("DELETE FROM problem_labels p WHERE p.status <> 'ok' AND EXISTS (SELECT 1 FROM (SELECT "
+                  "unnest(?::VARCHAR[]) AS problem_id, unnest(?::VARCHAR[]) AS labeler_hash) b "
+                  "WHERE b.problem_id = p.problem_id AND b.labeler_hash = p.labeler_hash)",
+                  [[r["problem_id"] for r in batch], [r["labeler_hash"] for r in batch]])
         return self._insert_ignore("problem_labels", batch, before=before)  # type: ignore[attr-defined]
 
     def difficulty_labels(self, labeler_hash: str) -> dict[str, int]:

@@ -94,8 +94,6 @@ class ResultsQueries:
     def replace_eval(self, teacher_hash: str, benchmark: str, metrics: Sequence[dict[str, Any]],
                      problems: Sequence[dict[str, Any]], run: Any) -> None:
         """Store the metrics and per-problem results of one model on one benchmark, replacing earlier ones."""
-        import pyarrow as pa
-
         now = _now()
         stamp = {"recipe_hash": run.recipe_hash, "run_id": run.run_id, "created_at": now}
         metric_rows = [dict(m, details=_json(m.get("details")), **stamp) for m in metrics]
@@ -107,9 +105,7 @@ class ResultsQueries:
                              [teacher_hash, benchmark])
             for table, rows in (("evals", metric_rows), ("eval_problems", problem_rows)):
                 if rows:
-                    self.con.register("_distill_eval", pa.Table.from_pylist(rows))
-                    self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _distill_eval")
-                    self.con.unregister("_distill_eval")
+                    self._insert_rows(table, rows)  # type: ignore[attr-defined]
             self.con.commit()
         except Exception:
             self.con.rollback()

@@ -11,10 +11,12 @@ A mixin of ``Store``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 from distill.store.values import _json, _now
 
@@ -112,6 +114,8 @@ class SelectionQueries:
         The texts are fetched by the generations' row ids, a chunk at a time: a join of the candidates with the
         generations, sorted, would hold every text at once, and with a small ``memory_limit`` DuckDB runs out
         (1M generations under 128 MB) instead of spilling."""
+        import pyarrow as pa  # select binds numpy positions as Arrow (other commands never import pyarrow)
+
         self.con.register("_select_alive", pa.table({"pos": pa.array(positions, pa.int64())}))
         try:
             at = self.con.execute("SELECT c.pos, c.problem_pos, c.g_rowid FROM _select_alive a JOIN _select_candidates "
@@ -135,6 +139,8 @@ class SelectionQueries:
 
     def selection_generation_ids(self, positions: np.ndarray) -> Iterator[str]:
         """The generation ids of these candidates, by position, read in chunks."""
+        import pyarrow as pa
+
         self.con.register("_select_ids", pa.table({"pos": pa.array(positions, pa.int64())}))
         try:
             for (gid,) in self._chunks("SELECT c.generation_id FROM _select_ids JOIN _select_candidates c "
