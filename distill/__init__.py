@@ -16,8 +16,8 @@ The Python API (nothing heavy is imported until it is called)::
 
 Each stage is also callable alone with a recipe and a store: ``distill.run_stage("verify", recipe, store)``
 (what the stage's CLI command calls, returning the same ``StageResult``), or its function
-(``distill.stages.generate.generate(recipe, store)`` and so on); checks, source adapters and teacher backends can be added by plugins
-(``distill.registry``).
+(``distill.stages.generate.generate(recipe, store)`` and so on); checks, source adapters and teacher backends
+can be added by plugins (``distill.registry``).
 """
 
 from __future__ import annotations

@@ -220,6 +220,38 @@ def test_detect_language(text: str, language: str) -> None:
     assert detect_language(text) == language
 
 
+@pytest.mark.parametrize(("text", "language"), [
+    # ASCII-only, several English function words, but one word English lacks: the careful path decides
+    ("Het is een mooi huis en de tuin is groot, maar wij hebben geen tijd voor dat.", "nl"),
+    ("Find the value of x so that the sum is ten, les deux nombres.", "en"),
+    ("Die Summe ist gleich der Zahl, und wir haben das Ergebnis in der Tabelle.", "de"),
+    ("Trouvez la valeur de x pour que la somme soit dix et que le produit soit neuf.", "fr"),
+])
+def test_the_english_fast_path_leaves_other_languages_to_the_careful_path(text: str, language: str) -> None:
+    from distill.checks.language_id import _plainly_english
+
+    assert not _plainly_english(text)
+    assert detect_language(text) == language
+
+
+def test_the_english_fast_path_agrees_with_the_careful_path_on_real_problems(monkeypatch) -> None:
+    from pathlib import Path
+
+    from distill.checks import language_id
+
+    data = Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not data.is_dir():
+        pytest.skip("../shared/data (public problem sets) is absent")
+    texts = [json.loads(line)[field] for name, field in [("gsm8k", "question"), ("math500", "problem"),
+                                                         ("aime24", "problem"), ("amc23", "problem")]
+             for line in (data / f"{name}.test.jsonl").read_text().splitlines()]
+    fast = [t for t in texts if language_id._plainly_english(t)]
+    monkeypatch.setattr(language_id, "_plainly_english", lambda text: False)
+    careful = Counter(detect_language(t) for t in fast)
+    assert len(fast) > 0.8 * len(texts)
+    assert careful["en"] >= len(fast) - 2 and set(careful) <= {"en", "und"}  # two "$4 ... $" problems: und
+
+
 def test_batches_run_in_worker_processes_with_the_same_verdicts() -> None:
     problem = Problem("p", "s", "l", "math", "x", language="en")
     items = [(problem, Generation(f"g{i}", "p", "t", 0,

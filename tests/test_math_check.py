@@ -224,10 +224,13 @@ def test_runaway_memory_becomes_verify_error_and_the_worker_goes_on() -> None:
 def test_details_keep_the_prediction_and_both_parsed_forms(check: MathCheck) -> None:
     verdict = check.check(problem(r"3\sqrt{13}"), gen(r"<think>so</think>Thus $\boxed{\sqrt{117}}$."))
     assert (verdict.status, verdict.reason) == ("pass", "math_match")
-    assert verdict.details["method"] == "math_verify"
+    assert verdict.details["method"] == "exact_latex"  # roots read exactly, no sympy
     assert (verdict.details["prediction"], verdict.details["gold"]) == (r"\sqrt{117}", r"3\sqrt{13}")
     parsed = (verdict.details["parsed_prediction"], verdict.details["parsed_gold"])
-    assert parsed == ("sqrt(117)", "3*sqrt(13)")
+    assert parsed == ("3*sqrt(13)", "3*sqrt(13)")
+    rationalised = check.check(problem(r"\frac{1}{1+\sqrt{2}}"), gen(r"Thus $\boxed{\sqrt{2}-1}$."))
+    assert (rationalised.status, rationalised.details["method"]) == ("pass", "math_verify")  # a sum below the line
+    assert rationalised.details["parsed_gold"] == "1/(1 + sqrt(2))"
     words = check.check(problem(r"\text{Evelyn}"), gen(r"\boxed{\text{Bob}}"))
     assert (words.status, words.reason) == ("fail", "math_mismatch")
     assert (words.details["method"], words.details["parsed_gold"], words.details["parsed_prediction"]) == \

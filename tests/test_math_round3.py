@@ -238,7 +238,10 @@ def test_plain_answers_start_no_workers() -> None:
         verdicts = check.check_batch(items)
         assert [v.status for v in verdicts] == ["pass", "pass", "pass", "pass", "fail", "pass", "fail"]
         assert check._pool is None  # no worker started, math-verify not needed
-        assert judge(check, r"\frac{\sqrt{3}}{2}", r"\boxed{\frac{1}{2}\sqrt{3}}") == PASS
+        assert judge(check, r"\frac{\sqrt{3}}{2}", r"\boxed{\frac{1}{2}\sqrt{3}}") == PASS  # exact_latex
+        assert judge(check, r"\frac{\pi}{3}+\sqrt{2}x", r"\boxed{x\sqrt{8}/2+\pi/3+1}")[0] == "fail"
+        assert check._pool is None
+        assert judge(check, r"\frac{1}{1+\sqrt{2}}", r"\boxed{\sqrt{2}-1}") == PASS  # a sum below the line
         assert check._pool is not None
     finally:
         check.close()

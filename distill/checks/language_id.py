@@ -727,6 +727,24 @@ def garbled(text: str) -> list[str]:
 
 
 # ---- a problem's language -------------------------------------------------------------------------
+_EN_FAST_MIN = 4  # distinct English function words (two letters or more) that settle an all-ASCII text
+
+
+def _plainly_english(text: str) -> bool:
+    """A text with no letter outside ASCII (curly quotes, dashes and math symbols allowed), at least
+    ``_EN_FAST_MIN`` distinct English function words of two letters or more, and not one function word that
+    English lacks: English, without asking py3langid, which was two thirds of ingest's time. Of the 2,049
+    problems of GSM8K, MATH-500, AIME 2024, AMC 2023 and the quickstart, 1,778 take this path and the careful
+    path agrees on all but two, which it calls "und" because it reads "$4 ... $" as math. Anything else, one
+    accented letter or one "het", "les" or "come" included, takes the careful path."""
+    if not text.isascii() and any(ch.isalpha() for run in _NON_ASCII.findall(text) for ch in run):
+        return False
+    words = set(_latin_words(text))
+    if _FOREIGN_ONLY["en"].intersection(words):
+        return False
+    return sum(len(w) > 1 for w in _OWN_WORDS["en"].intersection(words)) >= _EN_FAST_MIN
+
+
 def detect_language(text: str, min_words: int = 4) -> str:
     """The most likely language of ``text`` (canonical ISO 639-1 code), or ``"und"`` when too little
     language is left.
@@ -736,6 +754,8 @@ def detect_language(text: str, min_words: int = 4) -> str:
     py3langid is unsure (probability below ``CONFIDENT``) and the function words clearly prefer another
     language ("Let ... and ... in": English, not Dutch), the function words win.
     """
+    if _plainly_english(text):
+        return "en"
     cleaned = strip_non_language(text)
     counts = script_counts(cleaned)
     cjk = counts["han"] + counts["kana"] + counts["hangul"]

@@ -3,8 +3,9 @@
 The prediction is extracted from the answer part only (``distill.llm.response``); the reference is parsed
 gold-first. Everything that touches sympy runs in worker processes with a hard timeout per item
 (``checks.workers``), math-verify's own signal-based timeouts switched off. Short pairs that need no sympy
-(plain and scientific numbers, letters, words, base numerals, identical text) are decided in the calling
-process first (``decide_without_sympy``): a batch of them starts no workers and imports no math-verify.
+(plain and scientific numbers, letters, words, base numerals, identical text, and sums of fractions, roots,
+``\\pi`` and variables read exactly by ``checks.exact_latex``) are decided in the calling process first
+(``decide_without_sympy``): a batch of them starts no workers and imports no math-verify.
 
 Guards around math-verify's known wrong answers (each has a test that fails without it):
 - exact numbers: math-verify compares at 6 decimals, so ``\\frac{1}{20!}`` equals ``\\frac{1}{21!}`` and
@@ -54,6 +55,7 @@ from functools import lru_cache
 from typing import Any
 
 from distill.checks.base import Check
+from distill.checks.exact_latex import exact_value, render
 from distill.checks.math_forms import empty_set, equation_sides, equations_match, set_builder
 from distill.checks.numbers import plain_number, scientific_to_latex, strip_units
 from distill.checks.workers import WorkerPool
@@ -341,6 +343,12 @@ def _decide_fast(gold_text: str, pred_text: str) -> tuple[dict[str, Any], bool, 
         return out, gold_pct, pred_pct
     if _layout_free(gold_norm) == _layout_free(pred_norm):  # the same text: no need for sympy
         out.update(method="identical", match=True, parsed_gold=gold_norm, parsed_prediction=pred_norm)
+        return out, gold_pct, pred_pct
+    if not (gold_pct or pred_pct) and (g_value := exact_value(gold_norm)) is not None \
+            and (p_value := exact_value(pred_norm)) is not None:
+        # fractions, roots, pi and polynomials: canonical forms compared exactly, no sympy (checks/exact_latex.py)
+        out.update(method="exact_latex", match=g_value == p_value, parsed_gold=render(g_value),
+                   parsed_prediction=render(p_value))
     return out, gold_pct, pred_pct
 
 

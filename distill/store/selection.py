@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
 from distill.store.values import _json, _now
@@ -48,6 +47,7 @@ class SelectionQueries:
         """Per candidate, by position: problem_pos, sample_index, completion_tokens (-1 when unknown), and
         source and domain as codes into ``sources`` / ``domains`` (returned as lists in the dict's
         ``_names``)."""
+        import numpy as np
         sources = [r[0] for r in self.con.execute("SELECT DISTINCT source FROM _select_candidates "
                                                   "ORDER BY 1").fetchall()]
         domains = [r[0] for r in self.con.execute("SELECT DISTINCT domain FROM _select_candidates "
@@ -63,11 +63,13 @@ class SelectionQueries:
 
     def selection_rewrites(self) -> tuple[np.ndarray, np.ndarray]:
         """Per candidate, by position: whether it is a rewrite, and whether it has a successful rewrite."""
+        import numpy as np
         cols = self.con.execute("SELECT is_rewrite, has_rewrite FROM _select_candidates ORDER BY pos").fetchnumpy()
         return np.asarray(cols["is_rewrite"], dtype=bool), np.asarray(cols["has_rewrite"], dtype=bool)
 
     def selection_teacher_codes(self) -> np.ndarray:
         """Per candidate, the rank of its teacher hash (ties of the ``first`` policy break on it)."""
+        import numpy as np
         cols = self.con.execute("SELECT (dense_rank() OVER (ORDER BY teacher_hash) - 1)::INTEGER AS t "
                                 "FROM _select_candidates ORDER BY pos").fetchnumpy()
         return np.asarray(cols["t"])
@@ -87,6 +89,7 @@ class SelectionQueries:
 
     def selection_passes(self, check: str, version: str) -> np.ndarray:
         """Positions of the candidates this check passed."""
+        import numpy as np
         return np.asarray(self.con.execute(
             "SELECT c.pos FROM _select_candidates c JOIN verdicts v ON v.generation_id = c.generation_id "
             "AND v.check_name = ? AND v.check_version = ? WHERE v.status = 'pass' ORDER BY c.pos",
@@ -94,6 +97,7 @@ class SelectionQueries:
 
     def selection_difficulties(self, labeler_hash: str, n_problems: int) -> np.ndarray:
         """Per problem position, its ``ok`` difficulty label of this labeller, or 0 when it has none."""
+        import numpy as np
         out = np.zeros(n_problems, dtype=np.int16)
         rows = self.con.execute(
             "SELECT c.problem_pos, l.difficulty FROM (SELECT DISTINCT problem_pos, problem_id FROM _select_candidates) "
@@ -114,6 +118,7 @@ class SelectionQueries:
         The texts are fetched by the generations' row ids, a chunk at a time: a join of the candidates with the
         generations, sorted, would hold every text at once, and with a small ``memory_limit`` DuckDB runs out
         (1M generations under 128 MB) instead of spilling."""
+        import numpy as np
         import pyarrow as pa  # select binds numpy positions as Arrow (other commands never import pyarrow)
 
         self.con.register("_select_alive", pa.table({"pos": pa.array(positions, pa.int64())}))

@@ -15,7 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from distill.checks.language_id import detect_language
 from distill.data.sources.adapters import ADAPTERS, RowError
 from distill.data.sources.readers import raw_text, read_rows
 from distill.errors import RecipeError, SourceError, UsageError
@@ -119,7 +118,7 @@ def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]
         seen.add(key)
         problem = Problem(problem_id=problem_id, source=name, locator=locator, domain=fields.domain,
                           prompt=fields.prompt, answer=fields.answer, tests=fields.tests, choices=fields.choices,
-                          language=cfg.language or detect_language(fields.prompt), metadata=fields.metadata)
+                          language=cfg.language or _detect_language(fields.prompt), metadata=fields.metadata)
         if problem.language == "und":
             short.append(problem)
         else:
@@ -144,3 +143,11 @@ def _uniform_language(languages: Counter[str]) -> str:
         return "und"
     language, count = languages.most_common(1)[0]
     return language if count >= (1 - MIXED_SHARE) * sum(languages.values()) else "und"
+
+
+def _detect_language(text: str) -> str:
+    # imported on first use: `distill.data.sources.boxed` (read by every stage through llm.response) opens this
+    # package, and the language tables cost ~0.1 s to build
+    from distill.checks.language_id import detect_language
+
+    return detect_language(text)
