@@ -31,6 +31,9 @@ def reason(check: FormatCheck, generation: Generation, problem: Problem = MATH) 
     # Only a reasoning field, no content: not empty, but there is no answer.
     (gen(None, reasoning="long thoughts"), ("fail", "no_final_answer")),
     (gen(ANSWER, finish="length"), ("fail", "truncated")),   # truncated even when an answer was reached
+    (gen(f"<think>ok\x00</think>{ANSWER}"), ("fail", "control_characters")),  # a broken server's NUL
+    (gen(ANSWER, reasoning="fine\x1b[2Jthen"), ("fail", "control_characters")),  # an escape in the reasoning
+    (gen(f"<think>tabs\tand\r\nnewlines</think>{ANSWER}"), ("pass", "complete")),
     (gen("<think>a</think>so \\boxed{4}<think>but wait"), ("fail", "unclosed_think")),
     # As the verify stage sees it: the stored content, and its reasoning split out at generation time.
     (gen("<think>I stopped thinking here", reasoning="I stopped thinking here"), ("fail", "unclosed_think")),

@@ -130,3 +130,27 @@ def test_cli_generate_then_status_shows_tokens_and_cost(tmp_path: Path) -> None:
     (teacher,) = status["generations"]
     assert (teacher["model"], teacher["ok"], teacher["errors"], teacher["problems"]) == ("teacher-x", 14, 0, 7)
     assert teacher["completion_tokens"] > 0 and teacher["cost_usd"] > 0
+
+
+def test_a_reply_with_a_nul_is_stored_as_it_came_and_failed_by_the_format_check(tmp_path: Path) -> None:
+    from distill.recipe import load_recipe
+    from distill.stages.verify import verify
+    from distill.store import Store
+
+    plan = ServerPlan(answers={"baker": "So 12 - 9 = 3\x00 per morning, and the answer is \\boxed{15}."})
+    with FaultServer(plan) as server:
+        path = write_recipe(tmp_path, server, n=1)
+        recipe = json.loads(path.read_text()) | {"checks": [{"name": "format"}]}
+        path.write_text(json.dumps(recipe))
+        assert run_generate(path).received == PROBLEMS
+    (content,) = rows(path, "SELECT g.content FROM generations g JOIN problems p USING (problem_id) "
+                            "WHERE p.prompt LIKE 'A baker%'")[0]
+    assert "\x00" in content  # nothing altered or dropped on the way in
+    loaded = load_recipe(path)
+    with Store.open(loaded.store_path) as store:
+        verify(loaded, store)
+    verdicts = rows(path, "SELECT v.status, v.reason, v.details FROM verdicts v JOIN generations g USING "
+                          "(generation_id) JOIN problems p USING (problem_id) ORDER BY p.prompt LIKE 'A baker%' DESC")
+    assert verdicts[0][:2] == ("fail", "control_characters")
+    assert json.loads(verdicts[0][2])["character"] == "U+0000" and json.loads(verdicts[0][2])["field"] == "content"
+    assert [v[:2] for v in verdicts[1:]] == [("pass", "complete")] * (PROBLEMS - 1)

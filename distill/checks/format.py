@@ -1,6 +1,8 @@
 """Completeness and format: is this a whole, usable trace?
 
-Fails, in this order: ``empty_response`` (no text at all), ``truncated`` (``finish_reason`` length),
+Fails, in this order: ``empty_response`` (no text at all), ``control_characters`` (a NUL or another control
+character other than tab, newline and carriage return: what a broken server or decoder leaves; the reply is
+stored as it came, and this verdict keeps it out of every export), ``truncated`` (``finish_reason`` length),
 ``unclosed_think`` (a think block that never closes), ``repetition_loop`` (a degenerate loop: the text ends
 with one chunk repeated ``min_repeats`` times, or the same block of one to four lines/sentences comes
 ``min_repeats`` times in a row anywhere, in the content or the reasoning field; details give the repeated
@@ -23,6 +25,7 @@ from distill.errors import UsageError
 from distill.llm.response import extract_final_answer, split_response
 from distill.types import Generation, Problem, Verdict
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SEGMENTS = re.compile(r"\n+|(?<=[.!?。！？])\s+")
 
 
@@ -74,7 +77,7 @@ class FormatCheck(Check):
     characters, and the shortest stretch that counts), ``require_final_answer``."""
 
     name = "format"
-    version = "2"  # 2: loops of blocks of up to four sentences anywhere
+    version = "3"  # 2: loops of blocks of up to four sentences anywhere; 3: control characters
 
     def __init__(self, min_tokens: int = 0, max_tokens: int | None = None, min_repeats: int = 8,
                  max_period: int = 1000, min_loop_chars: int = 100, require_final_answer: bool = True,
@@ -118,6 +121,11 @@ class FormatCheck(Check):
         tokens = generation.completion_tokens
         if not content.strip() and not (generation.reasoning or "").strip():
             return self.verdict(generation, "fail", "empty_response")
+        for field, text in (("content", content), ("reasoning", generation.reasoning or "")):
+            if (control := _CONTROL.search(text)) is not None:
+                return self.verdict(generation, "fail", "control_characters", field=field, offset=control.start(),
+                                    character=f"U+{ord(control.group()):04X}",
+                                    count=len(_CONTROL.findall(text)))
         if generation.finish_reason == "length":
             return self.verdict(generation, "fail", "truncated", completion_tokens=tokens)
         if not split.think_closed:
