@@ -28,6 +28,7 @@ from distill.checks.exact_latex import exact_value, render
     (r"x^5 - x^4 + x^3", r"x^5 - x^4 + x^3+1", False),
     (r"\frac{\pi}{3}", "60", False),
     (r"2x", "2y", False),
+    (r"x^2 + 2xy + y^2", r"(x+y)^2", True),  # two letters in a row are a product
 ])
 def test_equal_exactly_when_the_values_are_equal(a: str, b: str, equal: bool) -> None:
     va, vb = exact_value(a), exact_value(b)
@@ -39,7 +40,7 @@ def test_equal_exactly_when_the_values_are_equal(a: str, b: str, equal: bool) ->
     "e^2", r"2i", "x_1", "3.5", "1,2", "1 000", r"2\frac13", "f(x)", r"\sqrt{-1}", r"\sqrt{x}", r"\sqrt[3]{2}",
     r"\frac{1}{1+\sqrt2}", r"2^{1000}", r"2^{2^{40}}", r"(a+b+c)^{64}", r"\infty", "x!", "a^b^c", "1/2x",
     r"3 \pm 2\sqrt{2}", "|x|", "x = 2", r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"x^{1/2}", r"\sin x", "",
-    "(", "2+", r"\frac{1}{0}",
+    "(", "2+", r"\frac{1}{0}", "north", "red", "no", "xy", r"2\text{apples}", "3 cats",
 ])
 def test_refuses_what_it_cannot_decide(text: str) -> None:
     assert exact_value(text) is None

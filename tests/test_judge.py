@@ -166,3 +166,34 @@ def test_the_judge_stops_asking_at_its_cost_cap(tmp_path: Path) -> None:
         got = verdicts(store, "judge")
     reasons = sorted(r for s, r, _ in got.values() if r not in ("rule_based_decided",))
     assert reasons.count("judge_budget") == 4 - asked >= 1 and len(reasons) == 4
+
+
+def test_the_judge_is_charged_for_lost_attempts_and_unusable_usage(tmp_path: Path) -> None:
+    from distill.testing.fault_server import Fault
+
+    faults = [Fault("slow", match="Crimson red", times=1, delay_s=3),  # the first attempt times out
+              Fault("no_usage", match="green")]                         # a reply without usage
+    with FaultServer(ServerPlan(answers=TEACHER, reasoning_mode="none")) as teacher, \
+            FaultServer(ServerPlan(faults=faults, answers=JUDGE, reasoning_mode="none")) as judge:
+        path = write_recipe(tmp_path, teacher, judge)
+        data = json.loads(path.read_text())
+        data["checks"][0]["model"] |= {"max_retries": 1, "timeout_s": 1, "retry_backoff_s": 0.01, "max_tokens": 100}
+        path.write_text(json.dumps(data))
+        runner = CliRunner()
+        for command in ("ingest", "generate", "verify"):
+            result = runner.invoke(app, [command, str(path)])
+            assert result.exit_code == 0, result.output
+    with Store.open(load_recipe(path).store_path, read_only=True) as store:
+        got = verdicts(store, "judge")
+    price_in, price_out = 0.15, 0.6
+    retried = got["red"][2]
+    assert got["red"][:2] == ("pass", "judge_equivalent") and retried["usage_note"] == "unanswered_attempts=1"
+    reply_cost = (retried["prompt_tokens"] * price_in + retried["completion_tokens"] * price_out) / 1e6
+    prompt_bound = sum(len(m["content"].encode()) + 8 for m in retried["messages"]) + 16
+    lost = (prompt_bound * price_in + 100 * price_out) / 1e6  # the timed-out attempt at its bound
+    assert retried["cost_usd"] == pytest.approx(reply_cost + lost)
+    unusable = got["blue"][2]
+    assert got["blue"][:2] == ("fail", "judge_different") and unusable["usage_note"] == "usage_missing"
+    assert unusable["prompt_tokens"] is None and unusable["completion_tokens"] is None
+    bound = sum(len(m["content"].encode()) + 8 for m in unusable["messages"]) + 16
+    assert unusable["cost_usd"] == pytest.approx((bound * price_in + 100 * price_out) / 1e6)

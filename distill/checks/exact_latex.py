@@ -9,7 +9,8 @@ square-free roots are independent), so two answers are equal exactly when their 
 a decision, not a guess, and no sympy import for the forms most math answers take.
 
 Anything else gives None and the pair goes on to math-verify in the workers: decimals (math-verify's
-rounding rules decide those), ``e`` and ``i`` (constants or variables?), subscripts, functions, lists,
+rounding rules decide those), ``e`` and ``i`` (constants or variables?), words (three letters in a row, or an
+answer of letters alone: ``north`` is not n*o*r*t*h), subscripts, functions, lists,
 intervals, matrices, ``\\pm``, roots of sums, fractional powers, division by a sum, and anything that grows
 past the bounds below (the fast path runs in the parent, without the workers' hard timeout).
 """
@@ -30,6 +31,8 @@ MAX_BITS = 2048          # numerator or denominator size of any coefficient
 MAX_RADICAND = 10**8     # square parts found by trial division: bounded work
 
 _TOKEN = re.compile(r"\s*(?:(\d+)|(\\[a-zA-Z]+)|([a-zA-Z])|(\S))")
+_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")  # three letters in a row (not a command's name)
+_LETTERS_ONLY = re.compile(r"^\s*[A-Za-z]{2,}\s*$")
 _CONSTANTS_OR_UNKNOWN = frozenset("eiEI")
 _FRACS = frozenset({"\\frac", "\\dfrac", "\\tfrac"})
 _TIMES = frozenset({"\\cdot", "\\times"})
@@ -44,6 +47,8 @@ def exact_value(text: str) -> Value | None:
     """The canonical form of ``text`` (see the module docstring), or None when it cannot be read exactly."""
     if len(text) > MAX_CHARS or "." in text or "," in text or "=" in text or "_" in text:
         return None
+    if _WORD.search(text) or _LETTERS_ONLY.match(text):
+        return None  # "north", "red", "no": words, not products of variables
     try:
         tokens = _tokens(text)
         parser = _Parser(tokens)

@@ -33,6 +33,7 @@ from distill.checks.base import Check
 from distill.errors import UsageError
 from distill.llm.requests import Budget
 from distill.llm.response import extract_final_answer, split_response
+from distill.llm.spend import charged_tokens, cost_of, note_reasons, reply_tokens, usage_note
 from distill.recipe import TeacherConfig
 from distill.types import ChatRequest, Generation, Problem, SamplingParams, Verdict, stable_hash
 
@@ -90,7 +91,6 @@ class JudgeCheck(Check):
         self.max_problem_chars = int(max_problem_chars)
         self.version = self.version_for(model=model, fallback_for=fallback_for)
         self.spent_usd = 0.0
-        self._teacher: Any = None
 
     @classmethod
     def version_for(cls, **params: Any) -> str:
@@ -156,8 +156,6 @@ class JudgeCheck(Check):
     async def _ask(self, asks: list[tuple[Problem, str]]) -> list[tuple[tuple[dict[str, str], ...], Any]]:
         from distill.llm.teachers import make_teacher
 
-        if self._teacher is None:
-            self._teacher = make_teacher(self.cfg)
         c = self.cfg
         params = SamplingParams(temperature=c.temperature, top_p=c.top_p, max_tokens=c.max_tokens, seed=c.seed,
                                 stop=tuple(c.stop), extra=dict(c.extra_body))
@@ -165,8 +163,11 @@ class JudgeCheck(Check):
                     for i, (problem, answer) in enumerate(asks)]
         results: dict[int, Any] = {}
         skipped: set[int] = set()
-        # generate's budget: before each request, spent + (in flight + 1) x the mean cost so far must stay under
+        # generate's budget, counted the same way: before each request, spent + (in flight + 1) x the expected
+        # charge must stay under the cap; a reply is charged from its checked usage and each attempt lost on the
+        # way (a timeout, a dropped connection) at its bound; concurrency clipped so one wave fits the cap
         budget = Budget(c.model_copy(update={"max_cost_usd": self.max_cost_usd}), self.spent_usd, 0)
+        budget.plan(requests)
 
         def feed() -> Iterator[ChatRequest]:
             for i, request in enumerate(requests):
@@ -176,25 +177,29 @@ class JudgeCheck(Check):
                 budget.sent += 1
                 yield request
 
-        async for completion in self._teacher.complete(feed()):
-            cost = self._cost(completion)
-            self.spent_usd += cost
-            budget.add(cost, completion.completion_tokens)
-            results[int(completion.request.problem_id.removeprefix("judge-"))] = completion
+        teacher = make_teacher(budget.teacher_config())
+        try:
+            async for completion in teacher.complete(feed()):
+                cost = self._cost(completion)
+                self.spent_usd += cost
+                budget.add(cost, charged_tokens(completion)[1], note_reasons(completion))
+                results[int(completion.request.problem_id.removeprefix("judge-"))] = completion
+        finally:
+            await teacher.aclose()
         return [(requests[i].messages, None if i in skipped else results.get(i)) for i in range(len(requests))]
 
     def _cost(self, completion: Any) -> float:
-        c = self.cfg
-        return ((completion.prompt_tokens or 0) * c.price_input_per_mtok
-                + (completion.completion_tokens or 0) * c.price_output_per_mtok) / 1e6
+        """What the judge's call is charged: its checked usage, plus each lost attempt at its bound."""
+        return cost_of(self.cfg, *charged_tokens(completion))
 
     def _verdict(self, generation: Generation, answer: str, context: dict[str, Any],
                  messages: tuple[dict[str, str], ...], completion: Any) -> Verdict:
         details = dict(context, answer=answer, judge_model=self.cfg.model, messages=list(messages))
         if completion is None:
             return self.verdict(generation, "abstain", "judge_budget", max_cost_usd=self.max_cost_usd, **details)
-        details |= {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
-                    "cost_usd": self._cost(completion)}
+        prompt_tokens, completion_tokens = reply_tokens(completion)
+        details |= {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                    "cost_usd": self._cost(completion), "usage_note": usage_note(completion)}
         if completion.error is not None:
             return self.verdict(generation, "error", completion.error, error_detail=completion.error_detail,
                                 **details)
@@ -209,9 +214,4 @@ class JudgeCheck(Check):
         return self.verdict(generation, "fail", "judge_different", 0.0, **details)
 
     def close(self) -> None:
-        if self._teacher is not None:
-            teacher, self._teacher = self._teacher, None
-            try:
-                asyncio.run(teacher.aclose())
-            except RuntimeError:
-                pass
+        """Nothing to release: each batch's client is closed when its requests are done."""
