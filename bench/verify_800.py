@@ -5,7 +5,9 @@ R1-style traces of real length (a think block of 2-8K characters with inline LaT
 with ``\\boxed{}``), their references taken from GSM8K test (500, integers) and MATH-500 (300: fractions,
 radicals, intervals, matrices, text) in ``../shared/data`` (without it, the answers of
 ``tests/data/verify_accuracy.jsonl``). Per reference, one of: the answer as written (60%), an equivalent
-other form (10%: ``\\dfrac``, spaces, ``x = ``, a trailing ``.0``), a wrong answer (30%).
+other form (10%: ``\\dfrac``, spaces, ``x = ``, a trailing ``.0``), a wrong answer (30%: an integer off by 1-9,
+else the same form with its last number off by one, ``(6,31,0)`` for ``(6,31,-1)``; ``+1`` appended when
+the reference has no digit).
 
 Contenders, each a fresh process timed from outside (interpreter start and imports included), the order
 rotated, three runs each (min/median/max):
@@ -23,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import statistics
@@ -68,7 +71,11 @@ def prediction(gold: str, rng: random.Random) -> str:
         if gold.lstrip("-").isdigit():
             return gold + ".0"
         return "x = " + gold.replace("\\frac", "\\dfrac").replace(" ", "")
-    return gold + "+1" if not gold.lstrip("-").isdigit() else str(int(gold) + rng.randint(1, 9))
+    if gold.lstrip("-").isdigit():
+        return str(int(gold) + rng.randint(1, 9))
+    # a realistic wrong answer: the same form with one number off (the last one), as a slip leaves it
+    wrong = re.sub(r"(\d+)(?!.*\d)", lambda m: str(int(m.group(1)) + 1), gold, count=1, flags=re.S)
+    return wrong if wrong != gold else gold + "+1"
 
 
 def trace(gold: str, rng: random.Random) -> str:

@@ -96,3 +96,51 @@ def test_decisions_agree_with_sympy_on_random_expressions() -> None:
         equal += truth
         assert (va == vb) == truth, (a, b)
     assert decided >= 120 and 40 <= equal <= decided - 40
+
+
+@pytest.mark.parametrize(("gold", "prediction", "decision"), [
+    ("1,-2", "-2,1", True),                                   # a list is a set, as math-verify reads it
+    ("1,1,2", "1,2", True),
+    ("1,2", r"\{1,2\}", True),
+    ("1,-2", "1,-2+1", False),
+    (r"3 \pm 2\sqrt{2}", r"3+2\sqrt{2}, 3-2\sqrt{2}", True),
+    (r"3 \pm 2 \sqrt{2}", r"3 \pm 2 \sqrt{3}", False),
+    ("(6,31,-1)", "(6,31,0)", False),                         # tuples in order
+    ("(1,2)", "(2,1)", False),
+    (r"[-3,\infty)", r"\left[-3, \infty\right)", True),       # intervals with their brackets
+    (r"(1,\infty)", r"(2,\infty)", False),
+    (r"\begin{pmatrix} -1/3 \\ 2/3 \\ 5/3 \end{pmatrix}",
+     r"\begin{pmatrix} -\frac13 \\ \frac23 \\ \frac53 \end{pmatrix}", True),
+    (r"\begin{pmatrix} -1/3 \\ 2/3 \\ 5/3 \end{pmatrix}", r"\begin{pmatrix} -1/3 \\ 2/3 \\ 4/3 \end{pmatrix}", False),
+    (r"\begin{pmatrix}1\\2\end{pmatrix}", r"\begin{bmatrix}1\\2\end{bmatrix}", True),
+    ("5x - 7y + 11z + 4 = 0", "-10x+14y-22z-8=0", True),      # equations up to a nonzero factor
+    ("5x - 7y + 11z + 4 = 0", "5x - 7y + 11z + 5 = 0", False),
+    ("2x+3y=6", "4x+6y=13", False),
+    ("x+y=1", "x+z=1", False),
+    # left to math-verify: kinds that differ, brackets that differ around equal entries, irrational factors
+    ("(1,2)", "1,2", None),
+    ("(1,2)", "[1,2]", None),
+    (r"(1,\infty)", r"(1,\infty]", None),
+    (r"\sqrt2 x + \sqrt2 y = \sqrt2", "x+y=1", None),
+    ("2x+3y=6", "2", None),
+    (r"(1,2) \cup (3,4)", r"(1,2) \cup (3,5)", None),
+])
+def test_structured_answers(gold: str, prediction: str, decision: bool | None) -> None:
+    from distill.checks.exact_latex import exact_decision
+
+    decided = exact_decision(gold, prediction)
+    assert (None if decided is None else decided[0]) is decision
+
+
+def test_structured_decisions_agree_with_math_verify() -> None:
+    """Every decided pair of the table above that math-verify reads as well gets math-verify's answer."""
+    mv = pytest.importorskip("math_verify")
+    from distill.checks.exact_latex import exact_decision
+
+    pairs = [("1,-2", "-2,1"), ("1,1,2", "1,2"), ("1,2", r"\{1,2\}"), ("(1,2)", "(2,1)"), ("(6,31,-1)", "(6,31,0)"),
+             (r"3 \pm 2\sqrt{2}", r"3+2\sqrt{2}, 3-2\sqrt{2}"), ("2x+3y=6", "4x+6y=12"), ("2x+3y=6", "4x+6y=13"),
+             (r"\begin{pmatrix}1\\2\end{pmatrix}", r"\begin{bmatrix}1\\2\end{bmatrix}"), (r"(1,\infty)", r"(2,\infty)")]
+    for gold, prediction in pairs:
+        decided = exact_decision(gold, prediction)
+        assert decided is not None
+        assert decided[0] == mv.verify(mv.parse(f"${gold}$"), mv.parse(f"${prediction}$")), (gold, prediction)

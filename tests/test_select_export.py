@@ -303,7 +303,7 @@ def test_select_memory_setting_bounds_duckdb_and_leaves_the_selection_alone(veri
 
     assert small.dataset_id == stable_hash(dataset_name(recipe), {
         "select": recipe.config.select.model_dump(mode="json", exclude={"memory_limit_mb"}),
-        "checks": [["format", "2"], ["math", "4"]], "test_size": 0.0}, [list(r) for r in kept])
+        "checks": [["format", "3"], ["math", "5"]], "test_size": 0.0}, [list(r) for r in kept])
 
 
 def test_a_select_that_keeps_nothing_names_the_setting_that_removed_the_last_rows(verified) -> None:

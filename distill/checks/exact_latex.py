@@ -8,11 +8,17 @@ square-free integer. Those terms are linearly independent over the rationals (pi
 square-free roots are independent), so two answers are equal exactly when their canonical forms are equal:
 a decision, not a guess, and no sympy import for the forms most math answers take.
 
+``exact_decision`` compares two answers built from such values, as math-verify does: lists (``1, -2``, ``\\{1,
+2\\}``, ``3 \\pm 2\\sqrt{2}``) as sets; tuples and intervals in order, with their brackets (an infinite endpoint
+allowed); matrices (``pmatrix``, ``bmatrix``) entry by entry; equations up to a nonzero factor (decided both ways
+when the coefficients are rational, otherwise only when they are proportional). Two different kinds (a tuple
+against a list, an equation against a value), or brackets that differ around equal entries, are left undecided.
+
 Anything else gives None and the pair goes on to math-verify in the workers: decimals (math-verify's
 rounding rules decide those), ``e`` and ``i`` (constants or variables?), words (three letters in a row, or an
-answer of letters alone: ``north`` is not n*o*r*t*h), subscripts, functions, lists,
-intervals, matrices, ``\\pm``, roots of sums, fractional powers, division by a sum, and anything that grows
-past the bounds below (the fast path runs in the parent, without the workers' hard timeout).
+answer of letters alone: ``north`` is not n*o*r*t*h), subscripts, functions, unions, roots of sums, fractional
+powers, division by a sum, and anything that grows past the bounds below (the fast path runs in the parent,
+without the workers' hard timeout).
 """
 
 from __future__ import annotations
@@ -326,3 +332,137 @@ class _Parser:
         if token in _CONSTANTS_OR_UNKNOWN:
             raise _Refuse
         return {(1, 0, ((token, 1),)): Fraction(1)}
+
+
+# ---- answers made of values: lists, tuples, intervals, matrices, equations --------------------------------
+Answer = tuple  # hashable: (kind, ...)
+_LEFT_RIGHT = re.compile(r"\\(?:left|right)(?![a-zA-Z])|\\[bB]ig[lr]?(?![a-zA-Z])")
+_MATRIX = re.compile(r"^\\begin\{([pb]matrix)\}(.*)\\end\{\1\}$", re.S)
+_INFINITY = re.compile(r"^([+-]?)\s*\\infty$")
+_PLUS_MINUS = re.compile(r"\\(?:pm|mp)(?![a-zA-Z])")
+
+
+def _frozen(value: Value) -> tuple:
+    return tuple(sorted(value.items(), key=lambda item: item[0]))
+
+
+def _split_top(text: str) -> list[str]:
+    """``text`` split at the commas outside every bracket (``\\{`` and ``\\}`` count as brackets)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] in "{}":
+            depth += 1 if text[i + 1] == "{" else -1
+            i += 2
+            continue
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth < 0:
+            return []
+        if ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    return parts + [text[start:]] if depth == 0 else []
+
+
+def _wrapped(text: str) -> bool:
+    """Whether the first bracket of ``text`` closes at its last character."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth == 0:
+            return i == len(text) - 1
+    return False
+
+
+def _scalar(text: str, infinite: bool = False) -> tuple | None:
+    text = text.strip()
+    if infinite and (inf := _INFINITY.match(text)):
+        return ("infinity", inf.group(1) or "+")
+    value = exact_value(text)
+    return None if value is None else _frozen(value)
+
+
+def _scalars(items: list[str], infinite: bool = False) -> tuple | None:
+    out = tuple(_scalar(item, infinite) for item in items)
+    return None if any(item is None for item in out) or not out else out
+
+
+def exact_answer(text: str) -> Answer | None:
+    """The answer's kind and exact content (see the module docstring), or None when it cannot be read."""
+    s = _LEFT_RIGHT.sub("", text).strip()
+    if not s or len(s) > MAX_CHARS:
+        return None
+    if (matrix := _MATRIX.match(s)) is not None:
+        rows = [row for row in re.split(r"\\\\", matrix.group(2))]
+        if rows and not rows[-1].strip():
+            rows.pop()
+        grid = tuple(_scalars(row.split("&")) for row in rows)
+        if not grid or any(row is None for row in grid) or len({len(row) for row in grid}) != 1:
+            return None
+        return ("matrix", grid)
+    if "=" in s:
+        sides = s.split("=")
+        if len(sides) != 2:
+            return None
+        left, right = exact_value(sides[0]), exact_value(sides[1])
+        if left is None or right is None:
+            return None
+        return ("equation", _add(left, right, -1))
+    if s.startswith("\\{") and s.endswith("\\}"):
+        items = _scalars(_split_top(s[2:-2]))
+        return None if items is None else ("set", frozenset(items))
+    if len(_PLUS_MINUS.findall(s)) == 1 and "," not in s:
+        head, tail = _PLUS_MINUS.split(s)
+        a, b = exact_value(head) if head.strip() else {}, exact_value(tail)
+        if a is None or b is None:
+            return None
+        return ("set", frozenset({_frozen(_add(a, b)), _frozen(_add(a, b, -1))}))
+    items = _split_top(s)
+    if len(items) > 1:
+        values = _scalars(items)
+        return None if values is None else ("set", frozenset(values))
+    if s[0] in "([" and s[-1] in ")]" and _wrapped(s):
+        inner = _split_top(s[1:-1])
+        if len(inner) > 1:
+            values = _scalars(inner, infinite=True)
+            return None if values is None else ("tuple", s[0] + s[-1], values)
+    value = exact_value(s)
+    return None if value is None else ("value", _frozen(value))
+
+
+def exact_decision(gold: str, prediction: str) -> tuple[bool, str, str] | None:
+    """(equal, gold as read, prediction as read) when both answers are read exactly and the comparison is a
+    decision; None when it is left to math-verify."""
+    g, p = exact_answer(gold), exact_answer(prediction)
+    if g is None or p is None or g[0] != p[0]:
+        return None
+    kind = g[0]
+    if kind == "tuple":
+        if g[2] != p[2]:
+            return False, repr(g), repr(p)
+        return (True, repr(g), repr(p)) if g[1] == p[1] else None
+    if kind == "equation":
+        equal = _proportional(g[1], p[1])
+        return None if equal is None else (equal, render(g[1]) + " = 0", render(p[1]) + " = 0")
+    shown = (lambda a: render(dict(a[1]))) if kind == "value" else repr
+    return g == p, shown(g), shown(p)
+
+
+def _proportional(a: Value, b: Value) -> bool | None:
+    """Whether a = c * b for a nonzero constant c: True when c is rational; False when it cannot be (every
+    coefficient rational, or the terms differ in their variables); None when only an irrational c could."""
+    if not a or not b:
+        return None if a or b else True
+    if {k[2] for k in a} != {k[2] for k in b}:
+        # the same variables' monomials must appear on both sides for any constant factor
+        return False
+    if a.keys() == b.keys():
+        ratios = {a[k] / b[k] for k in a}
+        if len(ratios) == 1:
+            return True
+    if all(k[:2] == (1, 0) for k in (*a, *b)):
+        return False
+    return None

@@ -55,7 +55,7 @@ from functools import lru_cache
 from typing import Any
 
 from distill.checks.base import Check
-from distill.checks.exact_latex import exact_value, render
+from distill.checks.exact_latex import exact_decision
 from distill.checks.math_forms import empty_set, equation_sides, equations_match, set_builder
 from distill.checks.numbers import plain_number, scientific_to_latex, strip_units
 from distill.checks.workers import WorkerPool
@@ -344,11 +344,10 @@ def _decide_fast(gold_text: str, pred_text: str) -> tuple[dict[str, Any], bool, 
     if _layout_free(gold_norm) == _layout_free(pred_norm):  # the same text: no need for sympy
         out.update(method="identical", match=True, parsed_gold=gold_norm, parsed_prediction=pred_norm)
         return out, gold_pct, pred_pct
-    if not (gold_pct or pred_pct) and (g_value := exact_value(gold_norm)) is not None \
-            and (p_value := exact_value(pred_norm)) is not None:
-        # fractions, roots, pi and polynomials: canonical forms compared exactly, no sympy (checks/exact_latex.py)
-        out.update(method="exact_latex", match=g_value == p_value, parsed_gold=render(g_value),
-                   parsed_prediction=render(p_value))
+    if not (gold_pct or pred_pct) and (decided := exact_decision(gold_norm, pred_norm)) is not None:
+        # fractions, roots, pi and polynomials, and lists, tuples, intervals, matrices and equations of them:
+        # canonical forms compared exactly, no sympy (checks/exact_latex.py)
+        out.update(method="exact_latex", match=decided[0], parsed_gold=decided[1], parsed_prediction=decided[2])
     return out, gold_pct, pred_pct
 
 
@@ -434,7 +433,8 @@ class MathCheck(Check):
     a ``verify_error``, instead of exhausting the machine)."""
 
     name = "math"
-    version = "4"  # 3: multiple_answers; 4: issue 21 (placeholders, restatements, e-notation, units, forms)
+    version = "5"  # 3: multiple_answers; 4: issue 21 (placeholders, restatements, e-notation, units, forms);
+    # 5: exact_latex (answers read exactly without sympy)
     domains = ("math",)
 
     def __init__(self, timeout_s: float = 10.0, processes: int | None = None, fallback: str = "none",
