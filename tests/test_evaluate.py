@@ -95,7 +95,19 @@ def test_pass_and_maj_at_k_from_known_verdicts_side_by_side_and_a_rerun_does_not
     head, *table = result.output.strip().splitlines()
     assert head.startswith("eval: 2 model(s) x 1 benchmark(s), 0 new samples (24 already done), 0 new verdicts")
     assert table[0].split() == ["benchmark", "metric", "base", "student", "student", "-", "base"]
-    assert "math_tiny  pass@1" in table[1] and table[1].split()[2:] == ["0.4167", "0.6667", "+0.2500"]
+    # each value with its standard error over problems: base's per-problem pass@1 is 1, 0, 1/4
+    assert "math_tiny  pass@1" in table[1] and table[1].split()[2:] == ["0.4167", "±", "0.3005", "0.6667", "±",
+                                                                         "0.3333", "+0.2500"]
+    # student - base, paired by problem, with its bootstrap interval in words
+    assert table[-1].startswith("math_tiny: pass@1 student - base +0.250 (95% CI -")
+    assert table[-1].endswith("paired bootstrap over 3 problems): not distinguishable from 0 at n=3")
+
+    plan = CliRunner().invoke(app, ["eval", str(path), "--plan", "--half-width", "0.1"])
+    assert plan.exit_code == 0, plan.output
+    # base's rates 1, 0, 1/4 at n=4: the problems differ so much that no n helps; three problems are too few
+    assert "  math_tiny base: ± 0.589 now (4 samples x 3 problems); no n reaches ± 0.1 on 3 problems" in plan.output
+    assert "about 98 problems would" in plan.output
+    assert base.state.stats["requests"] + student.state.stats["requests"] == requests  # --plan runs nothing
 
     status = CliRunner().invoke(app, ["status", str(path), "--json"])
     assert status.exit_code == 0, status.output

@@ -9,7 +9,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "distill"
 LOWER = ("llm", "checks", "data", "store", "views", "runtime")
-KERNEL = ("types", "recipe", "errors", "registry", "suggest", "scaffold", "redaction", "metrics")
+KERNEL = ("types", "recipe", "errors", "registry", "suggest", "scaffold", "redaction", "metrics", "eval_stats")
 
 
 def _module_name(path: Path) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 
 from distill.checks import CHECKS
 from distill.errors import RecipeError, SourceError, UsageError
+from distill.eval_stats import difference_sentence, paired_bootstrap, standard_error
 from distill.llm.prompts import PromptBuilder
 from distill.llm.teachers import teacher_hash
 from distill.metrics import majority_vote, mean, pass_at_k
@@ -57,6 +58,8 @@ class BenchmarkResult:
     n_problems: int
     n_samples: int
     counts: dict[str, int]  # correct, wrong, abstain, error, missing, unscored
+    se: dict[str, float | None] = field(default_factory=dict)  # standard error of each metric (eval_stats.py)
+    per_problem: dict[str, float] = field(default_factory=dict)  # problem_id -> pass@1 (c / n)
 
 
 @dataclass
@@ -69,6 +72,7 @@ class EvalSummary:
     new_verdicts: int = 0
     elapsed_s: float = 0.0
     overlap: str = ""  # the benchmarks' overlap with the training data (distill/stages/eval_overlap.py)
+    differences: dict[str, Any] = field(default_factory=dict)  # benchmark -> eval_stats.Difference (student - base)
 
     def line(self) -> str:
         """The one-line summary, then the side-by-side table of every benchmark and metric."""
@@ -87,7 +91,9 @@ class EvalSummary:
                 f"samples ({self.already_done} already done){failed}, {self.new_verdicts} new verdicts; "
                 f"not correct: {counted}")
         overlap = f"\n{self.overlap}" if self.overlap else ""
-        return head + "\n" + format_comparison(eval_comparison(self.metric_rows())) + overlap
+        return (head + "\n" + format_comparison(eval_comparison(self.metric_rows())) + overlap
+                + "".join(f"\n{benchmark}: {difference_sentence(diff)}"
+                          for benchmark, diff in sorted(self.differences.items())))
 
     def metric_rows(self) -> list[dict[str, Any]]:
         return [metric_row(r, name, value) for r in self.results for name, value in r.metrics.items()]
@@ -99,7 +105,7 @@ def metric_row(result: BenchmarkResult, name: str, value: float | None) -> dict[
             "label": result.label, "model": result.model, "teacher_hash": result.teacher_hash,
             "benchmark": result.benchmark, "metric": name, "k": int(k) if k else None, "value": value,
             "n_problems": result.n_problems, "n_samples": result.n_samples,
-            "details": {"counts": result.counts}}
+            "details": {"counts": result.counts, "se": result.se.get(name)}}
 
 
 # ---- configuration -------------------------------------------------------------------------------
@@ -255,6 +261,7 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
                                          scoring, cfg)
                 summary.results.append(result)
                 store.replace_eval(result.teacher_hash, benchmark, summary_rows(result), problems, run)
+        summary.differences = differences(summary.results, seed=cfg.seed or 0)
         status = "ok"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -264,7 +271,9 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
         store.finish_run(run, status, {"generated": summary.generated, "already_done": summary.already_done,
                                        "failed": summary.failed,
                                        "new_verdicts": summary.new_verdicts,
-                                       "results": [r.__dict__ for r in summary.results]})
+                                       "results": [{k: v for k, v in r.__dict__.items() if k != "per_problem"}
+                                                   for r in summary.results],
+                                       "differences": {b: d.__dict__ for b, d in summary.differences.items()}})
     return summary
 
 
@@ -330,10 +339,30 @@ def score(store: Store, benchmark: str, source: str, label: str, teacher: Teache
             "details": {"answers": answers, "outcomes": outcomes, "domain": domains.get(pid),
                         "maj": {str(k): v.correct for k, v in votes.items()}}})
     metrics: dict[str, float | None] = {name: mean(values) for name, values in per_k.items()}
+    se = {name: standard_error(values) for name, values in per_k.items()}
     if domains and set(domains.values()) == {"code"}:  # a vote needs final answers; programs have none
         metrics = {name: value for name, value in metrics.items() if not name.startswith("maj@")}
     metrics["mean_tokens"] = mean(tokens)
+    se["mean_tokens"] = standard_error(tokens)
     result = BenchmarkResult(benchmark, label, teacher.model, t_hash, metrics, len(problem_ids),
-                             sum(len(s) for s in samples.values()), counts)
+                             sum(len(s) for s in samples.values()), counts, se,
+                             dict(zip(problem_ids, per_k["pass@1"], strict=True)) if "pass@1" in per_k else {})
     return result, problems
+
+
+def differences(results: list[BenchmarkResult], seed: int = 0) -> dict[str, Any]:
+    """Per benchmark with both a ``base`` and a ``student`` result: student - base on pass@1, paired by problem,
+    with its bootstrap interval (``eval_stats.paired_bootstrap``)."""
+    by_key = {(r.benchmark, r.label): r for r in results}
+    out = {}
+    for benchmark in sorted({r.benchmark for r in results}):
+        base, student = by_key.get((benchmark, "base")), by_key.get((benchmark, "student"))
+        if base is None or student is None:
+            continue
+        shared = [pid for pid in base.per_problem if pid in student.per_problem]
+        diff = paired_bootstrap([base.per_problem[p] for p in shared], [student.per_problem[p] for p in shared],
+                                seed=seed)
+        if diff is not None:
+            out[benchmark] = diff
+    return out
 

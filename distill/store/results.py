@@ -114,8 +114,8 @@ class ResultsQueries:
     def eval_summary(self) -> list[dict[str, Any]]:
         """Every stored metric, newest model first: label, model, benchmark, metric, k, value, counts."""
         return _dicts(self.con.execute(
-            "SELECT label, model, teacher_hash, benchmark, metric, k, value, n_problems, n_samples, created_at "
-            "FROM evals ORDER BY benchmark, metric, k, label"))
+            "SELECT label, model, teacher_hash, benchmark, metric, k, value, n_problems, n_samples, details, "
+            "created_at FROM evals ORDER BY benchmark, metric, k, label"))
 
     def eval_problem_rows(self, teacher_hash: str, benchmark: str) -> list[dict[str, Any]]:
         rows = _dicts(self.con.execute(

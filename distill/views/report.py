@@ -339,6 +339,12 @@ def eval_comparison(metric_rows: list[dict[str, Any]]) -> dict[str, Any]:
                                                        "models": {}, "n_problems": row.get("n_problems")})
         entry["values"][label] = row["value"]
         entry["models"][label] = row.get("model")
+        details = row.get("details")
+        if isinstance(details, str):
+            import json
+
+            details = json.loads(details)
+        entry.setdefault("se", {})[label] = (details or {}).get("se")
     rows = [table[key] for key in sorted(table, key=lambda bm: (bm[0], _metric_key(bm[1])))]
     for entry in rows:
         base, student = entry["values"].get("base"), entry["values"].get("student")
@@ -354,12 +360,20 @@ def _fmt(value: Any, metric: str, signed: bool = False) -> str:
     return f"{value:+.4f}" if signed else f"{value:.4f}"
 
 
+def _se(se: float | None, metric: str) -> str:
+    """`` ± se`` (the metric's standard error over problems, distill/eval_stats.py), or nothing."""
+    if se is None:
+        return ""
+    return f" ± {se:,.1f}" if metric == "mean_tokens" else f" ± {se:.4f}"
+
+
 def comparison_table_rows(comparison: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     columns = ["benchmark", "metric", *comparison["labels"]] + (["student - base"] if comparison["diff"] else [])
     rows = []
     for entry in comparison["rows"]:
-        row = [entry["benchmark"], entry["metric"]] + [_fmt(entry["values"].get(label), entry["metric"])
-                                                       for label in comparison["labels"]]
+        row = [entry["benchmark"], entry["metric"]] + [
+            _fmt(entry["values"].get(label), entry["metric"]) + _se(entry.get("se", {}).get(label), entry["metric"])
+            for label in comparison["labels"]]
         if comparison["diff"]:
             row.append(_fmt(entry["diff"], entry["metric"], signed=True))
         rows.append(row)
