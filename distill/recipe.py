@@ -320,6 +320,17 @@ class TrainConfig(_Section):
     seed: int = 0
 
 
+class ProtocolConfig(_Section):
+    """One benchmark's sampling, over the preset's and the eval section's (see distill/stages/eval_protocols.py)."""
+
+    n: int | None = Field(default=None, ge=1)
+    k: list[int] | None = None
+    temperature: float | None = Field(default=None, ge=0)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    seed: int | None = None
+
+
 class EvalConfig(_Section):
     """Models under test as teachers on held-out benchmarks, scored by the checks that filtered the data
     (see ``distill/stages/evaluate.py``)."""
@@ -344,9 +355,22 @@ class EvalConfig(_Section):
     # A benchmark that is a training source (the same file or hub split, or most of its problems verbatim) fails
     # eval unless this is true (see distill/stages/eval_overlap.py); overlap is printed either way.
     allow_overlap: bool = False
+    # A published protocol (n, temperature, top_p, max_tokens per benchmark kind: distill/stages/eval_protocols.py);
+    # values set above in this section win over it, and `protocols` per benchmark win over both.
+    preset: Literal["sky-t1", "open-r1", "s1"] | None = None
+    protocols: dict[str, ProtocolConfig] = Field(default_factory=dict)  # benchmark name -> its own values
+
+    @model_validator(mode="after")
+    def _protocols_name_benchmarks(self) -> EvalConfig:
+        unknown = [name for name in self.protocols if name not in self.benchmarks]
+        if unknown:
+            raise ValueError(f"protocols: '{unknown[0]}' is not one of the benchmarks ({', '.join(self.benchmarks)})")
+        return self
 
     @model_validator(mode="after")
     def _ks_within_n(self) -> EvalConfig:
+        if self.preset is not None and "n" not in self.model_fields_set:
+            return self  # n comes per benchmark from the preset; each benchmark keeps the k within its n
         bad = [k for k in self.k if not 1 <= k <= self.n]
         if bad:
             raise ValueError(f"k: every k must be between 1 and n ({self.n}), got {bad[0]}")

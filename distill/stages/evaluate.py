@@ -31,6 +31,7 @@ from distill.llm.prompts import PromptBuilder
 from distill.llm.teachers import teacher_hash
 from distill.metrics import majority_vote, mean, pass_at_k
 from distill.recipe import EvalConfig, LoadedRecipe, SourceConfig, TeacherConfig
+from distill.stages.eval_protocols import Protocol, protocol
 from distill.store import Store
 from distill.types import EVAL_SOURCE_PREFIX, stable_hash
 
@@ -45,7 +46,6 @@ _HUB_DEFAULTS: dict[str, dict[str, str]] = {
     "HuggingFaceH4/aime_2024": {"split": "train"},
 }
 _FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv", ".arrow")
-_SAMPLING = ("temperature", "top_p", "max_tokens", "seed")
 
 
 @dataclass
@@ -60,6 +60,7 @@ class BenchmarkResult:
     counts: dict[str, int]  # correct, wrong, abstain, error, missing, unscored
     se: dict[str, float | None] = field(default_factory=dict)  # standard error of each metric (eval_stats.py)
     per_problem: dict[str, float] = field(default_factory=dict)  # problem_id -> pass@1 (c / n)
+    protocol: dict[str, Any] = field(default_factory=dict)  # n, sampling and preset it was evaluated with
 
 
 @dataclass
@@ -91,7 +92,12 @@ class EvalSummary:
                 f"samples ({self.already_done} already done){failed}, {self.new_verdicts} new verdicts; "
                 f"not correct: {counted}")
         overlap = f"\n{self.overlap}" if self.overlap else ""
-        return (head + "\n" + format_comparison(eval_comparison(self.metric_rows())) + overlap
+        protocols = {r.benchmark: r.protocol for r in self.results if r.protocol}
+        preset = next((p["preset"] for p in protocols.values() if p.get("preset")), None)
+        sampled = "; ".join(f"{b} n {p['n']}, temperature {p['temperature']}, top_p {p['top_p']}, max_tokens "
+                            f"{p['max_tokens']:,}" for b, p in sorted(protocols.items()))
+        sampled = f"\nsampling{f' ({preset} preset)' if preset else ''}: {sampled}" if sampled else ""
+        return (head + "\n" + format_comparison(eval_comparison(self.metric_rows())) + sampled + overlap
                 + "".join(f"\n{benchmark}: {difference_sentence(diff)}"
                           for benchmark, diff in sorted(self.differences.items())))
 
@@ -105,7 +111,7 @@ def metric_row(result: BenchmarkResult, name: str, value: float | None) -> dict[
             "label": result.label, "model": result.model, "teacher_hash": result.teacher_hash,
             "benchmark": result.benchmark, "metric": name, "k": int(k) if k else None, "value": value,
             "n_problems": result.n_problems, "n_samples": result.n_samples,
-            "details": {"counts": result.counts, "se": result.se.get(name)}}
+            "details": {"counts": result.counts, "se": result.se.get(name), "protocol": result.protocol}}
 
 
 # ---- configuration -------------------------------------------------------------------------------
@@ -134,7 +140,8 @@ def benchmark_source(name: str, spec: str | SourceConfig, recipe: LoadedRecipe) 
 
 
 def models_under_test(recipe: LoadedRecipe, store: Store) -> dict[str, TeacherConfig]:
-    """Label -> the teacher configuration generating its samples, with the eval's n, limit and sampling."""
+    """Label -> the model's teacher section as given (``model: trained`` resolved to the student's folder); the
+    sampling of each benchmark is applied by ``for_protocol``."""
     cfg = eval_config(recipe)
     models = dict(cfg.models)
     if not models:
@@ -145,14 +152,15 @@ def models_under_test(recipe: LoadedRecipe, store: Store) -> dict[str, TeacherCo
         device = {"device": train.device} if train.device else {}
         models = {"base": TeacherConfig(backend="transformers", model=train.base_model, **device),
                   "student": TeacherConfig(backend="transformers", model=TRAINED, **device)}
-    resolved = {}
-    for label, teacher in models.items():
-        update: dict[str, Any] = {"n": cfg.n, "limit": cfg.limit}
-        update |= {key: getattr(cfg, key) for key in _SAMPLING if key not in teacher.model_fields_set}
-        if teacher.model == TRAINED:
-            update["model"] = trained_model_dir(recipe, store, label)
-        resolved[label] = teacher.model_copy(update=update)
-    return resolved
+    return {label: teacher.model_copy(update={"model": trained_model_dir(recipe, store, label)})
+            if teacher.model == TRAINED else teacher for label, teacher in models.items()}
+
+
+def for_protocol(teacher: TeacherConfig, proto: Protocol, limit: int | None) -> TeacherConfig:
+    """The model with a benchmark's n and limit, and its sampling where the model's own section sets none."""
+    update: dict[str, Any] = {"n": proto.n, "limit": limit}
+    update |= {key: value for key, value in proto.sampling().items() if key not in teacher.model_fields_set}
+    return teacher.model_copy(update=update)
 
 
 def trained_model_dir(recipe: LoadedRecipe, store: Store, label: str) -> str:
@@ -218,24 +226,28 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
         except UsageError as exc:
             raise RecipeError(f"{recipe.path}: eval.checks[{i}]: {exc}") from None
     sources = {name: benchmark_source(name, spec, recipe) for name, spec in cfg.benchmarks.items()}
+    protocols = {name: protocol(cfg, name, sources[name].hub or sources[name].path or "") for name in sources}
     models = models_under_test(recipe, store)
-    probe = _derived(recipe, list(sources.values()), next(iter(models.values())), checks)
+    # (benchmark, label) -> the teacher configuration generating that model's samples on that benchmark
+    plans = {(name, label): for_protocol(teacher, protocols[name], cfg.limit)
+             for name in sources for label, teacher in models.items()}
+    probe = _derived(recipe, list(sources.values()), next(iter(plans.values())), checks)
     classes = check_classes(probe)
     scoring = [c for c in classes if c.name in score_check_names(recipe, classes)]
     prompts = PromptBuilder.from_config(recipe.config.prompt)
-    hashes = {label: teacher_hash(teacher, prompts.fingerprint) for label, teacher in models.items()}
-    seen: dict[str, str] = {}
-    for label, t_hash in hashes.items():
-        if t_hash in seen:  # results are keyed by teacher configuration: the two would overwrite each other
-            raise RecipeError(f"{recipe.path}: eval.models: '{seen[t_hash]}' and '{label}' are the same model "
-                              f"with the same sampling; keep one label")
-        seen[t_hash] = label
+    hashes = {key: teacher_hash(teacher, prompts.fingerprint) for key, teacher in plans.items()}
+    seen: dict[tuple[str, str], str] = {}
+    for (name, label), t_hash in hashes.items():
+        if (name, t_hash) in seen:  # results are keyed by teacher configuration: the two would overwrite each other
+            raise RecipeError(f"{recipe.path}: eval.models: '{seen[(name, t_hash)]}' and '{label}' are the same "
+                              f"model with the same sampling; keep one label")
+        seen[(name, t_hash)] = label
     run = store.start_run("eval", recipe.config.name, recipe.hash, str(recipe.path))
     summary = EvalSummary(run.run_id)
     started = time.monotonic()
     status = "failed"
     try:
-        every = _derived(recipe, list(sources.values()), next(iter(models.values())), checks)
+        every = _derived(recipe, list(sources.values()), next(iter(plans.values())), checks)
         try:
             ingest(every, store)
         except SourceError as exc:
@@ -244,21 +256,25 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
             raise SourceError(f"{exc}; without the Hub, give eval.benchmarks a file path instead (e.g. math500: "
                               f"data/math500.test.jsonl)") from None
         summary.overlap = check_overlap(recipe, store, sources)  # before any sample is spent on a leaked benchmark
-        # One generate call per model (one model load); with a limit, one per benchmark, as the teacher's
-        # `limit` counts problems over all of a recipe's sources.
-        groups = [[s] for s in sources.values()] if cfg.limit is not None else [list(sources.values())]
-        for teacher in models.values():
-            for group in groups:
-                generated = generate(_derived(recipe, group, teacher, checks), store)
+        # One generate call per model and sampling (one model load for the benchmarks that share a protocol); with
+        # a limit, one per benchmark, as the teacher's `limit` counts problems over all of a recipe's sources.
+        for label in models:
+            groups: dict[str, list[str]] = {}
+            for name in sources:
+                key = name if cfg.limit is not None else hashes[(name, label)]
+                groups.setdefault(key, []).append(name)
+            for names in groups.values():
+                teacher = plans[(names[0], label)]
+                generated = generate(_derived(recipe, [sources[n] for n in names], teacher, checks), store)
                 summary.generated += generated.received
                 summary.already_done += generated.already_done
                 summary.failed += generated.errors
         # One pass over every benchmark's samples, so each check starts its worker pool once.
         summary.new_verdicts = sum(verify(every, store).computed.values())
         for benchmark, source in sources.items():
-            for label, teacher in models.items():
-                result, problems = score(store, benchmark, source.display_name, label, teacher, hashes[label],
-                                         scoring, cfg)
+            for label in models:
+                result, problems = score(store, benchmark, source.display_name, label, plans[(benchmark, label)],
+                                         hashes[(benchmark, label)], scoring, cfg, protocols[benchmark])
                 summary.results.append(result)
                 store.replace_eval(result.teacher_hash, benchmark, summary_rows(result), problems, run)
         summary.differences = differences(summary.results, seed=cfg.seed or 0)
@@ -294,9 +310,9 @@ def _outcome(verdicts: dict[str, str], applicable: list[str]) -> str:
 
 
 def score(store: Store, benchmark: str, source: str, label: str, teacher: TeacherConfig, t_hash: str,
-          scoring: list[type], cfg: EvalConfig) -> tuple[BenchmarkResult, list[dict[str, Any]]]:
+          scoring: list[type], cfg: EvalConfig, proto: Protocol) -> tuple[BenchmarkResult, list[dict[str, Any]]]:
     """Metrics of one model on one benchmark from its stored samples and verdicts."""
-    n = cfg.n
+    n, ks = proto.n, proto.ks
     problem_ids = [p.problem_id for p in store.iter_problems(sources=[source], limit=cfg.limit)]
     samples: dict[str, dict[int, dict[str, Any]]] = {pid: {} for pid in problem_ids}
     domains: dict[str, str] = {}
@@ -305,7 +321,7 @@ def score(store: Store, benchmark: str, source: str, label: str, teacher: Teache
             samples[row["problem_id"]][row["sample_index"]] = row
             domains[row["problem_id"]] = row["domain"]
     counts = dict.fromkeys(("correct", "wrong", "abstain", "error", "missing", "unscored"), 0)
-    per_k: dict[str, list[float]] = {f"{m}@{k}": [] for k in cfg.ks for m in ("pass", "maj")}
+    per_k: dict[str, list[float]] = {f"{m}@{k}": [] for k in ks for m in ("pass", "maj")}
     tokens: list[float] = []
     problems = []
     for pid in problem_ids:
@@ -326,11 +342,11 @@ def score(store: Store, benchmark: str, source: str, label: str, teacher: Teache
             answers.append(answer)
             correct.append(outcome == "correct")
         c = sum(correct)
-        votes = {k: majority_vote(answers[:k], correct[:k]) for k in cfg.ks}
-        for k in cfg.ks:
+        votes = {k: majority_vote(answers[:k], correct[:k]) for k in ks}
+        for k in ks:
             per_k[f"pass@{k}"].append(pass_at_k(n, c, k))
             per_k[f"maj@{k}"].append(float(votes[k].correct))
-        final_vote = votes[max(cfg.ks)]
+        final_vote = votes[max(ks)]
         problem_tokens = [r["completion_tokens"] for r in samples[pid].values() if r["completion_tokens"] is not None]
         problems.append({
             "teacher_hash": t_hash, "benchmark": benchmark, "problem_id": pid, "label": label,
@@ -346,7 +362,8 @@ def score(store: Store, benchmark: str, source: str, label: str, teacher: Teache
     se["mean_tokens"] = standard_error(tokens)
     result = BenchmarkResult(benchmark, label, teacher.model, t_hash, metrics, len(problem_ids),
                              sum(len(s) for s in samples.values()), counts, se,
-                             dict(zip(problem_ids, per_k["pass@1"], strict=True)) if "pass@1" in per_k else {})
+                             dict(zip(problem_ids, per_k["pass@1"], strict=True)) if "pass@1" in per_k else {},
+                             {"n": n, "k": list(ks), **proto.sampling(), "preset": proto.preset, "kind": proto.kind})
     return result, problems
 
 
