@@ -21,6 +21,7 @@ PEFT adapter on its base model).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from distill.llm.prompts import PromptBuilder
 from distill.llm.teachers import teacher_hash
 from distill.metrics import majority_vote, mean, pass_at_k
 from distill.recipe import EvalConfig, LoadedRecipe, SourceConfig, TeacherConfig
+from distill.stages.eval_diagnostics import per_problem_rates, regressions
 from distill.stages.eval_protocols import Protocol, protocol
 from distill.store import Store
 from distill.types import EVAL_SOURCE_PREFIX, stable_hash
@@ -74,6 +76,7 @@ class EvalSummary:
     elapsed_s: float = 0.0
     overlap: str = ""  # the benchmarks' overlap with the training data (distill/stages/eval_overlap.py)
     differences: dict[str, Any] = field(default_factory=dict)  # benchmark -> eval_stats.Difference (student - base)
+    regressions: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # benchmark -> label -> problem ids
 
     def line(self) -> str:
         """The one-line summary, then the side-by-side table of every benchmark and metric."""
@@ -99,7 +102,11 @@ class EvalSummary:
         sampled = f"\nsampling{f' ({preset} preset)' if preset else ''}: {sampled}" if sampled else ""
         return (head + "\n" + format_comparison(eval_comparison(self.metric_rows())) + sampled + overlap
                 + "".join(f"\n{benchmark}: {difference_sentence(diff)}"
-                          for benchmark, diff in sorted(self.differences.items())))
+                          for benchmark, diff in sorted(self.differences.items()))
+                + "".join(f"\n{benchmark}: {len(ids)} problem(s) {label} solves (pass@1 >= 0.5) and the student fails "
+                          f"on every sample: {', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''} (eval_problems)"
+                          for benchmark, lost in sorted(self.regressions.items())
+                          for label, ids in lost.items() if ids))
 
     def metric_rows(self) -> list[dict[str, Any]]:
         return [metric_row(r, name, value) for r in self.results for name, value in r.metrics.items()]
@@ -274,10 +281,15 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
         for benchmark, source in sources.items():
             for label in models:
                 result, problems = score(store, benchmark, source.display_name, label, plans[(benchmark, label)],
-                                         hashes[(benchmark, label)], scoring, cfg, protocols[benchmark])
+                                         hashes[(benchmark, label)], scoring, cfg, protocols[benchmark],
+                                         [c for c in classes if c.name in ("format", "language")])
                 summary.results.append(result)
                 store.replace_eval(result.teacher_hash, benchmark, summary_rows(result), problems, run)
         summary.differences = differences(summary.results, seed=cfg.seed or 0)
+        for benchmark in sources:
+            lost = regressions({r.label: r.per_problem for r in summary.results if r.benchmark == benchmark})
+            if any(lost.values()):
+                summary.regressions[benchmark] = lost
         status = "ok"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -289,7 +301,8 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
                                        "new_verdicts": summary.new_verdicts,
                                        "results": [{k: v for k, v in r.__dict__.items() if k != "per_problem"}
                                                    for r in summary.results],
-                                       "differences": {b: d.__dict__ for b, d in summary.differences.items()}})
+                                       "differences": {b: d.__dict__ for b, d in summary.differences.items()},
+                                       "regressions": summary.regressions})
     return summary
 
 
@@ -310,13 +323,15 @@ def _outcome(verdicts: dict[str, str], applicable: list[str]) -> str:
 
 
 def score(store: Store, benchmark: str, source: str, label: str, teacher: TeacherConfig, t_hash: str,
-          scoring: list[type], cfg: EvalConfig, proto: Protocol) -> tuple[BenchmarkResult, list[dict[str, Any]]]:
+          scoring: list[type], cfg: EvalConfig, proto: Protocol,
+          diagnosing: Sequence[type] = ()) -> tuple[BenchmarkResult, list[dict[str, Any]]]:
     """Metrics of one model on one benchmark from its stored samples and verdicts."""
     n, ks = proto.n, proto.ks
     problem_ids = [p.problem_id for p in store.iter_problems(sources=[source], limit=cfg.limit)]
     samples: dict[str, dict[int, dict[str, Any]]] = {pid: {} for pid in problem_ids}
     domains: dict[str, str] = {}
-    for row in store.eval_samples(t_hash, source, [(c.name, c.version) for c in scoring]):
+    judged = [(c.name, c.version) for c in scoring] + [(c.name, c.version) for c in diagnosing if c not in scoring]
+    for row in store.eval_samples(t_hash, source, judged):
         if row["problem_id"] in samples and row["sample_index"] < n:
             samples[row["problem_id"]][row["sample_index"]] = row
             domains[row["problem_id"]] = row["domain"]
@@ -360,6 +375,8 @@ def score(store: Store, benchmark: str, source: str, label: str, teacher: Teache
         metrics = {name: value for name, value in metrics.items() if not name.startswith("maj@")}
     metrics["mean_tokens"] = mean(tokens)
     se["mean_tokens"] = standard_error(tokens)
+    for name, values in per_problem_rates([list(samples[pid].values()) for pid in problem_ids]).items():
+        metrics[name], se[name] = mean(values), standard_error(values)
     result = BenchmarkResult(benchmark, label, teacher.model, t_hash, metrics, len(problem_ids),
                              sum(len(s) for s in samples.values()), counts, se,
                              dict(zip(problem_ids, per_k["pass@1"], strict=True)) if "pass@1" in per_k else {},

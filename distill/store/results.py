@@ -74,21 +74,25 @@ class ResultsQueries:
     def eval_samples(self, teacher_hash: str, source: str,
                      checks: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
         """Every sample of this model on this benchmark source: problem, index, final answer, tokens, and
-        ``verdicts`` {check: status} for the given (check, version) pairs (absent when not computed)."""
+        ``verdicts`` {check: status} and ``reasons`` {check: reason} for the given (check, version) pairs (absent when
+        not computed)."""
         rows = _dicts(self.con.execute(
             "SELECT g.problem_id, p.domain, g.sample_index, g.generation_id, g.final_answer, g.completion_tokens, "
             "g.finish_reason FROM generations g JOIN problems p USING (problem_id) "
             "WHERE g.teacher_hash = ? AND p.source = ? AND g.status = 'ok' ORDER BY p.rowid, g.sample_index",
             [teacher_hash, source]))
         verdicts: dict[str, dict[str, str]] = {}
+        reasons: dict[str, dict[str, str]] = {}
         for name, version in checks:
-            for gid, status in self.con.execute(
-                    "SELECT v.generation_id, v.status FROM verdicts v JOIN generations g USING (generation_id) "
-                    "WHERE g.teacher_hash = ? AND v.check_name = ? AND v.check_version = ?",
+            for gid, status, reason in self.con.execute(
+                    "SELECT v.generation_id, v.status, v.reason FROM verdicts v JOIN generations g "
+                    "USING (generation_id) WHERE g.teacher_hash = ? AND v.check_name = ? AND v.check_version = ?",
                     [teacher_hash, name, version]).fetchall():
                 verdicts.setdefault(gid, {})[name] = status
+                reasons.setdefault(gid, {})[name] = reason
         for row in rows:
             row["verdicts"] = verdicts.get(row["generation_id"], {})
+            row["reasons"] = reasons.get(row["generation_id"], {})
         return rows
 
     def replace_eval(self, teacher_hash: str, benchmark: str, metrics: Sequence[dict[str, Any]],
