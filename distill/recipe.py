@@ -117,6 +117,11 @@ class TeacherConfig(_Section):
     limit: int | None = Field(default=None, ge=1)
     batch_size: int = Field(default=8, ge=1)  # transformers/vllm backends
     device: str | None = None
+    # transformers/vllm backends: the weights' dtype; auto is bf16 on a GPU (fp32 on a CPU) for transformers and the
+    # model's own for vLLM; float32 is Sky-T1's evaluation fix. Part of the teacher hash when not auto.
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    tensor_parallel: int = Field(default=1, ge=1)  # vllm: GPUs per engine
+    data_parallel: int | None = Field(default=None, ge=1)  # vllm: engines (default: visible GPUs / tensor_parallel)
     # openai backend: `batch` sends generate's requests through the provider's batch API (files + batches) at its
     # discount, resumable across crashes; `stream` sends them one by one as they are planned
     mode: Literal["stream", "batch"] = "stream"

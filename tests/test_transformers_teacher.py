@@ -108,3 +108,16 @@ def test_openai_backend_against_a_real_transformers_serve(tiny_model: Path, tmp_
     assert all(c.prompt_tokens and c.prompt_tokens > 5 for c in out)
     # The server ignores n: the client learned it and sent the other samples separately with their seeds.
     assert len({c.content for c in out}) > 1
+
+
+def test_the_dtype_setting_loads_the_weights_in_that_dtype(tiny_model: Path) -> None:
+    import torch
+
+    from distill.llm.teachers.transformers_backend import TransformersTeacher
+
+    teacher = TransformersTeacher(TeacherConfig(backend="transformers", model=str(tiny_model), dtype="bfloat16"))
+    teacher._load()
+    assert teacher._model.dtype == torch.bfloat16  # on a CPU, where auto would be float32
+    auto = TransformersTeacher(TeacherConfig(backend="transformers", model=str(tiny_model)))
+    auto._load()
+    assert auto._model.dtype == torch.float32

@@ -157,10 +157,24 @@ def models_under_test(recipe: LoadedRecipe, store: Store) -> dict[str, TeacherCo
             raise RecipeError(f"{recipe.path}: eval.models: name the models to evaluate (e.g. base: {{backend: "
                               f"transformers, model: Qwen/Qwen2.5-1.5B-Instruct}}), or add a train section")
         device = {"device": train.device} if train.device else {}
-        models = {"base": TeacherConfig(backend="transformers", model=train.base_model, **device),
-                  "student": TeacherConfig(backend="transformers", model=TRAINED, **device)}
+        backend = default_engine()
+        models = {"base": TeacherConfig(backend=backend, model=train.base_model, **device),
+                  "student": TeacherConfig(backend=backend, model=TRAINED, **device)}
     return {label: teacher.model_copy(update={"model": trained_model_dir(recipe, store, label)})
             if teacher.model == TRAINED else teacher for label, teacher in models.items()}
+
+
+def default_engine() -> str:
+    """The backend the default base and student run on: vLLM's offline engine when vLLM is installed and a GPU is
+    visible (hours instead of days for 16-32K-token samples; LoRA students through ``LoRARequest``), else batched
+    transformers generation (left padding, KV cache) in this process."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        return "transformers"
+    from distill.llm.teachers.vllm_backend import visible_gpus
+
+    return "vllm" if visible_gpus() > 0 else "transformers"
 
 
 def for_protocol(teacher: TeacherConfig, proto: Protocol, limit: int | None) -> TeacherConfig:

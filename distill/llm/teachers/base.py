@@ -31,10 +31,11 @@ def teacher_hash(cfg: TeacherConfig, prompt_fingerprint: str) -> str:
     """What decides the text of a generation: backend, model, sampling and the prompt.
 
     Not included: ``n`` (raising it adds samples to the same set), base URLs, concurrency, timeouts,
-    retries, prices and budgets.
+    retries, prices, budgets and parallelism. ``dtype`` is included when it is not ``auto``.
     """
+    dtype = [] if cfg.dtype == "auto" else [cfg.dtype]  # only when set: hashes from before the field stay the same
     return stable_hash("teacher-v1", cfg.backend, cfg.model, cfg.temperature, cfg.top_p, cfg.max_tokens, cfg.seed,
-                       list(cfg.stop), cfg.extra_body, prompt_fingerprint)
+                       list(cfg.stop), cfg.extra_body, prompt_fingerprint, *dtype)
 
 
 def adapter_base_model(model_ref: str, resolve: Callable[[str], Path]) -> str | None:

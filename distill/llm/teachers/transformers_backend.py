@@ -56,7 +56,8 @@ class TransformersTeacher:
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(tokenizer_ref)
             device = self.cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+            dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}.get(
+                self.cfg.dtype, torch.bfloat16 if device.startswith("cuda") else torch.float32)
             model = AutoModelForCausalLM.from_pretrained(base_ref, dtype=dtype)
             if adapter_base:
                 from peft import PeftModel
