@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distill.checks import CHECKS
+from distill.data.benchmarks import lookup, size_problem
 from distill.errors import RecipeError, SourceError, UsageError
 from distill.eval_stats import difference_sentence, paired_bootstrap, standard_error
 from distill.llm.prompts import PromptBuilder
@@ -42,11 +43,6 @@ SOURCE_PREFIX = EVAL_SOURCE_PREFIX
 
 # Adapter by a word in the benchmark's name or id; the first match wins (amc23's hub id contains "math").
 _ADAPTER_WORDS = (("gsm8k", "gsm8k"), ("aime", "aime"), ("amc", "amc"), ("math", "math"))
-# Hub datasets whose config or split is not the usual (default config, "test").
-_HUB_DEFAULTS: dict[str, dict[str, str]] = {
-    "openai/gsm8k": {"config": "main", "split": "test"},
-    "HuggingFaceH4/aime_2024": {"split": "train"},
-}
 _FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv", ".arrow")
 
 
@@ -134,7 +130,9 @@ def benchmark_source(name: str, spec: str | SourceConfig, recipe: LoadedRecipe) 
     source_name = SOURCE_PREFIX + name
     if isinstance(spec, SourceConfig):
         return spec.model_copy(update={"name": source_name})
-    adapter = next((a for word, a in _ADAPTER_WORDS if word in f"{name} {spec}".lower()), None)
+    known = lookup(name, spec)
+    adapter = known.adapter if known else next((a for word, a in _ADAPTER_WORDS if word in f"{name} {spec}".lower()),
+                                               None)
     if adapter is None:
         raise RecipeError(
             f"{recipe.path}: eval.benchmarks.{name}: cannot tell the adapter from '{name}' or '{spec}'; give the "
@@ -142,8 +140,9 @@ def benchmark_source(name: str, spec: str | SourceConfig, recipe: LoadedRecipe) 
     is_file = recipe.resolve(spec).exists() or spec.lower().endswith(_FILE_SUFFIXES) or spec.startswith((".", "/", "~"))
     if is_file:
         return SourceConfig(adapter=adapter, name=source_name, path=spec)
-    hub = {"split": "test"} | _HUB_DEFAULTS.get(spec, {})
-    return SourceConfig(adapter=adapter, name=source_name, hub=spec, **hub)
+    if known is not None and known.hub.lower() == spec.lower():
+        return SourceConfig(adapter=adapter, name=source_name, hub=known.hub, split=known.split, config=known.config)
+    return SourceConfig(adapter=adapter, name=source_name, hub=spec, split="test")
 
 
 def models_under_test(recipe: LoadedRecipe, store: Store) -> dict[str, TeacherConfig]:
@@ -276,6 +275,7 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
                 raise
             raise SourceError(f"{exc}; without the Hub, give eval.benchmarks a file path instead (e.g. math500: "
                               f"data/math500.test.jsonl)") from None
+        check_sizes(recipe, store, sources, cfg)  # a partial or other version is not comparable: before any sample
         summary.overlap = check_overlap(recipe, store, sources)  # before any sample is spent on a leaked benchmark
         # One generate call per model and sampling (one model load for the benchmarks that share a protocol); with
         # a limit, one per benchmark, as the teacher's `limit` counts problems over all of a recipe's sources.
@@ -318,6 +318,22 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
                                        "differences": {b: d.__dict__ for b, d in summary.differences.items()},
                                        "regressions": summary.regressions})
     return summary
+
+
+def check_sizes(recipe: LoadedRecipe, store: Store, sources: dict[str, SourceConfig], cfg: EvalConfig) -> None:
+    """Each registry benchmark (``distill/data/benchmarks.py``) must hold its published number of problems."""
+    if cfg.limit is not None:
+        return
+    for name, source in sources.items():
+        spec = cfg.benchmarks[name]
+        known = lookup(name, spec if isinstance(spec, str) else (spec.hub or ""))
+        if known is None:
+            continue
+        problems = store.count("problems", "source = ?", [source.display_name])
+        bad = store.count("ingest_errors", "source = ?", [source.display_name])
+        problem = size_problem(name, known, problems, bad, source.hub or source.path or "?")
+        if problem is not None:
+            raise RecipeError(f"{recipe.path}: {problem}")
 
 
 def summary_rows(result: BenchmarkResult) -> list[dict[str, Any]]:

@@ -255,6 +255,34 @@ def mcq(row: dict[str, Any], cfg: SourceConfig) -> ProblemFields:
     return ProblemFields("choice", f"{question}\n\n{lines}", letter, choices=options, metadata=_metadata(row))
 
 
+GPQA_SHUFFLE_SEED = 0  # recorded in each problem's metadata; a new seed is a new set of problems (new ids)
+
+
+@ADAPTERS.register("gpqa")
+def gpqa(row: dict[str, Any], cfg: SourceConfig) -> ProblemFields:
+    """GPQA's layout (``Question``, ``Correct Answer``, ``Incorrect Answer 1..3``): a four-option multiple-choice
+    problem whose options are shuffled by a seed made from ``GPQA_SHUFFLE_SEED`` and the question, so every run
+    and every machine shows the same order (recorded as ``shuffle_seed`` and ``options_order`` in the metadata)."""
+    import random
+
+    from distill.types import stable_hash
+
+    question = _prompt(row, cfg, "Question", "question")
+    correct = _field(row, cfg, "answer", "Correct Answer")
+    wrong = [row.get(f"Incorrect Answer {i}") for i in (1, 2, 3)]
+    if any(not isinstance(w, str) or not w.strip() for w in wrong) or not str(correct).strip():
+        raise RowError("invalid_choices", "GPQA rows need Correct Answer and Incorrect Answer 1-3")
+    options = [str(correct).strip(), *(w.strip() for w in wrong)]  # type: ignore[union-attr]
+    seed = int(stable_hash("gpqa-shuffle", GPQA_SHUFFLE_SEED, question)[:8], 16)
+    order = list(range(4))
+    random.Random(seed).shuffle(order)
+    shuffled = tuple(options[i] for i in order)
+    lines = "\n".join(f"{_LETTERS[i]}. {text}" for i, text in enumerate(shuffled))
+    metadata = _metadata(row) | {"shuffle_seed": seed, "options_order": order}
+    return ProblemFields("choice", f"{question}\n\n{lines}", _LETTERS[order.index(0)], choices=shuffled,
+                         metadata=metadata)
+
+
 def _choice_letter(answer: Any, options: tuple[str, ...]) -> str:
     if isinstance(answer, int) and not isinstance(answer, bool) and 0 <= answer < len(options):
         return _LETTERS[answer]

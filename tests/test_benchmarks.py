@@ -1,0 +1,79 @@
+"""Benchmarks by exact version: the registry, the published-size check, GPQA's shuffled options."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_evaluate import served, write_jsonl, write_recipe
+
+from distill.data.benchmarks import BENCHMARKS, lookup
+from distill.data.sources import read_source
+from distill.errors import RecipeError
+from distill.recipe import SourceConfig, load_recipe
+from distill.stages.evaluate import benchmark_source, evaluate
+from distill.store import Store
+from distill.testing.fault_server import FaultServer, ServerPlan
+from distill.types import Problem
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def test_lookup_by_hub_id_name_and_alias() -> None:
+    assert lookup("x", "HuggingFaceH4/MATH-500").size == 500
+    assert lookup("aime_2024").name == "aime24" and lookup("AIME25").size == 30
+    assert lookup("aimo_amc").size == 83 and lookup("gpqa").config == "gpqa_diamond"
+    assert lookup("amc") is None and lookup("mine", "data/mine.jsonl") is None
+
+
+def test_a_hub_benchmark_gets_its_config_split_and_adapter(tmp_path: Path) -> None:
+    recipe = load_recipe(write_recipe(tmp_path, {"benchmarks": {"g": "openai/gsm8k"}}))
+    source = benchmark_source("g", "openai/gsm8k", recipe)
+    assert (source.hub, source.config, source.split, source.adapter) == ("openai/gsm8k", "main", "test", "gsm8k")
+    gpqa = benchmark_source("gpqa_diamond", "Idavidrein/gpqa", recipe)
+    assert (gpqa.config, gpqa.split, gpqa.adapter) == ("gpqa_diamond", "train", "gpqa")
+
+
+def test_a_partial_benchmark_is_refused_before_any_sample_unless_limited(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "aime24_part.jsonl", [{"problem": f"Find {i} + 1.", "answer": str(i + 1)}
+                                                  for i in range(12)])
+    with FaultServer(ServerPlan()) as server:
+        path = write_recipe(tmp_path, {"benchmarks": {"aime24": "aime24_part.jsonl"},
+                                       "models": {"m": served(server, "m")}})
+        recipe = load_recipe(path)
+        with Store.open(recipe.store_path) as store, pytest.raises(RecipeError) as caught:
+            evaluate(recipe, store)
+        assert server.state.stats["requests"] == 0
+        assert "eval.benchmarks.aime24: 12 problems read from aime24_part.jsonl; the published AIME 2024 " \
+               "(HuggingFaceH4/aime_2024, train) has 30" in str(caught.value)
+        limited = json.loads(path.read_text())
+        limited["eval"]["limit"] = 12
+        path.write_text(json.dumps(limited))
+        recipe = load_recipe(path)
+        with Store.open(recipe.store_path) as store:
+            assert evaluate(recipe, store).results[0].n_problems == 12  # a subset by choice
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data (public problem sets) is absent")
+@pytest.mark.parametrize(("file", "name"), [("math500.test.jsonl", "math500"), ("aime24.test.jsonl", "aime24"),
+                                            ("amc23.test.jsonl", "amc23"), ("gsm8k.test.jsonl", "gsm8k")])
+def test_the_shared_sets_have_their_published_sizes(file: str, name: str) -> None:
+    known = BENCHMARKS[name]
+    items = list(read_source(SourceConfig(adapter=known.adapter, path=str(SHARED / file)), Path))
+    assert sum(isinstance(i, Problem) for i in items) == known.size == len(items)
+
+
+def test_gpqa_options_are_shuffled_the_same_way_every_time() -> None:
+    from distill.data.sources.adapters import gpqa
+
+    row = {"Question": "Which particle mediates the electromagnetic force?", "Correct Answer": "photon",
+           "Incorrect Answer 1": "gluon", "Incorrect Answer 2": "W boson", "Incorrect Answer 3": "graviton"}
+    cfg = SourceConfig(adapter="gpqa", path="x.jsonl")
+    first, again = gpqa(row, cfg), gpqa(dict(row), cfg)
+    assert first == again and sorted(first.choices) == ["W boson", "gluon", "graviton", "photon"]
+    assert first.choices["ABCD".index(first.answer)] == "photon" and first.domain == "choice"
+    assert first.metadata["options_order"] != [0, 1, 2, 3] or first.answer == "A"
+    assert isinstance(first.metadata["shuffle_seed"], int)
+    letters = {gpqa(dict(row, Question=f"Question {i}: which particle?"), cfg).answer for i in range(40)}
+    assert letters == {"A", "B", "C", "D"}  # the correct option is not always first
