@@ -243,6 +243,9 @@ def test_report_puts_base_and_student_side_by_side(tmp_path: Path) -> None:
     assert shown["eval.tiny.pass@1.student"] == pytest.approx(2 / 3, abs=1e-4)
     page = summary.path.read_text()
     assert "Evaluation: base vs student per benchmark" in page
+    # each value beside its standard error over problems (base's pass@1 per problem: 1, 0, 0), bars with intervals
+    se = (1 / 3) ** 0.5 / 3 ** 0.5  # sample sd of (1, 0, 0) over sqrt(3)
+    assert f"<td>pass@1</td><td>base</td><td>{se:.4f}</td>" in page and "with its 95% interval" in page
     # Eval samples are no training data: not in the language mix, nor among the rejected training traces; the
     # models' rejected answers are shown in the evaluation's own section.
     assert not [k for k in parsed.figures if k.startswith("language.")] and "<h3>Rejected by" not in page

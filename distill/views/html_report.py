@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from distill import __version__
+from distill.eval_stats import Z95
 from distill.metrics import loss_summary
 from distill.store import Store
 from distill.types import EVAL_SOURCE_PREFIX
@@ -294,17 +295,24 @@ def render_report(data: dict[str, Any], name: str, store_path: str) -> tuple[str
         first = [r for r in evals["rows"] if r["metric"] == "pass@1"] or evals["rows"]
         benchmarks = [r["benchmark"] for r in first]
         chart = plots.grouped_bars(benchmarks, {label: [r["values"].get(label) or 0.0 for r in first]
-                                                for label in evals["labels"]}, first[0]["metric"])
+                                                for label in evals["labels"]}, first[0]["metric"],
+                                   {label: [None if r.get("se", {}).get(label) is None else Z95 * r["se"][label]
+                                            for r in first] for label in evals["labels"]})
         charts += 1
-        rows = [([r["benchmark"], r["metric"], label, round(v, 4)], f"eval.{r['benchmark']}.{r['metric']}.{label}")
+        rows = [([r["benchmark"], r["metric"], label,
+                  "-" if r.get("se", {}).get(label) is None else f"{r['se'][label]:.4f}", round(v, 4)],
+                 f"eval.{r['benchmark']}.{r['metric']}.{label}")
                 for r in evals["rows"] for label, v in r["values"].items() if v is not None]
         failed = "".join(f"<h3>{_e('Eval answer rejected by ' + t['group'])}</h3>{_trace_html(t)}"
                          for t in data["eval_samples"])
         sections.append(_section("Evaluation: base vs student per benchmark",
-                                 f"{first[0]['metric']} of each model under test per benchmark, scored by the same "
-                                 "checks that filtered the training data; below, answers of the models under test "
-                                 "that a check rejected (eval samples are never counted as training data).", chart,
-                                 _figures_table(["benchmark", "metric", "model", "value"], rows) + failed))
+                                 f"{first[0]['metric']} of each model under test per benchmark with its 95% interval "
+                                 "(1.96 standard errors over problems), scored by the same checks that filtered the "
+                                 "training data; the table adds each metric's standard error and the diagnostics "
+                                 "(truncated, no_answer, looping, language_mixed); below, answers of the models under "
+                                 "test that a check rejected (eval samples are never counted as training data).",
+                                 chart, _figures_table(["benchmark", "metric", "model", "standard error", "value"],
+                                                       rows) + failed))
 
     sections.append(_samples_section(data["samples"]))
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -130,13 +130,18 @@ def loss_curve(steps: Sequence[int], losses: Sequence[float]) -> str:
     return _svg(fig)
 
 
-def grouped_bars(groups: Sequence[str], series: dict[str, Sequence[float]], ylabel: str) -> str:
-    """Vertical bars: one group per benchmark, one bar per model label."""
+def grouped_bars(groups: Sequence[str], series: dict[str, Sequence[float]], ylabel: str,
+                 errors: dict[str, Sequence[float | None]] | None = None) -> str:
+    """Vertical bars: one group per benchmark, one bar per model label; ``errors`` (label -> half-widths, e.g. 1.96
+    standard errors) draws each bar's 95% interval."""
     fig, ax = _figure(7.5, 3.0)
     width = 0.8 / max(1, len(series))
     for i, (label, values) in enumerate(series.items()):
         xs = [g + i * width for g in range(len(groups))]
-        bars = ax.bar(xs, values, width=width, color=PALETTE[i % len(PALETTE)], label=label)
+        spread = (errors or {}).get(label)
+        yerr = [e or 0.0 for e in spread] if spread else None
+        bars = ax.bar(xs, values, width=width, color=PALETTE[i % len(PALETTE)], label=label, yerr=yerr,
+                      capsize=3 if yerr else 0, error_kw={"elinewidth": 1, "ecolor": "#444"})
         ax.bar_label(bars, labels=[f"{v:.3f}" for v in values], padding=2, fontsize=8)
     ax.set_xticks([g + width * (len(series) - 1) / 2 for g in range(len(groups))], labels=list(groups))
     ax.set_ylabel(ylabel)
