@@ -120,6 +120,11 @@ class TeacherConfig(_Section):
     # transformers/vllm backends: the weights' dtype; auto is bf16 on a GPU (fp32 on a CPU) for transformers and the
     # model's own for vLLM; float32 is Sky-T1's evaluation fix. Part of the teacher hash when not auto.
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    # Budget forcing (s1; transformers/vllm backends, distill/llm/budget_forcing.py): stop thinking at this many
+    # tokens (then `</think>` is appended), and replace an early `</think>` by `extend_with` up to extend_times times.
+    max_thinking_tokens: int | None = Field(default=None, ge=1)
+    extend_times: int = Field(default=0, ge=0)
+    extend_with: str = "Wait"
     tensor_parallel: int = Field(default=1, ge=1)  # vllm: GPUs per engine
     data_parallel: int | None = Field(default=None, ge=1)  # vllm: engines (default: visible GPUs / tensor_parallel)
     # openai backend: `batch` sends generate's requests through the provider's batch API (files + batches) at its
@@ -144,6 +149,13 @@ class TeacherConfig(_Section):
             raise ValueError(f"unknown teacher backend {value!r}{did_you_mean(value, sorted(known | plugins))}; "
                              f"the backends are: {', '.join(sorted(known | plugins))}")
         return value
+
+    @model_validator(mode="after")
+    def _forcing_needs_a_local_engine(self) -> TeacherConfig:
+        if self.max_thinking_tokens is not None and self.backend == "openai":
+            raise ValueError("max_thinking_tokens (budget forcing) needs backend transformers or vllm: a server "
+                             "cannot be told to stop thinking and continue; serve the model in process instead")
+        return self
 
     @model_validator(mode="after")
     def _batch_needs_openai(self) -> TeacherConfig:
@@ -363,6 +375,9 @@ class EvalConfig(_Section):
     # A published protocol (n, temperature, top_p, max_tokens per benchmark kind: distill/stages/eval_protocols.py);
     # values set above in this section win over it, and `protocols` per benchmark win over both.
     preset: Literal["sky-t1", "open-r1", "s1"] | None = None
+    # Test-time scaling (s1's budget forcing): each model is also evaluated with its thinking capped at each of these
+    # token counts (labels `<label>@think<N>`), for an accuracy-vs-thinking-tokens curve.
+    thinking_budgets: list[int] = Field(default_factory=list)
     protocols: dict[str, ProtocolConfig] = Field(default_factory=dict)  # benchmark name -> its own values
 
     @model_validator(mode="after")

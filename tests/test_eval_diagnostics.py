@@ -13,8 +13,8 @@ from distill.store import Store
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
 
 LOOP = "<think>" + "Let me add the numbers again. " * 40 + "</think>\\boxed{15}"
-MIXED = ("<think>First we add five and ten to get fifteen, which is the total we need here. 然后我们检查一下这个结果是否"
-         "正确，答案是十五。我们再算一遍。</think>So the answer is \\boxed{15}.")
+MIXED = ("<think>First we add five and ten to get fifteen, which is the total we need here. "
+         "然后我们检查一下这个结果是否正确，答案是十五。我们再算一遍。</think>So the answer is \\boxed{15}.")
 
 
 def test_rates_per_benchmark_and_the_student_losses(tmp_path) -> None:

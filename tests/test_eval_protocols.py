@@ -63,8 +63,8 @@ def test_an_eval_under_a_preset_samples_each_benchmark_by_its_protocol(tmp_path:
         recipe = load_recipe(path)
         with Store.open(recipe.store_path) as store:
             summary = evaluate(recipe, store)
-            per_source = dict(store.con.execute(
-                "SELECT p.source, count(*) FROM generations g JOIN problems p USING (problem_id) GROUP BY 1").fetchall())
+            per_source = dict(store.con.execute("SELECT p.source, count(*) FROM generations g JOIN problems p "
+                                                "USING (problem_id) GROUP BY 1").fetchall())
             configs = [json.loads(c) for (c,) in store.con.execute("SELECT config FROM teachers").fetchall()]
     assert per_source == {"eval:math_tiny": 3, "eval:aime_tiny": 2 * 8}  # greedy once; 8 samples at 0.6
     assert sorted((c["n"], c["temperature"], c["max_tokens"]) for c in configs) == [(1, 0.0, 32768), (8, 0.6, 32768)]

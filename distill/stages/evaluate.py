@@ -39,6 +39,7 @@ from distill.store import Store
 from distill.types import EVAL_SOURCE_PREFIX, stable_hash
 
 TRAINED = "trained"
+BUDGET_MARK = "@think"  # label of a model evaluated at a thinking budget: student@think1024
 SOURCE_PREFIX = EVAL_SOURCE_PREFIX
 
 # Adapter by a word in the benchmark's name or id; the first match wins (amc23's hub id contains "math").
@@ -99,6 +100,7 @@ class EvalSummary:
         return (head + "\n" + format_comparison(eval_comparison(self.metric_rows())) + sampled + overlap
                 + "".join(f"\n{benchmark}: {difference_sentence(diff)}"
                           for benchmark, diff in sorted(self.differences.items()))
+                + "".join(f"\n{line}" for line in budget_curves(self.results))
                 + "".join(f"\n{benchmark}: {len(ids)} problem(s) {label} solves (pass@1 >= 0.5) and the student fails "
                           f"on every sample: {', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''} (eval_problems)"
                           for benchmark, lost in sorted(self.regressions.items())
@@ -106,6 +108,22 @@ class EvalSummary:
 
     def metric_rows(self) -> list[dict[str, Any]]:
         return [metric_row(r, name, value) for r in self.results for name, value in r.metrics.items()]
+
+
+def budget_curves(results: list[BenchmarkResult]) -> list[str]:
+    """Per benchmark and model, pass@1 at each thinking budget and without one: the test-time scaling curve."""
+    curves: dict[tuple[str, str], dict[int | None, float | None]] = {}
+    for r in results:
+        label, mark, budget = r.label.partition(BUDGET_MARK)
+        curves.setdefault((r.benchmark, label), {})[int(budget) if mark else None] = r.metrics.get("pass@1")
+    lines = []
+    for (benchmark, label), points in sorted(curves.items()):
+        if len(points) < 2 or all(b is None for b in points):
+            continue
+        shown = ", ".join(f"{'no cap' if b is None else f'{b:,}'} -> {'-' if v is None else f'{v:.3f}'}"
+                          for b, v in sorted(points.items(), key=lambda p: (p[0] is None, p[0] or 0)))
+        lines.append(f"{benchmark} {label}: pass@1 by thinking budget (tokens): {shown}")
+    return lines
 
 
 def metric_row(result: BenchmarkResult, name: str, value: float | None) -> dict[str, Any]:
@@ -159,8 +177,15 @@ def models_under_test(recipe: LoadedRecipe, store: Store) -> dict[str, TeacherCo
         backend = default_engine()
         models = {"base": TeacherConfig(backend=backend, model=train.base_model, **device),
                   "student": TeacherConfig(backend=backend, model=TRAINED, **device)}
-    return {label: teacher.model_copy(update={"model": trained_model_dir(recipe, store, label)})
-            if teacher.model == TRAINED else teacher for label, teacher in models.items()}
+    resolved = {label: teacher.model_copy(update={"model": trained_model_dir(recipe, store, label)})
+                if teacher.model == TRAINED else teacher for label, teacher in models.items()}
+    for label, teacher in list(resolved.items()):  # budget forcing: the same model at each thinking budget
+        if cfg.thinking_budgets and teacher.backend == "openai":
+            raise RecipeError(f"{recipe.path}: eval.thinking_budgets: model '{label}' is served (backend openai), and "
+                              f"budget forcing needs the model in process (backend transformers or vllm)")
+        for budget in sorted(set(cfg.thinking_budgets)):
+            resolved[f"{label}{BUDGET_MARK}{budget}"] = teacher.model_copy(update={"max_thinking_tokens": budget})
+    return resolved
 
 
 def default_engine() -> str:

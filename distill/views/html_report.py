@@ -314,6 +314,16 @@ def render_report(data: dict[str, Any], name: str, store_path: str) -> tuple[str
                                  chart, _figures_table(["benchmark", "metric", "model", "standard error", "value"],
                                                        rows) + failed))
 
+    curve = _budget_series(data["evals"])
+    if curve:
+        charts += 1
+        rows = [([name, f"{budget:,}"], None) for name, points in curve.items() for budget, _ in sorted(points)]
+        sections.append(_section(
+            "Evaluation: accuracy against thinking tokens",
+            "pass@1 of each model with its thinking capped by budget forcing (s1: at the budget the end-of-thinking "
+            "delimiter is appended and the model must answer), one line per benchmark and model.",
+            plots.budget_curve(curve), _figures_table(["benchmark and model", "thinking budget"], rows)))
+
     sections.append(_samples_section(data["samples"]))
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>distill report: {_e(name)}</title>"
@@ -321,6 +331,19 @@ def render_report(data: dict[str, Any], name: str, store_path: str) -> tuple[str
             f"<h1>distill report: {_e(name)}</h1><p class=meta>store {_e(store_path)} &middot; {generated} &middot; "
             f"distill {_e(__version__)}</p>{''.join(sections)}</body></html>\n")
     return page, charts
+
+
+def _budget_series(evals: dict[str, Any]) -> dict[str, list[tuple[int, float]]]:
+    """``benchmark model`` -> (thinking budget, pass@1) from labels ``model@think<N>`` (distill/stages/evaluate.py)."""
+    series: dict[str, list[tuple[int, float]]] = {}
+    for row in evals["rows"]:
+        if row["metric"] != "pass@1":
+            continue
+        for label, value in row["values"].items():
+            model, mark, budget = label.partition("@think")
+            if mark and budget.isdigit() and value is not None:
+                series.setdefault(f"{row['benchmark']} {model}", []).append((int(budget), value))
+    return series
 
 
 def _cost_section(data: dict[str, Any]) -> str:

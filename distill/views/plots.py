@@ -147,3 +147,16 @@ def grouped_bars(groups: Sequence[str], series: dict[str, Sequence[float]], ylab
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False)
     return _svg(fig)
+
+
+def budget_curve(series: dict[str, Sequence[tuple[int, float]]], ylabel: str = "pass@1") -> str:
+    """Accuracy against the thinking budget (tokens, log scale): one line per benchmark and model."""
+    fig, ax = _figure(7.5, 3.0)
+    for i, (label, points) in enumerate(series.items()):
+        xs, ys = zip(*sorted(points), strict=True) if points else ((), ())
+        ax.plot(xs, ys, marker="o", color=PALETTE[i % len(PALETTE)], label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("thinking budget (tokens)")
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, fontsize=8)
+    return _svg(fig)

@@ -31,11 +31,14 @@ def teacher_hash(cfg: TeacherConfig, prompt_fingerprint: str) -> str:
     """What decides the text of a generation: backend, model, sampling and the prompt.
 
     Not included: ``n`` (raising it adds samples to the same set), base URLs, concurrency, timeouts,
-    retries, prices, budgets and parallelism. ``dtype`` is included when it is not ``auto``.
+    retries, prices, budgets and parallelism. ``dtype`` (when not ``auto``) and budget forcing (when set) are.
     """
-    dtype = [] if cfg.dtype == "auto" else [cfg.dtype]  # only when set: hashes from before the field stay the same
+    # only when set, so hashes from before these fields stay the same
+    extra = [] if cfg.dtype == "auto" else [cfg.dtype]
+    if cfg.max_thinking_tokens is not None:
+        extra += [["budget", cfg.max_thinking_tokens, cfg.extend_times, cfg.extend_with]]
     return stable_hash("teacher-v1", cfg.backend, cfg.model, cfg.temperature, cfg.top_p, cfg.max_tokens, cfg.seed,
-                       list(cfg.stop), cfg.extra_body, prompt_fingerprint, *dtype)
+                       list(cfg.stop), cfg.extra_body, prompt_fingerprint, *extra)
 
 
 def adapter_base_model(model_ref: str, resolve: Callable[[str], Path]) -> str | None:

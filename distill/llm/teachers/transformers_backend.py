@@ -81,34 +81,60 @@ class TransformersTeacher:
                 yield completion
 
     def _generate(self, batch: list[ChatRequest]) -> list[Completion]:
+        tok = self._tokenizer
+        params = batch[0].params
+        texts = [tok.apply_chat_template(list(r.messages), tokenize=False, add_generation_prompt=True) for r in batch]
+        prompt_tokens = [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
+        started = time.monotonic()
+        if self.cfg.max_thinking_tokens is None:
+            outputs = [(text, used, "stop" if why != "length" else "length")
+                       for text, used, why in self._continue(texts, params.max_tokens, [], batch)]
+        else:
+            from distill.llm.budget_forcing import force_budget
+
+            forced = force_budget(texts, lambda rows, t, m, stop: self._continue(t, m, stop, [batch[i] for i in rows]),
+                                  self.cfg.max_thinking_tokens, params.max_tokens, self.cfg.extend_times,
+                                  self.cfg.extend_with)
+            outputs = [(f.text, f.tokens, f.finish) for f in forced]
+        latency = time.monotonic() - started
+        return [Completion(request, text, None, finish, prompt_tokens[i], used, latency, model=self.cfg.model)
+                for i, (request, (text, used, finish)) in enumerate(zip(batch, outputs, strict=True))]
+
+    def _continue(self, texts: list[str], max_new_tokens: int, stop: list[str],
+                  batch: list[ChatRequest]) -> list[tuple[str, int, str]]:
+        """Generate after each text (left-padded, one ``generate`` call): per text the new text, the tokens it took,
+        and why it ended: ``stop`` (it produced a string of ``stop``, kept at its end), ``eos`` or ``length``."""
         import torch
 
         tok, model = self._tokenizer, self._model
         params = batch[0].params
-        texts = [tok.apply_chat_template(list(r.messages), tokenize=False, add_generation_prompt=True) for r in batch]
         inputs = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
         if params.seed is not None:
             torch.manual_seed(params.seed + batch[0].sample_index)
         sampling = params.temperature > 0
-        started = time.monotonic()
+        extra = {"stop_strings": stop, "tokenizer": tok} if stop else {}
         with torch.inference_mode():
             output = model.generate(
-                **inputs, max_new_tokens=params.max_tokens, do_sample=sampling,
+                **inputs, max_new_tokens=max_new_tokens, do_sample=sampling,
                 temperature=params.temperature if sampling else None, top_p=params.top_p if sampling else None,
-                pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-        latency = time.monotonic() - started
+                pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **extra)
         prompt_len = inputs["input_ids"].shape[1]
-        prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
         drop = {tok.pad_token_id, tok.eos_token_id}
         results = []
-        for i, request in enumerate(batch):
+        for i in range(len(texts)):
             new = output[i, prompt_len:].tolist()
-            stopped = tok.eos_token_id in new
-            if stopped:
+            ended = tok.eos_token_id in new
+            if ended:
                 new = new[: new.index(tok.eos_token_id) + 1]
+            else:
+                while new and new[-1] == tok.pad_token_id:  # a row that stopped on a stop string, padded after
+                    new.pop()
             text = tok.decode([t for t in new if t not in drop], skip_special_tokens=False)
-            results.append(Completion(request, text, None, "stop" if stopped else "length", int(prompt_tokens[i]),
-                                      len(new), latency, model=self.cfg.model))
+            hit = min((text.find(s) + len(s) for s in stop if s in text), default=None)
+            if hit is not None:
+                results.append((text[:hit], len(new), "stop"))
+            else:
+                results.append((text, len(new), "eos" if ended else "length"))
         return results
 
 

@@ -10,6 +10,8 @@ per request so each sample gets its own seed. Same request and completion types 
 - A LoRA student (a folder with ``adapter_config.json``, as ``distill train`` saves it) is served on its base
   model with ``enable_lora`` and a ``LoRARequest`` per call (``max_lora_rank`` from the adapter's ``r``), never
   merged into a copy of the weights.
+- Budget forcing (``max_thinking_tokens``, ``extend_times``, ``extend_with``) runs the same rounds as the transformers
+  backend (``distill/llm/budget_forcing.py``) through ``LLM.generate`` on the rendered chat template.
 - ``tensor_parallel`` GPUs per engine; ``data_parallel`` engines (default: the visible GPUs over
   ``tensor_parallel``), each in its own process pinned to its GPUs with ``CUDA_VISIBLE_DEVICES``, fed every
   ``data_parallel``-th request of a chunk; the completions come back in request order.
@@ -102,7 +104,7 @@ class VLLMTeacher:
             from vllm import LLM
 
             self._llm = LLM(**engine_args(self.cfg, self.model_ref, self.adapter_base))
-        return generate_on(self._llm, chunk, self.cfg.model, self.model_ref if self.adapter_base else None)
+        return generate_on(self._llm, chunk, self.cfg.model, self.model_ref if self.adapter_base else None, self.cfg)
 
     def _generate_parallel(self, chunk: list[ChatRequest]) -> list[Completion]:
         """One engine process per data-parallel rank (vLLM's offline data parallelism: separate engines), each
@@ -126,8 +128,12 @@ class VLLMTeacher:
         return [c for c in out if c is not None]
 
 
-def generate_on(llm: Any, chunk: list[ChatRequest], model_name: str, adapter: str | None) -> list[Completion]:
+def generate_on(llm: Any, chunk: list[ChatRequest], model_name: str, adapter: str | None,
+                cfg: TeacherConfig | None = None) -> list[Completion]:
     from vllm import SamplingParams
+
+    if cfg is not None and cfg.max_thinking_tokens is not None:
+        return _forced_on(llm, chunk, model_name, adapter, cfg)
 
     sampling = [SamplingParams(temperature=r.params.temperature, top_p=r.params.top_p,
                                max_tokens=r.params.max_tokens, stop=list(r.params.stop) or None,
@@ -165,4 +171,42 @@ def _engine_generate(cfg: TeacherConfig, model_ref: str, adapter_base: str | Non
         from vllm import LLM
 
         _ENGINE = LLM(**engine_args(cfg, model_ref, adapter_base))
-    return generate_on(_ENGINE, chunk, cfg.model, model_ref if adapter_base else None)
+    return generate_on(_ENGINE, chunk, cfg.model, model_ref if adapter_base else None, cfg)
+
+
+def _forced_on(llm: Any, chunk: list[ChatRequest], model_name: str, adapter: str | None,
+               cfg: TeacherConfig) -> list[Completion]:
+    """Budget forcing (``distill/llm/budget_forcing.py``) on vLLM: the chat template rendered once, then rounds of
+    ``LLM.generate`` on the growing texts."""
+    from vllm import SamplingParams
+
+    from distill.llm.budget_forcing import force_budget
+
+    lora = None
+    if adapter is not None:
+        from vllm.lora.request import LoRARequest
+
+        lora = LoRARequest("student", 1, adapter)
+    tok = llm.get_tokenizer()
+    prompts = [tok.apply_chat_template(list(r.messages), tokenize=False, add_generation_prompt=True) for r in chunk]
+
+    def continue_texts(rows: list[int], texts: list[str], max_new: int, stop: list[str]) -> list[tuple[str, int, str]]:
+        params = []
+        for r in (chunk[i] for i in rows):
+            params.append(SamplingParams(temperature=r.params.temperature, top_p=r.params.top_p, max_tokens=max_new,
+                                         stop=stop or None, include_stop_str_in_output=True,
+                                         seed=None if r.params.seed is None else r.params.seed + r.sample_index))
+        outputs = llm.generate(texts, params, use_tqdm=False, lora_request=lora)
+        done = []
+        for output in outputs:
+            best = output.outputs[0]
+            why = "length" if best.finish_reason == "length" else "stop" if best.stop_reason in stop else "eos"
+            done.append((best.text, len(best.token_ids), why))
+        return done
+
+    started = time.monotonic()
+    forced = force_budget(prompts, continue_texts, cfg.max_thinking_tokens or 1, chunk[0].params.max_tokens,
+                          cfg.extend_times, cfg.extend_with)
+    latency = (time.monotonic() - started) / max(1, len(chunk))
+    return [Completion(r, f.text, None, f.finish, len(tok(p)["input_ids"]), f.tokens, latency, model=model_name)
+            for r, p, f in zip(chunk, prompts, forced, strict=True)]
