@@ -330,10 +330,16 @@ def _sft_config(settings: TrainSettings, summary: TrainSummary, out_dir: Path, *
     optim = settings.optim
     if device == "cpu" and ("paged" in optim or "8bit" in optim):
         optim = "adamw_torch_fused"  # bitsandbytes' paged and 8-bit optimizers need CUDA
+    scheduler, scheduler_kwargs = settings.lr_scheduler, None
+    if settings.min_lr_rate:  # cosine down to min_lr_rate x learning_rate instead of zero (open-r1's schedule)
+        scheduler, scheduler_kwargs = "cosine_with_min_lr", {"min_lr_rate": settings.min_lr_rate}
     return SFTConfig(
         output_dir=str(out_dir), num_train_epochs=settings.epochs, max_steps=settings.max_steps or -1,
-        learning_rate=settings.learning_rate, lr_scheduler_type=settings.lr_scheduler,
+        learning_rate=settings.learning_rate, lr_scheduler_type=scheduler, lr_scheduler_kwargs=scheduler_kwargs,
+        # transformers 5 folded warmup_ratio into warmup_steps: a float in [0, 1) is a fraction of the total steps
+        # (ceil(ratio x steps)), an integer >= 1 a count. The recipe's warmup_ratio is < 1 (validated): a ratio.
         warmup_steps=settings.warmup_ratio, weight_decay=settings.weight_decay,
+        max_grad_norm=settings.max_grad_norm, adam_beta2=settings.adam_beta2,
         per_device_train_batch_size=settings.per_device_batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation_steps,
         gradient_checkpointing=settings.gradient_checkpointing, bf16=compute == "bf16", fp16=compute == "fp16",
