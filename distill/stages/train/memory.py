@@ -17,9 +17,15 @@ the shapes of every linear layer (what LoRA adapts) are exact for any architectu
   (7 hidden + 2 kv + 4 intermediate) values per token for its backward, plus, under LoRA, each adapted
   layer's input; memory-efficient attention (flash, sdpa on CUDA) adds no sequence-squared term, the eager
   or math kernel (sdpa on CPU) adds scores and probabilities, heads x length^2, per layer kept;
-- logits: the vocabulary-sized output per token in the compute dtype, its fp32 upcast for the loss, the
-  loss gradient, and TRL's token-accuracy pass: (activation bytes + 12) bytes per token per vocabulary entry,
-  often the largest single term at 16K tokens.
+- the LM head and loss (``logits`` in the breakdown): TRL's SFTTrainer (1.16) patches the model with a fused,
+  chunked LM head (``trl.trainer.utils.add_fused_lm_head``, Triton on CUDA, torch ops elsewhere) that projects
+  tiles of 4,096 tokens x 32,768 vocabulary entries, folds each into running log-sum-exp statistics, and in the
+  backward recomputes each tile into its gradient: the (tokens x vocabulary) logits never exist. What it holds:
+  one tile in the compute dtype (plus the fp32 temporaries of folding it), a dozen fp32 values per token, the
+  hidden states' fp32 gradient, and under full fine-tuning the LM head's fp32 gradient. With the plain head
+  (``lm_head="plain"``: a model's own forward, as other trainers run it) the logits are whole: the
+  vocabulary-sized output per token in the compute dtype, its fp32 upcast, the loss gradient and a metrics
+  pass, (activation bytes + 12) bytes per token per vocabulary entry, the largest term at 16K tokens and more.
 
 It is an estimate of the allocator's peak; CUDA adds its context (about 1 GB) on top, which the fit check
 counts. A test compares it with a measured peak on CPU, the GPU benchmark with ``max_memory_allocated``.
@@ -34,6 +40,10 @@ from typing import Any
 from distill.errors import UsageError
 
 GB = 1024**3
+# TRL's fused LM head tiles (trl/kernels/chunked_logprob.py TOKEN_CHUNK_SIZE, trl/trainer/utils.py
+# _CHUNKED_LOGPROB_CHUNK_SIZE, TRL 1.16).
+HEAD_TOKEN_TILE = 4096
+HEAD_VOCAB_TILE = 32768
 CUDA_CONTEXT_BYTES = 1 * GB
 _DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 NF4_BITS = 4.127  # 4-bit weights + double-quantised absmax per 64-block
@@ -114,8 +124,9 @@ class MemoryEstimate:
 def estimate_memory(shape: ModelShape, *, method: str, dtype: str, max_length: int, micro_batch: int,
                     gradient_checkpointing: bool, lora_r: int = 16, lora_targets: Any = "all-linear",
                     optim: str = "adamw_torch_fused", quadratic_attention: bool = False,
-                    heads: int = 1, compute_dtype: str | None = None) -> MemoryEstimate:
-    """``dtype``: the weights'; ``compute_dtype``: autocast's (activations and logits), default the weights'."""
+                    heads: int = 1, compute_dtype: str | None = None, lm_head: str = "fused") -> MemoryEstimate:
+    """``dtype``: the weights'; ``compute_dtype``: autocast's (activations and logits), default the weights';
+    ``lm_head``: ``fused`` (TRL's chunked head, what ``distill train`` runs) or ``plain`` (whole logits)."""
     wbytes = _DTYPE_BYTES[dtype]
     abytes = _DTYPE_BYTES[compute_dtype or dtype]
     if method == "qlora":
@@ -141,7 +152,7 @@ def estimate_memory(shape: ModelShape, *, method: str, dtype: str, max_length: i
         activations = shape.layers * shape.hidden * tokens * abytes + per_layer_full
     else:
         activations = shape.layers * per_layer_full
-    logits = tokens * shape.vocab * (abytes + 12)
+    logits = lm_head_bytes(shape, tokens, abytes, head_trained=method == "full", fused=lm_head == "fused")
     if abytes < wbytes and method == "full":  # autocast keeps a low-precision copy of every trained weight
         weights += shape.params * abytes
     # Two moments, plus the step's temporaries (torch's foreach AdamW materialises one more copy; fused does not).
@@ -149,6 +160,16 @@ def estimate_memory(shape: ModelShape, *, method: str, dtype: str, max_length: i
     return MemoryEstimate(weights=weights, gradients=trainable * tbytes, optimizer=optimizer,
                           activations=activations, logits=logits, trainable_params=trainable,
                           total_params=shape.params)
+
+
+def lm_head_bytes(shape: ModelShape, tokens: int, abytes: int, *, head_trained: bool, fused: bool = True) -> int:
+    """Peak memory of the LM head's projection and the loss over ``tokens`` positions (see the module docstring)."""
+    if not fused:
+        return tokens * shape.vocab * (abytes + 12)
+    tile = min(tokens, HEAD_TOKEN_TILE) * min(shape.vocab, HEAD_VOCAB_TILE)
+    per_token = 12 * 4 + shape.hidden * (4 + abytes)  # running statistics and outputs; the hidden states' gradient
+    head_gradient = shape.vocab * shape.hidden * 4 if head_trained else 0  # accumulated in fp32, then cast
+    return tile * (abytes + 8) + tokens * per_token + head_gradient
 
 
 def device_memory_bytes(device: str) -> int:

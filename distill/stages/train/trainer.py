@@ -303,6 +303,7 @@ def _fit(summary: TrainSummary, settings: TrainSettings, model_ref: str, tokeniz
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=peft_config, callbacks=[progress])
     trainer.remove_callback(PrinterCallback)  # the bar and the summary line report progress, not log dicts
+    summary.metrics["lm_head"] = "fused" if uses_fused_head(trainer.model) else "plain"
     last = get_last_checkpoint(str(out_dir)) if out_dir.exists() else None
     summary.resumed_from = last
     progress.restore(_state_at(last))
@@ -321,6 +322,14 @@ def _fit(summary: TrainSummary, settings: TrainSettings, model_ref: str, tokeniz
             merged.save_pretrained(str(out_dir / "merged"))
             tokenizer.save_pretrained(str(out_dir / "merged"))
             summary.metrics["merged_dir"] = str(out_dir / "merged")
+
+
+def uses_fused_head(model: Any) -> bool:
+    """Whether TRL patched ``model`` with its fused, chunked LM head (``add_fused_lm_head``): the loss is then
+    computed from tiles and the full logits never exist, which the memory estimate assumes (``lm_head="fused"``)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    forward = getattr(base.forward, "__func__", None)
+    return forward is not None and "fused_lm_head" in forward.__code__.co_varnames
 
 
 def _sft_config(settings: TrainSettings, summary: TrainSummary, out_dir: Path, *, device: str,
