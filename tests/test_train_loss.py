@@ -135,3 +135,80 @@ def test_a_7b_lora_at_32k_fits_80gb_with_the_fused_head_and_not_with_whole_logit
     assert 30 * GB < fused.total < 45 * GB
     with pytest.raises(UsageError, match=r"needs about 9[0-9]\.[0-9] GB on cuda but 80.0 GB"):
         check_fits(plain, device="cuda", limit_bytes=80 * GB, method="lora", max_length=32768)
+
+
+def qwen32b_shape():  # noqa: ANN201
+    from transformers import Qwen2Config
+
+    from distill.stages.train.memory import model_shape
+
+    return model_shape(Qwen2Config(hidden_size=5120, intermediate_size=27648, num_hidden_layers=64,
+                                   num_attention_heads=40, num_key_value_heads=8, vocab_size=152064,
+                                   tie_word_embeddings=False))
+
+
+def test_the_estimate_follows_the_launch_and_accepts_sky_t1s_8_gpu_32b_run() -> None:
+    from distill.errors import UsageError
+    from distill.stages.train.memory import GB, Launch, check_fits, estimate_memory
+
+    shape = qwen32b_shape()
+    assert 32.5e9 < shape.params < 33e9  # Qwen2.5-32B: 32.8B
+    common = {"method": "full", "dtype": "bf16", "max_length": 16384, "micro_batch": 1,
+              "gradient_checkpointing": True}
+    one = estimate_memory(shape, **common)
+    ddp = estimate_memory(shape, **common, launch=Launch(8))
+    zero3 = estimate_memory(shape, **common, launch=Launch(8, 3))
+    offload = estimate_memory(shape, **common, launch=Launch(8, 3, offload_optimizer=True, offload_params=True))
+    # DDP replicates everything; ZeRO-3 shards weights, gradients and the (fp32 master + moments) optimizer state.
+    assert ddp.total == one.total and one.total > 250 * GB
+    assert zero3.optimizer == shape.params * 12 // 8 and zero3.gradients == shape.params * 2 // 8
+    assert shape.params * 2 // 8 < zero3.weights < shape.params * 2 // 8 + 3 * GB  # shard + gathered layers
+    # Sky-T1's launch (ZeRO-3, parameters and optimizer on the CPU) fits an 80 GB H100; the host holds the rest.
+    check_fits(offload, device="cuda", limit_bytes=80 * GB, method="full", max_length=16384)
+    assert offload.optimizer == 0 and offload.total < 30 * GB
+    assert offload.host == pytest.approx(shape.params * (2 + 12 + 4) / 8, rel=0.01)
+    assert "8 processes, ZeRO-3, optimizer and parameters offloaded to the CPU" in offload.line()
+    with pytest.raises(UsageError, match="zero3_offload.yaml") as refused:
+        check_fits(zero3, device="cuda", limit_bytes=80 * GB, method="full", max_length=16384)
+    assert "per process (8 processes, ZeRO-3;" in str(refused.value)
+    with pytest.raises(UsageError, match=r"needs about [2-5][0-9][0-9]\.[0-9] GB on cuda"):
+        check_fits(one, device="cuda", limit_bytes=80 * GB, method="full", max_length=16384)
+
+
+def test_8bit_and_paged_optimizers_shrink_or_move_the_state() -> None:
+    from distill.stages.train.memory import estimate_memory
+
+    shape = qwen7b_shape()
+    common = {"method": "lora", "dtype": "bf16", "max_length": 4096, "micro_batch": 1,
+              "gradient_checkpointing": True, "lora_r": 64}
+    adamw = estimate_memory(shape, **common)
+    eight = estimate_memory(shape, **common, optim="adamw_bnb_8bit")
+    paged = estimate_memory(shape, **common, optim="paged_adamw_8bit")
+    assert adamw.optimizer == 2 * 4 * adamw.trainable_params  # two fp32 moments (fused AdamW: no copy)
+    assert eight.optimizer == 2 * 1 * adamw.trainable_params + 4 * adamw.trainable_params  # a byte each + step copy
+    assert paged.optimizer == 0 and paged.host == eight.optimizer  # evictable to the host: not the device's peak
+
+
+def test_the_launch_is_read_from_accelerates_environment(tmp_path: Path) -> None:
+    import json
+
+    from distill.stages.train.memory import Launch
+
+    assert Launch.from_env({}) == Launch(1)
+    assert Launch.from_env({"WORLD_SIZE": "4"}) == Launch(4)  # torchrun / accelerate --multi_gpu: DDP
+    env = {"WORLD_SIZE": "8", "ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "3",
+           "ACCELERATE_DEEPSPEED_OFFLOAD_OPTIMIZER_DEVICE": "cpu", "ACCELERATE_DEEPSPEED_OFFLOAD_PARAM_DEVICE": "cpu"}
+    assert Launch.from_env(env) == Launch(8, 3, True, True)
+    config = tmp_path / "ds.json"  # a DeepSpeed JSON (LLaMA-Factory / Sky-T1 style) wins over the flags
+    config.write_text(json.dumps({"zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu"}}}))
+    assert Launch.from_env(env | {"ACCELERATE_DEEPSPEED_CONFIG_FILE": str(config)}) == Launch(8, 2, True, False)
+
+
+def test_the_zero3_offload_config_is_sky_t1s_launch() -> None:
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    root = Path(__file__).resolve().parents[1]
+    config = load_config_from_file(str(root / "distill" / "stages" / "train" / "accelerate" / "zero3_offload.yaml"))
+    ds = config.deepspeed_config
+    assert config.distributed_type == "DEEPSPEED" and config.num_processes == 8 and config.mixed_precision == "bf16"
+    assert (ds["zero_stage"], ds["offload_optimizer_device"], ds["offload_param_device"]) == (3, "cpu", "cpu")

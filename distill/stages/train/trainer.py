@@ -32,7 +32,7 @@ from distill.errors import UsageError
 from distill.metrics import loss_summary
 from distill.recipe import LoadedRecipe
 from distill.stages.train.data import ChatFormat, LengthReport, example_from_row, fit_lengths
-from distill.stages.train.memory import GB, check_fits, device_memory_bytes, estimate_memory, model_shape
+from distill.stages.train.memory import GB, Launch, check_fits, device_memory_bytes, estimate_memory, model_shape
 from distill.stages.train.precision import Precision, cpu_flags, pick_precision
 from distill.stages.train.presets import TrainSettings, resolve_settings
 from distill.stages.train.training_data import TrainingData, load_training_data
@@ -160,7 +160,7 @@ def train(recipe: LoadedRecipe, store: Store | None) -> TrainSummary:
                                gradient_checkpointing=settings.gradient_checkpointing, lora_r=settings.lora_r,
                                lora_targets=settings.lora_target_modules, optim=settings.optim,
                                quadratic_attention=attention == "eager" or not device.startswith("cuda"),
-                               heads=shape.heads)
+                               heads=shape.heads, launch=Launch.from_env(os.environ))
     limit = int(cfg.memory_limit_gb * GB) if cfg.memory_limit_gb else device_memory_bytes(device)
     if cfg.memory_check:
         check_fits(estimate, device=device, limit_bytes=limit, method=settings.method,
