@@ -233,11 +233,12 @@ class LabelConfig(_Section):
 
 class RewriteConfig(_Section):
     """``distill rewrite``: an LLM reformats accepted traces into ``layout`` (``sky_t1``: Sky-T1's
-    ``<|begin_of_thought|> ... <|end_of_solution|>`` sections; ``think``: ``<think>`` reasoning then a clean
-    answer); the rewrites are verified again and select keeps them in place of their originals."""
+    ``<|begin_of_thought|> ... <|end_of_solution|>`` sections with the thinking copied verbatim; ``think``:
+    ``<think>`` verbatim reasoning then a clean answer; ``condense``: numbered steps with the dead ends removed);
+    the rewrites are verified again and select keeps them in place of their originals."""
 
     model: TeacherConfig
-    layout: Literal["sky_t1", "think"] = "sky_t1"
+    layout: Literal["sky_t1", "think", "condense"] = "sky_t1"
     prompt: str | None = None  # replaces the default instructions (the layout's description is added)
 
 
