@@ -250,11 +250,12 @@ class LabelConfig(_Section):
 
 class RewriteConfig(_Section):
     """``distill rewrite``: an LLM reformats accepted traces into ``layout`` (``sky_t1``: Sky-T1's
-    ``<|begin_of_thought|> ... <|end_of_solution|>`` sections; ``think``: ``<think>`` reasoning then a clean
-    answer); the rewrites are verified again and select keeps them in place of their originals."""
+    ``<|begin_of_thought|> ... <|end_of_solution|>`` sections with the thinking copied verbatim; ``think``:
+    ``<think>`` verbatim reasoning then a clean answer; ``condense``: numbered steps with the dead ends removed);
+    the rewrites are verified again and select keeps them in place of their originals."""
 
     model: TeacherConfig
-    layout: Literal["sky_t1", "think"] = "sky_t1"
+    layout: Literal["sky_t1", "think", "condense"] = "sky_t1"
     prompt: str | None = None  # replaces the default instructions (the layout's description is added)
 
 
@@ -300,7 +301,8 @@ class TrainConfig(_Section):
     from the defaults there; every value set here wins over both."""
 
     base_model: str
-    preset: Literal["sky-t1", "lora-1gpu", "qlora-24gb"] | None = None
+    # Published setups (sky-t1, sky-t1-lora, openr1-distill, s1: each value cites its source file) or ours.
+    preset: Literal["sky-t1", "sky-t1-lora", "openr1-distill", "s1", "lora-1gpu", "qlora-24gb"] | None = None
     method: Literal["lora", "qlora", "full"] | None = None
     # Default: this recipe's latest export. Otherwise a save_to_disk folder, a .parquet/.jsonl/.json file or a
     # folder of them (relative to the recipe), or a Hugging Face dataset id; rows in `messages` or
@@ -313,13 +315,20 @@ class TrainConfig(_Section):
     max_steps: int | None = Field(default=None, ge=1)  # stop after this many optimizer steps (smoke runs)
     lr_scheduler: str | None = None
     warmup_ratio: float | None = Field(default=None, ge=0, lt=1)
+    # The cosine schedule's floor as a fraction of learning_rate (open-r1's min_lr_rate); 0: down to zero.
+    min_lr_rate: float | None = Field(default=None, ge=0, lt=1)
     weight_decay: float | None = Field(default=None, ge=0)
+    max_grad_norm: float | None = Field(default=None, gt=0)  # gradient clipping; default 1.0 (HF Trainer's)
+    adam_beta2: float | None = Field(default=None, gt=0, lt=1)  # default 0.999; s1 uses 0.95
     per_device_batch_size: int | None = Field(default=None, ge=1)
     effective_batch_size: int | None = Field(default=None, ge=1)  # per device x accumulation x devices
     # Default: long enough for the longest row, rounded up to a multiple of 256 (never TRL's silent 1024).
     max_length: int | None = Field(default=None, ge=16)
-    over_length: Literal["drop", "truncate", "fail"] = "drop"
-    packing: Literal["auto", "on", "off"] = "auto"
+    # Rows longer than max_length: cut to it (as LLaMA-Factory's cutoff_len and TRL do; the anchors' presets), left
+    # out, or refused. Default drop; every such row is counted either way.
+    over_length: Literal["drop", "truncate", "fail"] | None = None
+    # Default off, as the anchors train; on packs rows (padding-free with flash attention); auto: on with flash.
+    packing: Literal["auto", "on", "off"] | None = None
     gradient_checkpointing: bool | None = None
     dtype: Literal["auto", "bf16", "fp16", "fp32"] | None = None
     attn_implementation: str | None = None  # default: flash_attention_2 when installed on CUDA, else sdpa

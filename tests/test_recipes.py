@@ -52,10 +52,13 @@ PAIRS_STEPS = ("Write twenty to the twentieth power as a product of powers of tw
 FRACTION_STEPS = ("Put both fractions over the common denominator six, which gives three sixths plus two sixths, and "
                   "add the numerators.")
 DOUBLE_STEPS = "Read the number from standard input, multiply it by two and print the result on its own line."
-REWRITES = {"Careful counting": SKY.format(PAIRS_STEPS, "The answer is $\\boxed{231}$."),
-            "Common denominator": SKY.format(FRACTION_STEPS, "So $\\boxed{\\frac{5}{6}}$."),
-            "print(int(input())*2)": SKY.format(DOUBLE_STEPS, "```python\nprint(int(input())*2)\n```"),
-            "print(int(input())+1)": SKY.format(DOUBLE_STEPS.replace("multiply it by two", "add one"),
+# Sky-T1's rewrite keeps the teacher's thinking (the fault server's reasoning) word for word, which the layout check
+# holds it to, and adds a solution.
+THINKING = "Let me work through this step by step.\n\n"
+REWRITES = {"Careful counting": SKY.format(THINKING + PAIRS_STEPS, "The answer is $\\boxed{231}$."),
+            "Common denominator": SKY.format(THINKING + FRACTION_STEPS, "So $\\boxed{\\frac{5}{6}}$."),
+            "print(int(input())*2)": SKY.format(THINKING + DOUBLE_STEPS, "```python\nprint(int(input())*2)\n```"),
+            "print(int(input())+1)": SKY.format(THINKING + DOUBLE_STEPS.replace("multiply it by two", "add one"),
                                                 "```python\nprint(int(input())+1)\n```")}
 LABELS = REWRITES | {
     "ordered pairs": "DIFFICULTY: 7\nTOPIC: number theory", "sum of two odd": "DIFFICULTY: 3\nTOPIC: algebra",

@@ -21,8 +21,9 @@ TEACHER = {"Alice": "Three plus four.\n\n\\boxed{7}", "Bob": "Ten minus four.\n\
            "Carol": "Five times three is sixteen.\n\n\\boxed{16}"}  # wrong: never accepted, never rewritten
 SKY = ("<|begin_of_thought|>\n\n1. {steps}\n\n<|end_of_thought|>\n\n<|begin_of_solution|>\n\n"
        "The answer is \\boxed{{{answer}}}.\n\n<|end_of_solution|>")
-REWRITER = {"Three plus four": SKY.format(steps="Add 3 and 4.", answer=7),
-            "Ten minus four": SKY.format(steps="Subtract 4 from 10.", answer=5)}  # the rewrite breaks the answer
+# The thinking copied as it was (Sky-T1's rewrite); Bob's solution breaks the answer.
+REWRITER = {"Three plus four": SKY.format(steps="Three plus four.", answer=7),
+            "Ten minus four": SKY.format(steps="Ten minus four.\n\n\\boxed{6}", answer=5)}
 
 
 def write_recipe(tmp_path: Path, teacher: FaultServer, rewriter: FaultServer) -> Path:
@@ -66,8 +67,8 @@ def test_rewrites_are_linked_verified_and_replace_their_originals(tmp_path: Path
         excluded = dict(store.con.execute("SELECT reason, count(*) FROM dataset_rows WHERE status = 'excluded' "
                                           "GROUP BY 1").fetchall())
     # each rewrite points at its original, is split by the Sky-T1 markers, and is verified on its own
-    assert rows == [("rewrite", True, "6", "5", "1. Subtract 4 from 10.", "fail"),
-                    ("rewrite", True, "7", "7", "1. Add 3 and 4.", "pass")]
+    assert rows == [("rewrite", True, "6", "5", "1. Ten minus four.\n\n\\boxed{6}", "fail"),
+                    ("rewrite", True, "7", "7", "1. Three plus four.", "pass")]
     assert excluded == {"rewritten": 2, "failed:math:math_mismatch": 2}  # Carol's original, Bob's rewrite
     exported = [json.loads(line) for line in next((tmp_path / "exports").rglob("*.jsonl")).read_text().splitlines()]
     assert len(exported) == 1
@@ -79,7 +80,7 @@ def test_rewrites_are_linked_verified_and_replace_their_originals(tmp_path: Path
 def test_a_rewrite_out_of_its_layout_fails_the_layout_check_and_is_never_kept(tmp_path: Path) -> None:
     # Alice's rewrite ignores the layout (right answer, plain text); Bob's follows it; both answers are right.
     answers = {"Three plus four": "First add 3 and 4.\n\nThe answer is \\boxed{7}.",
-               "Ten minus four": SKY.format(steps="Subtract 4 from 10.", answer=6)}
+               "Ten minus four": SKY.format(steps="Ten minus four.", answer=6)}
     teacher_plan = ServerPlan(answers=TEACHER, reasoning_mode="none")
     with FaultServer(teacher_plan) as teacher, FaultServer(ServerPlan(answers=answers, reasoning_mode="none")) as rw:
         path = write_recipe(tmp_path, teacher, rw)
@@ -101,6 +102,10 @@ def test_a_rewrite_out_of_its_layout_fails_the_layout_check_and_is_never_kept(tm
         excluded = dict(store.con.execute("SELECT reason, count(*) FROM dataset_rows WHERE status = 'excluded' "
                                           "GROUP BY 1").fetchall())
     assert layout == [("6", "pass", "follows_layout"), ("7", "fail", "missing_marker")]
+    with Store.open(load_recipe(path).store_path, read_only=True) as store:  # judged against Bob's original
+        details = store.con.execute("SELECT details FROM verdicts WHERE check_name = 'layout' AND status = 'pass'"
+                                    ).fetchone()[0]
+    assert json.loads(details) == {"layout": "sky_t1", "fidelity": "kept"}
     assert math == {"6": "pass", "7": "pass"}  # the answer was right: only the layout check keeps it out
     assert excluded == {"rewritten": 2, "failed:layout:missing_marker": 1, "failed:math:math_mismatch": 1}
     exported = [json.loads(line) for line in next((tmp_path / "exports").rglob("*.jsonl")).read_text().splitlines()]
@@ -125,3 +130,45 @@ def test_layout_failures_name_their_reason(layout: str, text: str, failure: tupl
     assert layout_failure(layout, text) == failure
     # a server that split <think> into its reasoning field: the rewrite is judged (and exported) whole
     assert layout_failure("think", layout_text("\\boxed{7}", "Add.")) is None
+
+
+ORIGINAL = ("Let me add the pens. Alice has 3 pens and buys 4, so 3 + 4 = 7.\n"
+            "Wait, did she give any away? No, the problem only says she buys more.\n"
+            "So she has 7 pens.")
+
+
+def test_a_verbatim_rewrite_must_keep_every_sentence_of_the_thinking() -> None:
+    from distill.checks.layout import layout_verdict
+
+    kept = SKY.format(steps=ORIGINAL, answer=7)
+    assert layout_verdict("g", "sky_t1", kept, None, original=ORIGINAL).reason == "follows_layout"
+    # Re-wrapped lines are still the same sentences.
+    rewrapped = SKY.format(steps=ORIGINAL.replace("\n", "\n\n").replace(" so 3", "\nso 3"), answer=7)
+    assert layout_verdict("g", "sky_t1", rewrapped, None, original=ORIGINAL).status == "pass"
+    # Dropping the backtrack is what Sky-T1's rewrite must not do: flagged, with the sentence recorded.
+    tidy = SKY.format(steps=ORIGINAL.replace("Wait, did she give any away? No, the problem only says she buys "
+                                             "more.\n", ""), answer=7)
+    verdict = layout_verdict("g", "sky_t1", tidy, None, original=ORIGINAL)
+    assert (verdict.status, verdict.reason) == ("fail", "dropped_backtrack")
+    assert verdict.details["fidelity"] == {"sentences": 5, "missing": 2, "backtracks_missing": 1,
+                                           "first": "Wait, did she give any away?"}
+    # Summarising the steps (no backtrack among them) is flagged too, by its share of the original.
+    summary = SKY.format(steps="3 + 4 = 7. Wait, did she give any away? No, the problem only says she buys more. "
+                               "So she has 7 pens.", answer=7)
+    verdict = layout_verdict("g", "sky_t1", summary, None, original=ORIGINAL)
+    assert (verdict.reason, verdict.details["fidelity"]["first"]) == ("dropped_reasoning", "Let me add the pens.")
+    # `think` is held to the same; `condense` (dead ends removed, by name) is not.
+    assert layout_verdict("g", "think", f"<think>{ORIGINAL[:40]}</think> 7", None, original=ORIGINAL).status == "fail"
+    assert layout_verdict("g", "condense", tidy, None, original=ORIGINAL).reason == "follows_layout"
+
+
+def test_the_default_rewrite_asks_for_the_thinking_verbatim_and_condense_is_named() -> None:
+    from distill.recipe import RewriteConfig
+    from distill.stages.rewrite import messages
+
+    cfg = RewriteConfig(model={"model": "m"})
+    assert (cfg.layout, cfg.model.temperature) == ("sky_t1", 0.7)  # Sky-T1's convert_format.py: temperature 0.7
+    system = messages(cfg, "Q", ORIGINAL, "7")[0]["content"]
+    assert "word for word" in system and "dead ends removed" not in system
+    condense = messages(RewriteConfig(model={"model": "m"}, layout="condense"), "Q", ORIGINAL, "7")[0]["content"]
+    assert "dead ends removed" in condense

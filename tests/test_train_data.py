@@ -129,9 +129,10 @@ def test_max_length_defaults_to_the_data_never_to_1024() -> None:
 def test_rows_over_max_length_are_dropped_truncated_or_refused_and_counted() -> None:
     kept, report = fit_lengths(rows_of([100, 300, 600]), 256, "drop")
     assert [len(ids) for ids, _ in kept] == [100] and report.dropped == 2 and report.over == [1, 2]
-    assert "2 row(s) over it dropped" in report.line()
+    assert "2 row(s) over it: 2 dropped" in report.line()
     kept, report = fit_lengths(rows_of([100, 300, 600]), 256, "truncate")
     assert [len(ids) for ids, _ in kept] == [100, 256, 256] and report.truncated == 2
+    assert "2 row(s) over it: 2 truncated" in report.line()
     with pytest.raises(UsageError, match="2 of 3 training rows are longer than max_length 256"):
         fit_lengths(rows_of([100, 300, 600]), 256, "fail")
 
@@ -143,3 +144,36 @@ def test_a_tokenizer_without_template_or_eos_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError, match="could never learn to stop"):
         ChatFormat(Bare())
+
+
+def row(prompt: int, completion: int) -> tuple[list[int], list[int]]:
+    """Prompt tokens numbered 1000+, completion tokens 1..n, so what a cut keeps can be read off."""
+    ids = [1000 + i for i in range(prompt)] + list(range(1, completion + 1))
+    return ids, [IGNORE_INDEX] * prompt + list(range(1, completion + 1))
+
+
+@pytest.mark.parametrize("prompt, completion, kept_prompt, kept_completion", [
+    (50, 400, 50, 206),      # a short prompt stays whole; the completion gives way
+    (400, 60, 196, 60),      # a short completion stays whole; the prompt gives way
+    (300, 900, 64, 192),     # both long: shared in proportion (256 x 900 / 1200 = 192 for the completion)
+])
+def test_truncation_follows_llama_factory_cutoff_and_keeps_our_labels(prompt: int, completion: int,
+                                                                     kept_prompt: int, kept_completion: int) -> None:
+    from distill.stages.train.data import cutoff_lengths
+
+    assert cutoff_lengths(prompt, completion, 256) == (kept_prompt, kept_completion)
+    (ids, labels), = fit_lengths([row(prompt, completion)], 256, "truncate")[0]
+    assert len(ids) == len(labels) == 256
+    # Each part keeps its beginning; the prompt stays masked; the targets are exactly the kept completion tokens.
+    assert ids[:kept_prompt] == [1000 + i for i in range(kept_prompt)]
+    assert labels[:kept_prompt] == [IGNORE_INDEX] * kept_prompt
+    assert labels[kept_prompt:] == ids[kept_prompt:] == list(range(1, kept_completion + 1))
+
+
+def test_a_row_left_without_targets_by_truncation_is_dropped_and_counted() -> None:
+    kept, report = fit_lengths([row(10, 20), row(5000, 300)], 256, "truncate")
+    # 5000 + 300 over 256: both over half the limit, so they share it: int(256 x 300 / 5300) = 14 completion tokens
+    assert [len(ids) for ids, _ in kept] == [30, 256] and report.truncated == 1 and report.dropped == 0
+    kept, report = fit_lengths([row(10, 20), row(100_000, 200)], 256, "truncate")
+    assert len(kept) == 1 and (report.truncated, report.dropped) == (0, 1)
+    assert "1 row(s) over it: 1 dropped" in report.line()

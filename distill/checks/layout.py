@@ -11,17 +11,34 @@ like any other (check ``layout``).
 ``<think>`` reasoning ``</think>`` then a non-empty answer. Reasons: ``missing_marker``, ``repeated_marker``,
 ``marker_order``, ``empty_part``, ``text_outside``.
 
-Not checked: the wording inside the parts (the recipe's checks verify the answer; nothing verifies the steps).
+Fidelity (``sky_t1`` and ``think``, which restructure without rewriting, as Sky-T1's rewrite did): given the
+original thinking, every sentence of it must appear in the rewrite, whitespace aside. A missing sentence that
+backtracks or re-checks ("wait", "but", "hmm", "actually", "let me check", ...) fails the rewrite as
+``dropped_backtrack`` (reflection and backtracking are what the student is meant to learn); other missing
+sentences fail it as ``dropped_reasoning`` once they exceed ``MAX_DROPPED_SHARE`` of the original's characters.
+The details name how many sentences went missing and the first of them. ``condense`` (numbered steps, dead ends
+removed: a different, explicitly named layout) is not held to it. Rewrites judged before fidelity existed (or
+without their original at hand) keep their layout-only verdict.
+
+Not checked: the final solution's wording (the recipe's checks verify the answer).
 """
 
 from __future__ import annotations
+
+import re
 
 from distill.types import Verdict
 
 NAME = "layout"
 VERSION = "1"
-MARKERS = {"sky_t1": ("<|begin_of_thought|>", "<|end_of_thought|>", "<|begin_of_solution|>", "<|end_of_solution|>"),
-           "think": ("<think>", "</think>")}
+_SKY_MARKERS = ("<|begin_of_thought|>", "<|end_of_thought|>", "<|begin_of_solution|>", "<|end_of_solution|>")
+MARKERS = {"sky_t1": _SKY_MARKERS, "think": ("<think>", "</think>"), "condense": _SKY_MARKERS}
+VERBATIM = ("sky_t1", "think")  # layouts that must keep the original thinking sentence for sentence
+MAX_DROPPED_SHARE = 0.05
+_BACKTRACK = re.compile(r"\b(wait|but|hmm+|however|actually|alternatively|oops|no,|on second thought|let me (re)?check|"
+                        r"double[- ]check|re-?examine|reconsider|that'?s (not|wrong)|i made a mistake|mistake)\b",
+                        re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 def layout_text(content: str | None, reasoning: str | None) -> str:
@@ -46,7 +63,7 @@ def layout_failure(layout: str, text: str) -> tuple[str, str] | None:
         return "marker_order", " ".join(markers)
     cuts = [text[:at[0]]] + [text[at[i] + len(markers[i]):at[i + 1]] for i in range(len(at) - 1)] + \
         [text[at[-1] + len(markers[-1]):]]
-    if layout == "sky_t1":
+    if len(markers) == 4:
         parts, outside = {"thought": cuts[1], "solution": cuts[3]}, [cuts[0], cuts[2], cuts[4]]
     else:
         parts, outside = {"reasoning": cuts[1], "answer": cuts[2]}, [cuts[0]]
@@ -58,10 +75,49 @@ def layout_failure(layout: str, text: str) -> tuple[str, str] | None:
     return None
 
 
-def layout_verdict(generation_id: str, layout: str, content: str | None, reasoning: str | None) -> Verdict:
-    failure = layout_failure(layout, layout_text(content, reasoning))
-    if failure is None:
+def _normal(text: str) -> str:
+    return " ".join(text.split())
+
+
+def sentences(text: str) -> list[str]:
+    """The original's sentences (split after . ! ? and at line breaks), whitespace-normalised, fragments of fewer
+    than two word characters left out (list markers, lone symbols)."""
+    pieces = (_normal(piece) for piece in _SENTENCE_END.split(text))
+    return [piece for piece in pieces if len(re.findall(r"\w", piece)) >= 2]
+
+
+def fidelity_failure(original: str, rewrite: str) -> tuple[str, dict[str, object]] | None:
+    """(reason, details) when ``rewrite`` does not keep the sentences of ``original``; None when it does."""
+    kept = _normal(rewrite)
+    expected = sentences(original)
+    missing = [sentence for sentence in expected if sentence not in kept]
+    if not missing:
+        return None
+    details: dict[str, object] = {"sentences": len(expected), "missing": len(missing)}
+    backtracks = [sentence for sentence in missing if _BACKTRACK.search(sentence)]
+    if backtracks:
+        return "dropped_backtrack", details | {"first": backtracks[0][:200], "backtracks_missing": len(backtracks)}
+    share = sum(len(sentence) for sentence in missing) / max(1, sum(len(sentence) for sentence in expected))
+    if share > MAX_DROPPED_SHARE:
+        return "dropped_reasoning", details | {"first": missing[0][:200], "share": round(share, 4)}
+    return None
+
+
+def layout_verdict(generation_id: str, layout: str, content: str | None, reasoning: str | None,
+                   original: str | None = None) -> Verdict:
+    """The layout verdict of a rewrite; with ``original`` (the thinking it was asked to restructure), a verbatim
+    layout is also held to fidelity."""
+    text = layout_text(content, reasoning)
+    failure = layout_failure(layout, text)
+    if failure is not None:
+        reason, where = failure
+        return Verdict(generation_id, NAME, VERSION, "fail", reason, None, {"layout": layout, "where": where})
+    if original is None or layout not in VERBATIM:
         return Verdict(generation_id, NAME, VERSION, "pass", "follows_layout", None, {"layout": layout})
-    reason, where = failure
-    return Verdict(generation_id, NAME, VERSION, "fail", reason, None, {"layout": layout, "where": where})
+    unfaithful = fidelity_failure(original, text)
+    if unfaithful is not None:
+        reason, details = unfaithful
+        return Verdict(generation_id, NAME, VERSION, "fail", reason, None, {"layout": layout, "fidelity": details})
+    return Verdict(generation_id, NAME, VERSION, "pass", "follows_layout", None,
+                   {"layout": layout, "fidelity": "kept"})
 

@@ -10,7 +10,12 @@ like any trace (Sky-T1 ran its rejection sampling on them), and select keeps a p
 original: with a ``rewrite`` section, originals are excluded as ``rewritten`` or ``not_rewritten``, and a rewrite
 that fails a check is excluded for that reason without its original coming back (mixing layouts in one training
 set would teach both). Each rewrite gets a ``layout`` verdict as it is stored (``distill/checks/layout.py``): one
-that ignored the layout is kept in the store, counted in the stage line, and never selected.
+that ignored the layout, or (``sky_t1``, ``think``) dropped sentences of the original thinking, is kept in the
+store with its reason (``dropped_backtrack``, ``dropped_reasoning``), counted in the stage line, and never selected.
+
+Layouts: ``sky_t1`` (default) and ``think`` restructure the trace without rewriting its thinking, as Sky-T1's
+GPT-4o-mini rewrite did (temperature 0.7 there, the teacher section's default here); ``condense`` turns it into
+numbered steps with the dead ends removed, and says so by its name.
 
 Same request loop, budgets, resume and Ctrl-C behaviour as generate (``send_and_store``): a rerun asks only for
 accepted traces without a successful rewrite by this rewriter; failed requests are error rows, replaced next time.
@@ -33,15 +38,36 @@ from distill.stages.generation_records import generation_row
 from distill.store import RunContext, Store
 from distill.types import ChatRequest, Completion, Verdict, stable_hash
 
+# Sky-T1 (NovaSky-AI/SkyThought, skythought/tools/convert_format.py and util/prompts.py `convert_prompt`, Jan 2025)
+# had GPT-4o-mini copy QwQ's thinking word for word into a thought section and add one clean solution, with a
+# worked example, at temperature 0.7 (the teacher section's default). The instructions below are ours; the
+# example is ours too. `condense` is the opposite on purpose (steps without dead ends), under its own name.
+_VERBATIM = ("Copy the reasoning word for word, in its order: every sentence, every check, every hesitation, every "
+             "correction and every abandoned attempt (\"wait\", \"but\", \"hmm\", \"let me check\") stays exactly as "
+             "written. Do not summarise, shorten, fix or reorder it. Only the final solution is yours to write: "
+             "one precise, clear solution (one code block for a coding problem) ending with the answer in \\boxed{}.")
+_EXAMPLE = ("Example, for another problem: the reasoning \"Two apples and three more is five. Wait, the problem said "
+            "three bags of one apple, so still three. So five.\" becomes\n")
 LAYOUTS = {
-    "sky_t1": ("Rewrite the solution below into exactly this layout: `<|begin_of_thought|>`, the reasoning as "
-               "clear numbered steps with the dead ends removed, `<|end_of_thought|>`, then `<|begin_of_solution|>`, "
-               "a concise final solution ending with the answer in \\boxed{}, and `<|end_of_solution|>`."),
-    "think": ("Rewrite the solution below as `<think>` followed by the reasoning as clear steps with the dead ends "
-              "removed, `</think>`, then a concise final solution ending with the answer in \\boxed{}."),
+    "sky_t1": (f"Put it into exactly this layout: `<|begin_of_thought|>`, the reasoning, `<|end_of_thought|>`, then "
+               f"`<|begin_of_solution|>`, the final solution, `<|end_of_solution|>`; nothing outside them. {_VERBATIM}"
+               f"\n\n{_EXAMPLE}<|begin_of_thought|>\n\nTwo apples and three more is five. Wait, the problem said "
+               f"three bags of one apple, so still three. So five.\n\n<|end_of_thought|>\n\n<|begin_of_solution|>"
+               f"\n\n2 + 3 = 5, so the answer is \\boxed{{5}}.\n\n<|end_of_solution|>"),
+    "think": (f"Put it into exactly this layout: `<think>`, the reasoning, `</think>`, then the final solution. "
+              f"{_VERBATIM}"),
+    "condense": ("Rewrite the solution below into exactly this layout: `<|begin_of_thought|>`, the reasoning as clear "
+                 "numbered steps with the dead ends removed, `<|end_of_thought|>`, then `<|begin_of_solution|>`, a "
+                 "concise final solution ending with the answer in \\boxed{}, and `<|end_of_solution|>`."),
 }
-PROMPT = ("You reformat worked solutions. Keep every mathematical step and the final answer exactly as they are; "
-          "change only the layout and the wording. Do not add new reasoning.")
+PROMPT = ("You convert worked solutions from an unstructured form into sections. The reasoning is the material a "
+          "student model learns to think from, so it is moved, not edited; keep the final answer exactly as it is.")
+
+
+def original_thinking(reasoning: str | None, answer: str | None) -> str:
+    """What a verbatim rewrite must keep: the separated reasoning, or the whole reply when the server did not
+    separate one (QwQ-style traces think in the content)."""
+    return reasoning if reasoning and reasoning.strip() else (answer or "")
 
 
 @dataclass
@@ -72,7 +98,7 @@ class RewriteSummary:
 
 def rewriter_hash(cfg: RewriteConfig) -> str:
     m = cfg.model
-    return stable_hash("rewriter-v1", m.backend, m.model, m.temperature, m.top_p, m.max_tokens, m.seed, m.extra_body,
+    return stable_hash("rewriter-v2", m.backend, m.model, m.temperature, m.top_p, m.max_tokens, m.seed, m.extra_body,
                        cfg.layout, cfg.prompt or PROMPT)
 
 
@@ -144,8 +170,9 @@ async def _rewrite_async(requests: list[ChatRequest], parents: dict[int, dict[st
             summary.errors[completion.error] = summary.errors.get(completion.error, 0) + 1
         else:
             summary.rewritten += 1
-            judged[row["generation_id"]] = layout_verdict(row["generation_id"], cfg.layout, row["content"],
-                                                          row["reasoning"])
+            judged[row["generation_id"]] = layout_verdict(
+                row["generation_id"], cfg.layout, row["content"], row["reasoning"],
+                original=original_thinking(parent["reasoning"], parent["answer_text"]))
             summary.layout_failed += judged[row["generation_id"]].status != "pass"
         return row
 

@@ -91,7 +91,7 @@ class SelectSummary:
 _SETTINGS = (
     ("unchecked:", 1, "select.unchecked_domains decides (or add a check for that domain)"),
     ("unverified:", 1, "means a check has not judged them: run `distill verify`"),
-    ("failed:layout:", 1, "is rewrite.layout's check (the rewriter ignored the layout)"),
+    ("failed:layout:", 1, "is rewrite.layout's check (the rewriter ignored the layout or dropped the thinking)"),
     ("failed:", 1, "is a check in `checks` (see `distill show --status fail`)"),
     ("abstained:", 1, "select.abstain decides (keep a check's abstains)"),
     ("rewritten", 1, "rewrite decides (originals give way to their rewrites)"),

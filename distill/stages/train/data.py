@@ -10,7 +10,8 @@ Guarantees (each has a test):
   nothing else, without ``{% generation %}`` markers, and a template that strips everything before
   ``</think>`` from assistant turns (DeepSeek-R1-Distill, QwQ) cannot remove the reasoning from the targets.
 - Lengths are counted in the student's tokenizer before training; rows over ``max_length`` are dropped,
-  truncated or refused as the recipe says, and counted. Nothing is cut silently.
+  truncated (LLaMA-Factory's ``cutoff_len`` rule, keeping our labels) or refused as the recipe says, and counted.
+  Nothing is cut silently.
 """
 
 from __future__ import annotations
@@ -139,8 +140,10 @@ class LengthReport:
 
     def line(self) -> str:
         d = self.lengths
-        done = (f"; {len(self.over)} row(s) over it {'dropped' if self.dropped else 'truncated'}" if self.over
-                else "; no row over it")
+        done = "; no row over it"
+        if self.over:
+            parts = [f"{n} {what}" for n, what in ((self.truncated, "truncated"), (self.dropped, "dropped")) if n]
+            done = f"; {len(self.over)} row(s) over it: " + ", ".join(parts)
         return (f"lengths in the student's tokenizer over {self.rows} rows: min {d['min']:.0f}, median "
                 f"{d['p50']:.0f}, p90 {d['p90']:.0f}, p99 {d['p99']:.0f}, max {d['max']:.0f} tokens; "
                 f"max_length {self.max_length}{done}")
@@ -186,8 +189,34 @@ def fit_lengths(encoded: list[tuple[list[int], list[int]]], max_length: int | No
         if not kept:
             raise UsageError(f"every training row is longer than max_length {limit}; raise train.max_length")
         return kept, report
-    report.truncated = len(over)
-    cut = [(ids[:limit], labels[:limit]) for ids, labels in encoded]
-    cut = [(ids, labels) for ids, labels in cut if any(t != IGNORE_INDEX for t in labels)]
-    return cut, report
+    cut = [truncate(ids, labels, limit) if len(ids) > limit else (ids, labels) for ids, labels in encoded]
+    kept = [(ids, labels) for ids, labels in cut if any(t != IGNORE_INDEX for t in labels)]
+    report.dropped = len(cut) - len(kept)  # a prompt so long that no completion token was left to learn
+    report.truncated = len(over) - report.dropped
+    if not kept:
+        raise UsageError(f"no training row keeps a completion token within max_length {limit}; raise train.max_length")
+    return kept, report
+
+
+def cutoff_lengths(prompt_len: int, completion_len: int, limit: int) -> tuple[int, int]:
+    """How many prompt and completion tokens a row over ``limit`` keeps, by LLaMA-Factory's ``cutoff_len`` rule:
+    a completion shorter than half the limit is kept whole (the prompt gives way); else a prompt shorter than
+    half is kept whole (the completion gives way); else both shrink in proportion to their lengths. Either part
+    keeps its beginning."""
+    if 2 * completion_len < limit:
+        completion_keep = completion_len
+    elif 2 * prompt_len < limit:
+        completion_keep = min(completion_len, limit - prompt_len)
+    else:
+        completion_keep = min(completion_len, int(limit * completion_len / (prompt_len + completion_len)))
+    return min(prompt_len, limit - completion_keep), completion_keep
+
+
+def truncate(ids: list[int], labels: list[int], limit: int) -> tuple[list[int], list[int]]:
+    """A row cut to ``limit`` tokens (see ``cutoff_lengths``), with our labels: the prompt stays masked and the
+    kept completion tokens stay the targets (the end-of-turn token is lost with the completion's tail)."""
+    prompt_len = next((i for i, t in enumerate(labels) if t != IGNORE_INDEX), len(labels))
+    keep_prompt, keep_completion = cutoff_lengths(prompt_len, len(ids) - prompt_len, limit)
+    end = prompt_len + keep_completion
+    return ids[:keep_prompt] + ids[prompt_len:end], labels[:keep_prompt] + labels[prompt_len:end]
 

@@ -17,9 +17,29 @@ the shapes of every linear layer (what LoRA adapts) are exact for any architectu
   (7 hidden + 2 kv + 4 intermediate) values per token for its backward, plus, under LoRA, each adapted
   layer's input; memory-efficient attention (flash, sdpa on CUDA) adds no sequence-squared term, the eager
   or math kernel (sdpa on CPU) adds scores and probabilities, heads x length^2, per layer kept;
-- logits: the vocabulary-sized output per token in the compute dtype, its fp32 upcast for the loss, the
-  loss gradient, and TRL's token-accuracy pass: (activation bytes + 12) bytes per token per vocabulary entry,
-  often the largest single term at 16K tokens.
+- the LM head and loss (``logits`` in the breakdown): TRL's SFTTrainer (1.16) patches the model with a fused,
+  chunked LM head (``trl.trainer.utils.add_fused_lm_head``, Triton on CUDA, torch ops elsewhere) that projects
+  tiles of 4,096 tokens x 32,768 vocabulary entries, folds each into running log-sum-exp statistics, and in the
+  backward recomputes each tile into its gradient: the (tokens x vocabulary) logits never exist. What it holds:
+  one tile in the compute dtype (plus the fp32 temporaries of folding it), a dozen fp32 values per token, the
+  hidden states' fp32 gradient, and under full fine-tuning the LM head's fp32 gradient. With the plain head
+  (``lm_head="plain"``: a model's own forward, as other trainers run it) the logits are whole: the
+  vocabulary-sized output per token in the compute dtype, its fp32 upcast, the loss gradient and a metrics
+  pass, (activation bytes + 12) bytes per token per vocabulary entry, the largest term at 16K tokens and more.
+
+Per process, for the launch it runs under (``Launch``: read from ``accelerate launch``'s environment):
+
+- processes x DeepSpeed ZeRO stage: stage 1 shards the optimizer state over the processes, stage 2 also the
+  gradients, stage 3 also the weights, and then each process holds, besides its shard, the layers gathered for
+  the current step (the larger of the embedding and two decoder layers: one computing, one prefetched).
+  Under DeepSpeed a full fine-tune in bf16/fp16 keeps fp32 master weights and fp32 moments in the optimizer
+  (12 bytes a parameter, the ZeRO paper's K), not bf16 moments as a plain PyTorch AdamW over bf16 weights;
+- CPU offload (ZeRO-Offload, as Sky-T1 trains): the optimizer state (with the fp32 gradient partitions it
+  steps on) and, under stage 3, the weight shard live in host memory: counted in ``host``, not on the device,
+  which keeps two gradient buckets instead;
+- 8-bit optimizers keep a byte per moment; paged ones (bitsandbytes) keep their state in unified memory that
+  is evicted to the host under pressure: counted in ``host`` too (it does not limit the device's peak).
+FSDP (s1's launch) is not modelled; its FULL_SHARD is close to ZeRO-3.
 
 It is an estimate of the allocator's peak; CUDA adds its context (about 1 GB) on top, which the fit check
 counts. A test compares it with a measured peak on CPU, the GPU benchmark with ``max_memory_allocated``.
@@ -27,13 +47,19 @@ counts. A test compares it with a measured peak on CPU, the GPU benchmark with `
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from distill.errors import UsageError
 
 GB = 1024**3
+# TRL's fused LM head tiles (trl/kernels/chunked_logprob.py TOKEN_CHUNK_SIZE, trl/trainer/utils.py
+# _CHUNKED_LOGPROB_CHUNK_SIZE, TRL 1.16).
+HEAD_TOKEN_TILE = 4096
+HEAD_VOCAB_TILE = 32768
 CUDA_CONTEXT_BYTES = 1 * GB
 _DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 NF4_BITS = 4.127  # 4-bit weights + double-quantised absmax per 64-block
@@ -85,7 +111,47 @@ def lora_params(shape: ModelShape, r: int, targets: Any) -> int:
 
 
 @dataclass(frozen=True)
+class Launch:
+    """How the run is launched: processes (GPUs), DeepSpeed ZeRO stage (0: none, plain DDP when processes > 1) and
+    what is offloaded to the CPU."""
+
+    processes: int = 1
+    zero_stage: int = 0
+    offload_optimizer: bool = False
+    offload_params: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Launch:
+        """The launch ``accelerate launch`` (or torchrun) describes in the environment of each process."""
+        processes = int(environ.get("WORLD_SIZE", "1"))
+        if environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() != "true":
+            return cls(processes)
+        stage = int(environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE", "2"))  # accelerate's default
+        optimizer = environ.get("ACCELERATE_DEEPSPEED_OFFLOAD_OPTIMIZER_DEVICE", "none").lower()
+        params = environ.get("ACCELERATE_DEEPSPEED_OFFLOAD_PARAM_DEVICE", "none").lower()
+        config_file = environ.get("ACCELERATE_DEEPSPEED_CONFIG_FILE", "none")
+        if config_file != "none" and os.path.exists(config_file):
+            with open(config_file, encoding="utf-8") as f:
+                zero = json.load(f).get("zero_optimization", {})
+            stage = int(zero.get("stage", stage))
+            optimizer = str(zero.get("offload_optimizer", {}).get("device", optimizer)).lower()
+            params = str(zero.get("offload_param", {}).get("device", params)).lower()
+        return cls(processes, stage, optimizer in ("cpu", "nvme"), params in ("cpu", "nvme") and stage == 3)
+
+    def line(self) -> str:
+        if self.processes == 1 and self.zero_stage == 0:
+            return "1 process"
+        offload = [name for name, on in (("optimizer", self.offload_optimizer), ("parameters", self.offload_params))
+                   if on]
+        zero = f", ZeRO-{self.zero_stage}" if self.zero_stage else ", DDP"
+        return (f"{self.processes} processes{zero}" + (f", {' and '.join(offload)} offloaded to the CPU" if offload
+                                                       else ""))
+
+
+@dataclass(frozen=True)
 class MemoryEstimate:
+    """Bytes per process on its device; ``host``: what the launch keeps in CPU memory per process instead."""
+
     weights: int
     gradients: int
     optimizer: int
@@ -93,6 +159,8 @@ class MemoryEstimate:
     logits: int
     trainable_params: int
     total_params: int
+    host: int = 0
+    launch: Launch = Launch()
 
     @property
     def total(self) -> int:
@@ -101,21 +169,26 @@ class MemoryEstimate:
     def as_dict(self) -> dict[str, float]:
         return {"weights_gb": self.weights / GB, "gradients_gb": self.gradients / GB,
                 "optimizer_gb": self.optimizer / GB, "activations_gb": self.activations / GB,
-                "logits_gb": self.logits / GB, "total_gb": self.total / GB,
-                "trainable_params": self.trainable_params, "total_params": self.total_params}
+                "logits_gb": self.logits / GB, "total_gb": self.total / GB, "host_gb": self.host / GB,
+                "trainable_params": self.trainable_params, "total_params": self.total_params,
+                "launch": asdict(self.launch)}
 
     def line(self) -> str:
         d = self.as_dict()
+        host = f", host {d['host_gb']:.2f} GB" if self.host else ""
         return (f"{d['total_gb']:.2f} GB = weights {d['weights_gb']:.2f} + gradients {d['gradients_gb']:.2f} + "
                 f"optimizer {d['optimizer_gb']:.2f} + activations {d['activations_gb']:.2f} + logits "
-                f"{d['logits_gb']:.2f} ({self.trainable_params:,} of {self.total_params:,} parameters trained)")
+                f"{d['logits_gb']:.2f} per process ({self.launch.line()}{host}; {self.trainable_params:,} of "
+                f"{self.total_params:,} parameters trained)")
 
 
 def estimate_memory(shape: ModelShape, *, method: str, dtype: str, max_length: int, micro_batch: int,
                     gradient_checkpointing: bool, lora_r: int = 16, lora_targets: Any = "all-linear",
                     optim: str = "adamw_torch_fused", quadratic_attention: bool = False,
-                    heads: int = 1, compute_dtype: str | None = None) -> MemoryEstimate:
-    """``dtype``: the weights'; ``compute_dtype``: autocast's (activations and logits), default the weights'."""
+                    heads: int = 1, compute_dtype: str | None = None, lm_head: str = "fused",
+                    launch: Launch = Launch()) -> MemoryEstimate:
+    """``dtype``: the weights'; ``compute_dtype``: autocast's (activations and logits), default the weights';
+    ``lm_head``: ``fused`` (TRL's chunked head, what ``distill train`` runs) or ``plain`` (whole logits)."""
     wbytes = _DTYPE_BYTES[dtype]
     abytes = _DTYPE_BYTES[compute_dtype or dtype]
     if method == "qlora":
@@ -141,14 +214,53 @@ def estimate_memory(shape: ModelShape, *, method: str, dtype: str, max_length: i
         activations = shape.layers * shape.hidden * tokens * abytes + per_layer_full
     else:
         activations = shape.layers * per_layer_full
-    logits = tokens * shape.vocab * (abytes + 12)
+    logits = lm_head_bytes(shape, tokens, abytes, head_trained=method == "full", fused=lm_head == "fused")
     if abytes < wbytes and method == "full":  # autocast keeps a low-precision copy of every trained weight
         weights += shape.params * abytes
     # Two moments, plus the step's temporaries (torch's foreach AdamW materialises one more copy; fused does not).
     optimizer = 2 * trainable * moment_bytes + (0 if "fused" in optim else trainable * tbytes)
-    return MemoryEstimate(weights=weights, gradients=trainable * tbytes, optimizer=optimizer,
-                          activations=activations, logits=logits, trainable_params=trainable,
-                          total_params=shape.params)
+    if launch.zero_stage and tbytes < 4:  # DeepSpeed's mixed precision: fp32 master weights and fp32 moments
+        optimizer = trainable * 12
+    return _under_launch(shape, launch, optim=optim, wbytes=wbytes, weights=weights, gradients=trainable * tbytes,
+                         optimizer=optimizer, activations=activations, logits=logits, trainable=trainable)
+
+
+def _under_launch(shape: ModelShape, launch: Launch, *, optim: str, wbytes: int, weights: int, gradients: int,
+                  optimizer: int, activations: int, logits: int, trainable: int) -> MemoryEstimate:
+    """One process's share of the states under ZeRO sharding and CPU offload (see the module docstring)."""
+    shards = max(1, launch.processes)
+    host = 0
+    if launch.zero_stage >= 1:
+        optimizer //= shards
+    if launch.zero_stage >= 2:
+        gradients //= shards
+    if launch.zero_stage >= 1 and launch.offload_optimizer:
+        host += optimizer + 4 * trainable // shards  # the state and the fp32 gradient partition it steps on
+        optimizer = 0
+        gradients = min(gradients, 2 * shape.hidden * shape.hidden * wbytes)  # two reduce buckets (DeepSpeed "auto")
+    elif "paged" in optim:
+        host, optimizer = optimizer, 0
+    if launch.zero_stage >= 3:
+        embedding = shape.vocab * shape.hidden
+        layer = max(0, shape.params - 2 * embedding) // max(1, shape.layers)
+        gathered = max(embedding, 2 * layer) * wbytes
+        shard = weights // shards
+        if launch.offload_params:
+            host, shard = host + shard, 0
+        weights = shard + gathered
+    return MemoryEstimate(weights=weights, gradients=gradients, optimizer=optimizer, activations=activations,
+                          logits=logits, trainable_params=trainable, total_params=shape.params, host=host,
+                          launch=launch)
+
+
+def lm_head_bytes(shape: ModelShape, tokens: int, abytes: int, *, head_trained: bool, fused: bool = True) -> int:
+    """Peak memory of the LM head's projection and the loss over ``tokens`` positions (see the module docstring)."""
+    if not fused:
+        return tokens * shape.vocab * (abytes + 12)
+    tile = min(tokens, HEAD_TOKEN_TILE) * min(shape.vocab, HEAD_VOCAB_TILE)
+    per_token = 12 * 4 + shape.hidden * (4 + abytes)  # running statistics and outputs; the hidden states' gradient
+    head_gradient = shape.vocab * shape.hidden * 4 if head_trained else 0  # accumulated in fp32, then cast
+    return tile * (abytes + 8) + tokens * per_token + head_gradient
 
 
 def device_memory_bytes(device: str) -> int:
@@ -177,7 +289,13 @@ def check_fits(estimate: MemoryEstimate, *, device: str, limit_bytes: int, metho
         advice.append("train.method: qlora")
     if estimate.logits + estimate.activations > 0.3 * need:
         advice.append(f"a shorter train.max_length (now {max_length})")
-    advice.append("a larger GPU, or several with `accelerate launch` and the ZeRO-3 config")
+    launch = estimate.launch
+    if launch.zero_stage == 3 and not launch.offload_optimizer:
+        advice.append("CPU offload with `accelerate launch --config_file distill/stages/train/accelerate/"
+                      "zero3_offload.yaml`")
+    elif launch.zero_stage < 3:
+        advice.append("a larger GPU, or several with `accelerate launch` and the ZeRO-3 config (zero3.yaml, or "
+                      "zero3_offload.yaml with CPU offload)")
     raise UsageError(f"this run needs about {need / GB:.1f} GB on {device} but {limit_bytes / GB:.1f} GB is "
                      f"available: {estimate.line()}; try " + ", or ".join(advice)
                      + " (or train.memory_check: false to try anyway)")

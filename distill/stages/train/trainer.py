@@ -32,7 +32,7 @@ from distill.errors import UsageError
 from distill.metrics import loss_summary
 from distill.recipe import LoadedRecipe
 from distill.stages.train.data import ChatFormat, LengthReport, example_from_row, fit_lengths
-from distill.stages.train.memory import GB, check_fits, device_memory_bytes, estimate_memory, model_shape
+from distill.stages.train.memory import GB, Launch, check_fits, device_memory_bytes, estimate_memory, model_shape
 from distill.stages.train.precision import Precision, cpu_flags, pick_precision
 from distill.stages.train.presets import TrainSettings, resolve_settings
 from distill.stages.train.training_data import TrainingData, load_training_data
@@ -160,7 +160,7 @@ def train(recipe: LoadedRecipe, store: Store | None) -> TrainSummary:
                                gradient_checkpointing=settings.gradient_checkpointing, lora_r=settings.lora_r,
                                lora_targets=settings.lora_target_modules, optim=settings.optim,
                                quadratic_attention=attention == "eager" or not device.startswith("cuda"),
-                               heads=shape.heads)
+                               heads=shape.heads, launch=Launch.from_env(os.environ))
     limit = int(cfg.memory_limit_gb * GB) if cfg.memory_limit_gb else device_memory_bytes(device)
     if cfg.memory_check:
         check_fits(estimate, device=device, limit_bytes=limit, method=settings.method,
@@ -303,6 +303,7 @@ def _fit(summary: TrainSummary, settings: TrainSettings, model_ref: str, tokeniz
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=peft_config, callbacks=[progress])
     trainer.remove_callback(PrinterCallback)  # the bar and the summary line report progress, not log dicts
+    summary.metrics["lm_head"] = "fused" if uses_fused_head(trainer.model) else "plain"
     last = get_last_checkpoint(str(out_dir)) if out_dir.exists() else None
     summary.resumed_from = last
     progress.restore(_state_at(last))
@@ -323,6 +324,14 @@ def _fit(summary: TrainSummary, settings: TrainSettings, model_ref: str, tokeniz
             summary.metrics["merged_dir"] = str(out_dir / "merged")
 
 
+def uses_fused_head(model: Any) -> bool:
+    """Whether TRL patched ``model`` with its fused, chunked LM head (``add_fused_lm_head``): the loss is then
+    computed from tiles and the full logits never exist, which the memory estimate assumes (``lm_head="fused"``)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    forward = getattr(base.forward, "__func__", None)
+    return forward is not None and "fused_lm_head" in forward.__code__.co_varnames
+
+
 def _sft_config(settings: TrainSettings, summary: TrainSummary, out_dir: Path, *, device: str,
                 compute: str | None, packing: bool) -> Any:
     from trl import SFTConfig
@@ -330,10 +339,16 @@ def _sft_config(settings: TrainSettings, summary: TrainSummary, out_dir: Path, *
     optim = settings.optim
     if device == "cpu" and ("paged" in optim or "8bit" in optim):
         optim = "adamw_torch_fused"  # bitsandbytes' paged and 8-bit optimizers need CUDA
+    scheduler, scheduler_kwargs = settings.lr_scheduler, None
+    if settings.min_lr_rate:  # cosine down to min_lr_rate x learning_rate instead of zero (open-r1's schedule)
+        scheduler, scheduler_kwargs = "cosine_with_min_lr", {"min_lr_rate": settings.min_lr_rate}
     return SFTConfig(
         output_dir=str(out_dir), num_train_epochs=settings.epochs, max_steps=settings.max_steps or -1,
-        learning_rate=settings.learning_rate, lr_scheduler_type=settings.lr_scheduler,
+        learning_rate=settings.learning_rate, lr_scheduler_type=scheduler, lr_scheduler_kwargs=scheduler_kwargs,
+        # transformers 5 folded warmup_ratio into warmup_steps: a float in [0, 1) is a fraction of the total steps
+        # (ceil(ratio x steps)), an integer >= 1 a count. The recipe's warmup_ratio is < 1 (validated): a ratio.
         warmup_steps=settings.warmup_ratio, weight_decay=settings.weight_decay,
+        max_grad_norm=settings.max_grad_norm, adam_beta2=settings.adam_beta2,
         per_device_train_batch_size=settings.per_device_batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation_steps,
         gradient_checkpointing=settings.gradient_checkpointing, bf16=compute == "bf16", fp16=compute == "fp16",
