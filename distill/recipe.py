@@ -199,12 +199,23 @@ class DecontaminationConfig(_Section):
         default_factory=lambda: {"math500": "index", "aime24": "index", "amc23": "index", "gsm8k": "index"})
 
 
+class SourceBand(_Section):
+    min: int = Field(default=1, ge=1, le=10)
+    max: int = Field(default=10, ge=1, le=10)
+
+
 class DifficultyBand(_Section):
     """Keep problems whose ``distill label`` difficulty is within [min, max]; ``unlabeled``: what happens to
-    problems without a label (none yet, or the labeller's reply could not be parsed)."""
+    problems without a label (none yet, or the labeller's reply could not be parsed). ``per_source`` gives a source
+    (by its name) its own band, as Sky-T1 kept MATH at 4-9, olympiads at 9 and AMC/AIME at 1-9."""
 
     min: int = Field(default=1, ge=1, le=10)
     max: int = Field(default=10, ge=1, le=10)
+    per_source: dict[str, SourceBand] = Field(default_factory=dict)
+
+    def bounds(self, source: str) -> tuple[int, int]:
+        own = self.per_source.get(source)
+        return (own.min, own.max) if own is not None else (self.min, self.max)
     unlabeled: Literal["drop", "keep"] = "drop"
     # also skip generating for problems outside the band (and unlabelled ones under `drop`): the teacher's
     # tokens go only where select would keep them (`distill run` labels before it generates)
@@ -438,6 +449,11 @@ class Recipe(_Section):
     def _difficulty_needs_labels(self) -> Recipe:
         if self.select.difficulty is not None and self.label is None:
             raise ValueError("select.difficulty: needs a label section (the difficulty comes from `distill label`)")
+        names = [s.display_name for s in self.sources]
+        unknown = [n for n in (self.select.difficulty.per_source if self.select.difficulty else {}) if n not in names]
+        if unknown:
+            raise ValueError(f"select.difficulty.per_source: '{unknown[0]}' is not a source of this recipe "
+                             f"({', '.join(names)})")
         return self
 
     @model_validator(mode="after")

@@ -151,3 +151,43 @@ def test_a_label_reply_without_usage_is_charged_at_its_bound_and_the_charge_outl
     after = labels(path)
     assert all(v[0] == "ok" for v in after.values())
     assert sum(v[5] for v in after.values()) >= spent  # the replaced rows' charges were carried, not dropped
+
+
+def test_each_source_can_have_its_own_band(tmp_path: Path) -> None:
+    """Sky-T1 kept MATH at 4-9, olympiads at 9 and AMC/AIME at 1-9: a band per source, also before generating."""
+    answers = {q: f"\\boxed{{{a}}}" for q, a in PROBLEMS}
+    with FaultServer(ServerPlan(answers=LABELS, reasoning_mode="none")) as labeller, \
+            FaultServer(ServerPlan(answers=answers)) as teacher:
+        path = write_recipe(tmp_path, labeller, teacher, difficulty={
+            "min": 5, "max": 10, "per_source": {"easy": {"min": 1, "max": 5}}})
+        rows = {"easy": [PROBLEMS[0], PROBLEMS[3]], "hard": [PROBLEMS[1]]}  # 1 + 1 (1), primes (6); Riemann (10)
+        data = json.loads(path.read_text())
+        data["sources"] = []
+        for name, problems in rows.items():
+            (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"question": q, "answer": a}) + "\n"
+                                                            for q, a in problems))
+            data["sources"].append({"adapter": "fields", "path": f"{name}.jsonl", "domain": "math", "name": name})
+        path.write_text(json.dumps(data))
+        result = CliRunner().invoke(app, ["run", str(path)])
+        assert result.exit_code == 0, result.output
+        assert teacher.state.stats["requests"] == 3
+        line = next(x for x in result.output.splitlines() if x.startswith("select:"))
+        assert "outside_difficulty_label 1" in line  # primes (6) is above easy's band, within the default one
+        with Store.open(load_recipe(path).store_path, read_only=True) as store:
+            kept = {r[0] for r in store.con.execute("SELECT p.prompt FROM dataset_rows d JOIN problems p "
+                                                    "USING (problem_id) WHERE d.status = 'kept'").fetchall()}
+        assert kept == {"Compute 1 + 1.", "Prove the Riemann hypothesis for x."}
+        data["store"] = str(tmp_path / "filtered.duckdb")
+        data["select"]["difficulty"]["filter_generate"] = True
+        path.write_text(json.dumps(data))
+        teacher.state.stats["requests"] = 0
+        assert CliRunner().invoke(app, ["run", str(path)]).exit_code == 0
+        assert teacher.state.stats["requests"] == 2  # the same bands decide before generating
+    data["select"]["difficulty"]["per_source"] = {"olympiads": {"min": 9}}
+    path.write_text(json.dumps(data))
+    import pytest
+
+    from distill.errors import RecipeError
+
+    with pytest.raises(RecipeError, match="per_source: 'olympiads' is not a source of this recipe"):
+        load_recipe(path)

@@ -104,8 +104,8 @@ def _within_difficulty_band(recipe: LoadedRecipe, store: Store, only: set[str] |
     levels = store.difficulty_labels(labeler_hash(recipe.config.label))
     sources = [s.display_name for s in recipe.config.sources]
     allowed = {p.problem_id for p in store.iter_problems(sources=sources)
-               if (band.min <= levels[p.problem_id] <= band.max if p.problem_id in levels
-                   else band.unlabeled == "keep")}
+               if (band.bounds(p.source)[0] <= levels[p.problem_id] <= band.bounds(p.source)[1]
+                   if p.problem_id in levels else band.unlabeled == "keep")}
     return allowed if only is None else only & allowed
 
 

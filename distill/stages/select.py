@@ -255,7 +255,13 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
 
             level = store.selection_difficulties(labeler_hash(recipe.config.label), n_problems)
             band = cfg.difficulty
-            bad_problem.set_default(np.flatnonzero((level > 0) & ((level < band.min) | (level > band.max))),
+            low, high = np.full(n_problems, band.min), np.full(n_problems, band.max)
+            if band.per_source:  # a source's own band (select.difficulty.per_source)
+                source_of = np.zeros(n_problems, dtype=np.int64)
+                source_of[problem_of] = cols["source"]
+                for code, name in enumerate(names["source"]):
+                    low[source_of == code], high[source_of == code] = band.bounds(name)
+            bad_problem.set_default(np.flatnonzero((level > 0) & ((level < low) | (level > high))),
                                     "outside_difficulty_label")
             if band.unlabeled == "drop":
                 bad_problem.set_default(np.flatnonzero(level == 0), "unlabeled_difficulty")
