@@ -71,6 +71,11 @@ class SourceConfig(_Section):
     # keep only rows whose field holds one of these values, e.g. {source: [amc_aime, math, olympiads]}; the others
     # are counted as left out (not errors)
     where: dict[str, list[str | int | bool]] = Field(default_factory=dict)
+    # whether the teacher samples this source's problems (false: a source of imported traces only, e.g. Sky-T1's
+    # STILL-2 rows), and whether `distill rewrite` rewrites its traces (false: they are kept as they are, e.g. traces
+    # already in the layout)
+    generate: bool = True
+    rewrite: bool = True
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceConfig:

@@ -37,6 +37,13 @@ APPS = [  # codeparrot/apps: problem_id, question, solutions, input_output (JSON
     {"problem_id": 0, "question": "Read n and print n plus one.", "solutions": json.dumps(["print(int(input())+1)"]),
      "input_output": json.dumps({"inputs": ["1\n"], "outputs": ["2\n"]}), "difficulty": "introductory"},
 ]
+STILL2 = [  # RUC-AIBOX/long_form_thought_data_5k: question, combined_text, domain
+    {"question": "A ball is dropped from rest. How far does it fall in the first second, taking g as 10 m/s^2?",
+     "combined_text": "<|begin_of_thought|>\n\nWith constant acceleration from rest the distance is one half g t "
+                      "squared, so half of ten times one squared is five.\n\n<|end_of_thought|>\n\n"
+                      "<|begin_of_solution|>\n\nIt falls 5 metres.\n\n<|end_of_solution|>", "domain": "physics"},
+    {"question": "What is 2 + 2?", "combined_text": "Four.", "domain": "math"},  # not a domain Sky-T1 took
+]
 NUMINA_LEFT_OUT = {"source": "synthetic_math", "problem": "What is 5 + 5?", "solution": "$\\boxed{10}$",
                    "messages": []}  # not a subset Sky-T1 used: the recipe's `where` leaves it out
 TEACHER = {"ordered pairs": "Careful counting.\n\nThe answer is $\\boxed{231}$.",
@@ -69,9 +76,9 @@ LABELS = REWRITES | {
 
 def offline(recipe: str, tmp_path: Path, teacher: FaultServer, labeller: FaultServer) -> Path:
     data = yaml.safe_load((ROOT / "pipelines" / recipe).read_text())
-    stand_ins = {"numina": NUMINA + [NUMINA_LEFT_OUT], "taco": TACO, "apps": APPS}
+    stand_ins = {"numina": NUMINA + [NUMINA_LEFT_OUT], "taco": TACO, "apps": APPS, "still2": STILL2}
     for source in data["sources"]:
-        rows = stand_ins[source["name"]]
+        rows = stand_ins[source["name"].split("_")[0]]
         (tmp_path / f"{source['name']}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         for key in ("hub", "config", "split", "revision"):
             source.pop(key, None)
@@ -94,25 +101,28 @@ def test_sky_t1_runs_offline_on_stand_ins(tmp_path: Path, monkeypatch: pytest.Mo
         path = offline("sky_t1.yaml", tmp_path, teacher, labeller)
         result = CliRunner().invoke(app, ["run", str(path)])
         assert result.exit_code == 0, result.output
-        assert "1 rows left out by `where`" in result.output  # NuminaMath's synthetic_math row
-        # 7 labels; 5 problems in the band (>= 3) generated; 3 rewrites (of those that passed: 2 math, 1 code)
-        assert labeller.state.stats["requests"] == 10 and teacher.state.stats["requests"] == 5
+        # each Numina source keeps its own subset (3 x 5 rows read, 4 kept), TACO's train keeps MEDIUM, STILL-2 its
+        # science and puzzle rows: 13 rows left out in all
+        assert "13 rows left out by `where`" in result.output
+        # 9 labels asked (STILL-2's has no usable reply: unlabelled, kept); the teacher gets the 6 problems inside
+        # their source's band (1 + 1 is below math's 4, the olympiads problem is not a 9), never STILL-2's; the 4
+        # accepted teacher traces are rewritten, STILL-2's imported trace is not (`rewrite: false`)
+        assert labeller.state.stats["requests"] == 9 + 4 and teacher.state.stats["requests"] == 6
     with Store.open(load_recipe(path).store_path, read_only=True) as store:
-        assert store.count("problems") == 7
-        labels = dict(store.con.execute("SELECT p.prompt, l.difficulty FROM problem_labels l JOIN problems p "
-                                        "USING (problem_id) WHERE l.status = 'ok'").fetchall())
-        assert sorted(labels.values()) == [1, 2, 3, 3, 4, 5, 7]
+        assert dict(store.con.execute("SELECT source, count(*) FROM problems GROUP BY 1").fetchall()) == {
+            "numina_amc_aime": 1, "numina_math": 2, "numina_olympiads": 1, "apps": 1, "taco_medium": 1,
+            "taco_test": 2, "still2": 1}
         excluded = dict(store.con.execute("SELECT reason, count(*) FROM dataset_rows WHERE status = 'excluded' "
                                           "GROUP BY 1").fetchall())
-        kept = {r[0] for r in store.con.execute("SELECT p.prompt FROM dataset_rows d JOIN problems p "
-                                                "USING (problem_id) JOIN generations g USING (generation_id) "
-                                                "WHERE d.status = 'kept' AND g.origin = 'rewrite'").fetchall()}
-    # the two problems below the band were never generated (filter_generate); wrong answers fail their checks; the
-    # three that passed were rewritten and their rewrites kept (the originals give way)
-    assert excluded == {"failed:math:math_mismatch": 1, "failed:code:code_wrong_answer": 1, "rewritten": 3}
-    assert kept == {NUMINA[0]["problem"], NUMINA[2]["problem"], APPS[0]["question"]}
+        kept = dict(store.con.execute("SELECT p.prompt, g.origin FROM dataset_rows d JOIN problems p "
+                                      "USING (problem_id) JOIN generations g USING (generation_id) "
+                                      "WHERE d.status = 'kept'").fetchall())
+    # wrong answers fail their checks; the traces that passed were rewritten and their rewrites kept
+    assert excluded == {"failed:code:code_wrong_answer": 2, "rewritten": 4}
+    assert kept == {NUMINA[0]["problem"]: "rewrite", NUMINA[2]["problem"]: "rewrite", APPS[0]["question"]: "rewrite",
+                    TACO[0]["question"]: "rewrite", STILL2[0]["question"]: "imported"}
     card = next((tmp_path / "exports").rglob("README.md")).read_text()
-    assert "| rewritten | 3 |" in card
+    assert "| rewritten | 4 |" in card
 
 
 Q1 = ("A farmer has two cows and buys three more cows at the market. How many cows does the farmer have "

@@ -6,8 +6,8 @@ stored as it came, and this verdict keeps it out of every export), ``truncated``
 ``unclosed_think`` (a think block that never closes), ``repetition_loop`` (a degenerate loop: the text ends
 with one chunk repeated ``min_repeats`` times, or the same block of one to four lines/sentences comes
 ``min_repeats`` times in a row anywhere, in the content or the reasoning field; details give the repeated
-span as ``sample``), ``no_final_answer`` (nothing extractable from the
-answer part; skipped for code, which the code check reads for a code block), ``too_long`` / ``too_short``
+span as ``sample``), ``no_final_answer`` (nothing extractable from the answer part; skipped for code, which the
+code check reads for a code block, and for free text, which has none), ``too_long`` / ``too_short``
 (completion tokens outside ``min_tokens``/``max_tokens``; not judged when the server gave no count).
 Passes with ``complete``.
 
@@ -77,7 +77,7 @@ class FormatCheck(Check):
     characters, and the shortest stretch that counts), ``require_final_answer``."""
 
     name = "format"
-    version = "3"  # 2: loops of blocks of up to four sentences anywhere; 3: control characters
+    version = "3"  # 2: loops of blocks of up to four sentences anywhere; 3: control characters, no answer for text
 
     def __init__(self, min_tokens: int = 0, max_tokens: int | None = None, min_repeats: int = 8,
                  max_period: int = 1000, min_loop_chars: int = 100, require_final_answer: bool = True,
@@ -134,7 +134,7 @@ class FormatCheck(Check):
             loop = self._loop(generation, text)
             if loop:
                 return loop
-        needs_answer = self.require_final_answer and problem.domain != "code"
+        needs_answer = self.require_final_answer and problem.domain not in ("code", "text")
         if needs_answer and not extract_final_answer(split.answer_text):
             return self.verdict(generation, "fail", "no_final_answer", answer_tail=split.answer_text[-200:])
         if tokens is not None and self.max_tokens is not None and tokens > self.max_tokens:

@@ -93,7 +93,7 @@ def estimate_generation(recipe: LoadedRecipe, store: Any | None) -> GenerateEsti
         raise RecipeError(f"{recipe.path}: teacher: the recipe has no teacher section; add one to estimate")
     prompts = PromptBuilder.from_config(recipe.config.prompt)
     t_hash = teacher_hash(cfg, prompts.fingerprint)
-    sources = [s.display_name for s in recipe.config.sources]
+    sources = [s.display_name for s in recipe.config.sources if s.generate]
     from_store = store is not None and store.count("problems", "source IN (SELECT unnest(?))", [sources]) > 0
     problems = store.iter_problems(sources=sources, limit=cfg.limit) if from_store else _read_sources(recipe)
     done = store.samples_done(t_hash) if from_store else set()
@@ -145,6 +145,8 @@ def _read_sources(recipe: LoadedRecipe) -> Iterator[Problem]:
         _fail_fast_without_the_hub(hub)
     yielded = 0
     for cfg in recipe.config.sources:
+        if not cfg.generate:
+            continue
         for item in read_source(cfg, recipe.resolve):
             if isinstance(item, Problem):
                 yield item

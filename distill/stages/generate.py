@@ -32,7 +32,7 @@ def plan_requests(recipe: LoadedRecipe, store: Store, cfg: TeacherConfig, t_hash
                   prompts: PromptBuilder, only: set[str] | None = None) -> tuple[list[ChatRequest], int]:
     """Requests still missing for this teacher configuration (for the problems in ``only``, when given), and how
     many samples already exist."""
-    sources = [s.display_name for s in recipe.config.sources]
+    sources = [s.display_name for s in recipe.config.sources if s.generate]
     done = store.samples_done(t_hash)
     params = sampling_params(cfg)
     requests: list[ChatRequest] = []
@@ -102,7 +102,7 @@ def _within_difficulty_band(recipe: LoadedRecipe, store: Store, only: set[str] |
     from distill.llm.prompts import labeler_hash
 
     levels = store.difficulty_labels(labeler_hash(recipe.config.label))
-    sources = [s.display_name for s in recipe.config.sources]
+    sources = [s.display_name for s in recipe.config.sources if s.generate]
     allowed = {p.problem_id for p in store.iter_problems(sources=sources)
                if (band.bounds(p.source)[0] <= levels[p.problem_id] <= band.bounds(p.source)[1]
                    if p.problem_id in levels else band.unlabeled == "keep")}

@@ -70,7 +70,7 @@ class IngestSummary:
 
 def source_fingerprint(cfg: SourceConfig, recipe: LoadedRecipe) -> str:
     """What identifies this source's content: its config, plus size and mtime for local files."""
-    parts: list[object] = [cfg.model_dump(mode="json")]
+    parts: list[object] = [cfg.model_dump(mode="json", exclude={"generate", "rewrite"})]  # not what ingest reads
     if cfg.path is not None:
         path = recipe.resolve(cfg.path)
         if path.exists():

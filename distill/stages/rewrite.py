@@ -117,7 +117,7 @@ def accepted(recipe: LoadedRecipe, store: Store, r_hash: str) -> tuple[list[dict
     """The accepted originals still without a successful rewrite by this rewriter, and how many already have one."""
     from distill.stages.verify import acceptance
 
-    rows, done = store.rewrite_candidates([s.display_name for s in recipe.config.sources], r_hash)
+    rows, done = store.rewrite_candidates([s.display_name for s in recipe.config.sources if s.rewrite], r_hash)
     passed = acceptance(recipe, store, [(r["generation_id"], r["domain"]) for r in rows])
     return [r for r in rows if passed[r["generation_id"]]], done
 

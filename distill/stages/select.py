@@ -189,8 +189,12 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
                     reason.set(pos, f"failed:{check.name}:{why}")
         if recipe.config.rewrite is not None:  # rewrites stand in for their originals (stages/rewrite.py)
             is_rewrite, has_rewrite = store.selection_rewrites()
+            as_they_are = np.zeros(len(is_rewrite), dtype=bool)  # sources with `rewrite: false` keep their traces
+            for code, name in enumerate(names["source"]):
+                if not next((s.rewrite for s in recipe.config.sources if s.display_name == name), True):
+                    as_they_are |= cols["source"] == code
             reason.set_default(np.flatnonzero(~is_rewrite & has_rewrite), "rewritten")
-            reason.set_default(np.flatnonzero(~is_rewrite & ~has_rewrite), "not_rewritten")
+            reason.set_default(np.flatnonzero(~is_rewrite & ~has_rewrite & ~as_they_are), "not_rewritten")
         if not covers_all:
             for code, domain in enumerate(names["domain"]):
                 if domain in covered:
