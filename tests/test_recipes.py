@@ -233,3 +233,37 @@ def test_api_teacher_runs_offline_and_records_what_it_spent(tmp_path: Path, monk
     assert n == 12 and cost == pytest.approx((tokens_in * 0.55 + tokens_out * 2.19) / 1e6)
     # one per problem (shortest): "sum of two odd" is answered 4 where the stand-in says 4; all six are right
     assert kept == 6
+
+
+S1K = [  # simplescaling/s1K-1.1: question, solution, deepseek_thinking_trajectory, deepseek_attempt, deepseek_grade
+    {"question": "Find the remainder when 2^10 is divided by 7.", "solution": "2^3 = 8 = 1 mod 7, so 2^10 = 2.",
+     "cot_type": "math", "source_type": "qq8933/AIME_1983_2024", "metadata": "{}",
+     "deepseek_thinking_trajectory": "Powers of two modulo seven repeat every three steps: two, four, one. Ten is "
+                                     "one more than nine, so the remainder is two.",
+     "deepseek_attempt": "The remainder is $\\boxed{2}$.", "deepseek_grade": "Yes"},
+    {"question": "How many positive divisors does 12 have?", "solution": "1, 2, 3, 4, 6, 12: six.",
+     "cot_type": "math", "source_type": "qfq/openaimath", "metadata": "{}",
+     "deepseek_thinking_trajectory": "List them: one, two, three, four, six, twelve. " * 20,
+     "deepseek_attempt": "There are $\\boxed{6}$ divisors.", "deepseek_grade": "No"},
+]
+
+
+@pytest.mark.parametrize(("recipe", "rows", "kept"), [("openr1_distill.yaml", OPENR1, 2), ("s1k.yaml", S1K, 1)])
+def test_the_published_distillation_recipes_run_offline_on_stand_ins(tmp_path: Path, recipe: str,
+                                                                        rows: list[dict], kept: int) -> None:
+    data = yaml.safe_load((ROOT / "pipelines" / recipe).read_text())
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for key in ("hub", "config", "split"):
+        data["sources"][0].pop(key, None)
+    data["sources"][0]["path"] = "rows.jsonl"
+    data["export"].pop("test_size", None)  # two rows: no dev split to hold out
+    for section in ("train", "eval"):  # a GPU's work; validated with the recipe as shipped
+        data.pop(section)
+    data["store"] = str(tmp_path / "run.duckdb")
+    path = tmp_path / recipe
+    path.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(app, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    with Store.open(load_recipe(path).store_path, read_only=True) as store:
+        assert store.count("dataset_rows", "status = 'kept'") == kept
+    load_recipe(ROOT / "pipelines" / recipe)  # the shipped file, train and eval sections included, is valid

@@ -349,16 +349,22 @@ def traces(row: dict[str, Any], cfg: SourceConfig) -> ProblemFields:
                    model=str(model) if model else cfg.display_name)
 
 
+_GRADE_WORDS = {"yes": True, "no": False, "true": True, "false": False, "correct": True, "incorrect": False}
+
+
 def _original_verdicts(row: dict[str, Any], cfg: SourceConfig, count: int) -> list[bool | None]:
     """The source dataset's own verdict on each response (``original_verdict``): ``kept`` (a curated set such as
     OpenThoughts or Bespoke-Stratos, where being in it means the original kept it), or a field holding one boolean
-    or a list with one per response (OpenR1's ``correctness_math_verify``)."""
+    or a list with one per response (OpenR1's ``correctness_math_verify``), or a grade word (s1K-1.1's
+    ``deepseek_grade``: Yes / No; also true / false, correct / incorrect)."""
     setting = cfg.original_verdict
     if setting is None:
         return [None] * count
     if setting == "kept":
         return [True] * count
     value = row.get(setting)
+    if isinstance(value, str) and value.strip().lower() in _GRADE_WORDS:  # s1K-1.1's deepseek_grade: "Yes" / "No"
+        value = _GRADE_WORDS[value.strip().lower()]
     if isinstance(value, bool):
         return [value] * count
     if isinstance(value, list) and len(value) == count and all(isinstance(v, bool) or v is None for v in value):
