@@ -117,6 +117,7 @@ class TeacherConfig(_Section):
     max_response_bytes: int = Field(default=8 * 2**20, ge=1024)  # a larger reply is an error (response_too_large)
     price_input_per_mtok: float = Field(default=0.0, ge=0)
     price_output_per_mtok: float = Field(default=0.0, ge=0)
+    price_date: str | None = None  # when the two prices above were read off the provider's page, e.g. 2025-01
     max_cost_usd: float | None = Field(default=None, ge=0)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     limit: int | None = Field(default=None, ge=1)

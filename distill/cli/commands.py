@@ -9,6 +9,7 @@ from distill.cli.eval import eval_command
 from distill.cli.generate import generate_command
 from distill.cli.ingest import ingest_command
 from distill.cli.label import label_command
+from distill.cli.plan import plan_command
 from distill.cli.report import report_command, show_command
 from distill.cli.rewrite import rewrite_command
 from distill.cli.run import run_command
@@ -42,6 +43,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 app.command("init")(init_command)
+app.command("plan")(plan_command)
 app.command("ingest")(ingest_command)
 app.command("label")(label_command)
 app.command("generate")(generate_command)
