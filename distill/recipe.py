@@ -404,6 +404,21 @@ class EvalConfig(_Section):
     # Test-time scaling (s1's budget forcing): each model is also evaluated with its thinking capped at each of these
     # token counts (labels `<label>@think<N>`), for an accuracy-vs-thinking-tokens curve.
     thinking_budgets: list[int] = Field(default_factory=list)
+    # `dev`: evaluate the student's saved checkpoints on the dev split held out of its selection (export.test_size) and
+    # evaluate the best on the benchmarks (distill/stages/eval_checkpoints.py); choosing on a benchmark is refused.
+    choose_checkpoint_on: str | None = None
+
+    @model_validator(mode="after")
+    def _choose_without_peeking(self) -> EvalConfig:
+        where = self.choose_checkpoint_on
+        if where is None or where == "dev":
+            return self
+        if where in self.benchmarks:
+            raise ValueError(f"choose_checkpoint_on: '{where}' is a benchmark; the best of several checkpoints on it "
+                             f"is not one model's score. Hold out a dev split (export.test_size) and choose on it: "
+                             f"choose_checkpoint_on: dev")
+        raise ValueError(f"choose_checkpoint_on: expected dev (the split held out of the training selection), "
+                         f"got {where!r}")
     protocols: dict[str, ProtocolConfig] = Field(default_factory=dict)  # benchmark name -> its own values
 
     @model_validator(mode="after")

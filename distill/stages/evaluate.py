@@ -74,6 +74,7 @@ class EvalSummary:
     overlap: str = ""  # the benchmarks' overlap with the training data (distill/stages/eval_overlap.py)
     differences: dict[str, Any] = field(default_factory=dict)  # benchmark -> eval_stats.Difference (student - base)
     regressions: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # benchmark -> label -> problem ids
+    checkpoint_choices: list[Any] = field(default_factory=list)  # eval_checkpoints.CheckpointChoice, one per student
 
     def line(self) -> str:
         """The one-line summary, then the side-by-side table of every benchmark and metric."""
@@ -97,7 +98,8 @@ class EvalSummary:
         sampled = "; ".join(f"{b} n {p['n']}, temperature {p['temperature']}, top_p {p['top_p']}, max_tokens "
                             f"{p['max_tokens']:,}" for b, p in sorted(protocols.items()))
         sampled = f"\nsampling{f' ({preset} preset)' if preset else ''}: {sampled}" if sampled else ""
-        return (head + "\n" + format_comparison(eval_comparison(self.metric_rows())) + sampled + overlap
+        chosen = "".join(f"\n{choice.line()}" for choice in self.checkpoint_choices)
+        return (head + chosen + "\n" + format_comparison(eval_comparison(self.metric_rows())) + sampled + overlap
                 + "".join(f"\n{benchmark}: {difference_sentence(diff)}"
                           for benchmark, diff in sorted(self.differences.items()))
                 + "".join(f"\n{line}" for line in budget_curves(self.results))
@@ -201,6 +203,45 @@ def default_engine() -> str:
     return "vllm" if visible_gpus() > 0 else "transformers"
 
 
+def choose_checkpoints(recipe: LoadedRecipe, store: Store, models: dict[str, TeacherConfig], checks: list[Any],
+                       scoring: list[type], prompts: PromptBuilder) -> tuple[dict[str, TeacherConfig], list[Any]]:
+    """Each trained student replaced by its best checkpoint on the dev split (``eval_checkpoints``)."""
+    from distill.stages.eval_checkpoints import DEV, choose, dev_source
+    from distill.stages.generate import generate
+    from distill.stages.ingest import ingest
+    from distill.stages.verify import verify
+
+    cfg = eval_config(recipe)
+    raw = dict(cfg.models) or {"student": TeacherConfig(model=TRAINED)}
+    students = [label for label, teacher in raw.items() if teacher.model == TRAINED]
+    if not students:
+        raise RecipeError(f"{recipe.path}: eval.choose_checkpoint_on: no model under test is `model: trained`, so "
+                          f"there is no checkpoint to choose")
+    out, choices = dict(models), []
+    proto = protocol(cfg, DEV)  # greedy by default, or the preset's values for an unnamed kind
+    for label in students:
+        teacher = models[label]
+        row = store.con.execute("SELECT dataset_id FROM train_runs WHERE model_dir = ? ORDER BY updated_at DESC",
+                                [teacher.model]).fetchone()
+
+        def dev_pass_at_1(source: SourceConfig, candidate: TeacherConfig, label: str = label) -> float | None:
+            sampled = for_protocol(candidate, proto, None)
+            derived = _derived(recipe, [source], sampled, checks)
+            ingest(derived, store)
+            generate(derived, store)
+            verify(derived, store)
+            result, _ = score(store, DEV, source.display_name, label, sampled,
+                              teacher_hash(sampled, prompts.fingerprint), scoring, cfg, proto)
+            return result.metrics.get("pass@1")
+
+        chosen, choice = choose(label, teacher, dev_source(store, row[0] if row else None), dev_pass_at_1)
+        out[label] = chosen
+        for budgeted in [name for name in models if name.startswith(label + BUDGET_MARK)]:
+            out[budgeted] = models[budgeted].model_copy(update={"model": chosen.model})
+        choices.append(choice)
+    return out, choices
+
+
 def for_protocol(teacher: TeacherConfig, proto: Protocol, limit: int | None) -> TeacherConfig:
     """The model with a benchmark's n and limit, and its sampling where the model's own section sets none."""
     update: dict[str, Any] = {"n": proto.n, "limit": limit}
@@ -280,6 +321,11 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
     classes = check_classes(probe)
     scoring = [c for c in classes if c.name in score_check_names(recipe, classes)]
     prompts = PromptBuilder.from_config(recipe.config.prompt)
+    choices = []
+    if cfg.choose_checkpoint_on is not None:  # before any benchmark sample: the student is chosen on dev alone
+        models, choices = choose_checkpoints(recipe, store, models, checks, scoring, prompts)
+        plans = {(name, label): for_protocol(teacher, protocols[name], cfg.limit)
+                 for name in sources for label, teacher in models.items()}
     hashes = {key: teacher_hash(teacher, prompts.fingerprint) for key, teacher in plans.items()}
     seen: dict[tuple[str, str], str] = {}
     for (name, label), t_hash in hashes.items():
@@ -289,6 +335,7 @@ def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
         seen[(name, t_hash)] = label
     run = store.start_run("eval", recipe.config.name, recipe.hash, str(recipe.path))
     summary = EvalSummary(run.run_id)
+    summary.checkpoint_choices = choices
     started = time.monotonic()
     status = "failed"
     try:

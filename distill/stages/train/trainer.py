@@ -176,6 +176,8 @@ def train(recipe: LoadedRecipe, store: Store | None) -> TrainSummary:
                               base_model=settings.base_model, method=settings.method, config=config_record,
                               output_dir=str(out_dir), run=run)
     summary = TrainSummary(run_id, final_dir, lengths=lengths, precision=precision.line())
+    if recipe.config.eval is not None and recipe.config.eval.choose_checkpoint_on:
+        summary.metrics["keep_checkpoints"] = True  # eval chooses among them on the dev split: keep every one
     status = "failed"
     started = time.monotonic()
     import_training_libraries()  # before the baseline: the recorded peak is training's, not the imports'
@@ -354,7 +356,8 @@ def _sft_config(settings: TrainSettings, summary: TrainSummary, out_dir: Path, *
         gradient_checkpointing=settings.gradient_checkpointing, bf16=compute == "bf16", fp16=compute == "fp16",
         max_length=summary.lengths.max_length if summary.lengths else None, packing=packing,
         padding_free=packing, optim=optim, logging_steps=settings.logging_steps, save_strategy="steps",
-        save_steps=settings.save_steps, save_total_limit=2, report_to=[], seed=settings.seed,
+        save_steps=settings.save_steps, save_total_limit=None if summary.metrics.get("keep_checkpoints") else 2,
+        report_to=[], seed=settings.seed,
         use_cpu=device == "cpu", disable_tqdm=True, dataset_num_proc=None, completion_only_loss=None,
         remove_unused_columns=True)
 
