@@ -442,6 +442,29 @@ class EvalConfig(_Section):
         return sorted(set(self.k or [1, self.n]))
 
 
+class ExecutorConfig(_Section):
+    """Where generate's in-process teachers and verify's checks run: ``local`` (this process and its worker
+    processes) or ``ray`` (actors on a Ray cluster; ``pip install 'distill[ray]'``). The store is written by this
+    process either way. Not part of the recipe hash: where work runs never changes what is stored."""
+
+    kind: Literal["local", "ray"] = "local"
+    # ray: `auto` joins the cluster this machine belongs to (`ray start --head` ran here, or RAY_ADDRESS is set),
+    # `ray://HOST:10001` a remote one through Ray Client; None: RAY_ADDRESS when set, else a local cluster
+    address: str | None = None
+    actors: int | None = Field(default=None, ge=1)  # per stage; None: as many as the cluster's resources fit
+    num_cpus: float = Field(default=1.0, gt=0)  # per actor (a check actor's worker processes default to this)
+    num_gpus: float = Field(default=0.0, ge=0)  # per teacher actor; checks never ask for a GPU
+    batch_size: int = Field(default=64, ge=1)  # generations per verify task (generate sends teacher.batch_size)
+    max_retries: int = Field(default=3, ge=0)  # times one batch is sent again after its actor died
+
+    @field_validator("address")
+    @classmethod
+    def _known_address(cls, value: str | None) -> str | None:
+        if value is not None and value != "auto" and not re.fullmatch(r"(ray://)?[^\s:/]+:\d+", value):
+            raise ValueError(f"expected auto, ray://HOST:PORT or HOST:PORT, got {value!r}")
+        return value
+
+
 class Recipe(_Section):
     name: str
     description: str | None = None
@@ -458,6 +481,7 @@ class Recipe(_Section):
     export: ExportConfig = Field(default_factory=ExportConfig)
     train: TrainConfig | None = None
     eval: EvalConfig | None = None
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
 
     @model_validator(mode="after")
     def _second_teacher_needs_a_first(self) -> Recipe:
@@ -494,7 +518,8 @@ class LoadedRecipe:
         self.config = config
         self.path = path
         self.raw = raw
-        self.hash = stable_hash(config.model_dump(mode="json"))
+        # Where the work runs (``executor``) is left out: a recipe run locally or on Ray stores the same rows.
+        self.hash = stable_hash(config.model_dump(mode="json", exclude={"executor"}))
 
     @property
     def base_dir(self) -> Path:
@@ -521,6 +546,15 @@ class LoadedRecipe:
         """A recipe path made absolute against the recipe's directory (``~`` expanded)."""
         p = Path(relative).expanduser()
         return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    def with_executor(self, kind: str | None) -> LoadedRecipe:
+        """This recipe with ``executor.kind`` replaced (the CLI's ``--executor``); the hash stays the same."""
+        if kind is None or kind == self.config.executor.kind:
+            return self
+        if kind not in ("local", "ray"):
+            raise UsageError(f"--executor: expected local or ray, got {kind!r}")
+        executor = self.config.executor.model_copy(update={"kind": kind})
+        return LoadedRecipe(self.config.model_copy(update={"executor": executor}), self.path, self.raw)
 
     @property
     def store_path(self) -> Path:

@@ -146,6 +146,20 @@ def test_parallel_batch_keeps_order(check: CodeCheck) -> None:
     assert [v.status for v in check.check_batch(items)] == ["pass", "fail"] * 3
 
 
+def test_warm_sandboxes_survive_from_one_batch_to_the_next() -> None:
+    """A sandbox dies with the thread that started it: threads made per batch killed every warm sandbox at the
+    batch's end, and the next batch's first program in each failed as code_runtime_error (verify's batches of 512,
+    the Ray executor's of 64)."""
+    check = make_check(cpu_s=2, wall_s=5, workers=2)
+    problem = Problem("p", "s", "l", "code", "Add.", tests=STDIN)
+    items = [(problem, Generation(f"g{i}", "p", "t", 0, fenced("a, b = map(int, input().split())\nprint(a + b)"),
+                                  None, None, "stop", 1, 1)) for i in range(4)]
+    try:
+        assert [[v.status for v in check.check_batch(items)] for _ in range(3)] == [["pass"] * 4] * 3
+    finally:
+        check.close()
+
+
 def test_bad_parameters_are_usage_errors() -> None:
     with pytest.raises(UsageError, match="backend must be"):
         CodeCheck(backend="docker")

@@ -19,7 +19,7 @@ from distill.testing.fault_server import FaultServer, ServerPlan
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = {"torch", "transformers", "datasets", "pandas", "pyarrow", "sympy", "math_verify", "numpy", "peft", "trl",
-         "py3langid", "latex2sympy2_extended", "scipy", "sklearn"}
+         "py3langid", "latex2sympy2_extended", "scipy", "sklearn", "ray"}
 REPORT = """
 import sys
 sys.argv = ["distill", *sys.argv[1:]]

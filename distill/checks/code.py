@@ -287,6 +287,7 @@ class CodeCheck(Check):
         self.workers = workers
         self.programs_per_sandbox = programs_per_sandbox
         self._idle: queue.SimpleQueue[tuple[Sandbox, int]] = queue.SimpleQueue()  # with programs served
+        self._threads: ThreadPoolExecutor | None = None
         self.backend = available_backend() if backend == "auto" else backend
         if backend == "auto" and self.backend == "rlimit" and os.geteuid() != 0:
             raise UsageError("check 'code': no bubblewrap here, and without root the fallback sandbox would "
@@ -315,12 +316,19 @@ class CodeCheck(Check):
             try:
                 self._idle.get_nowait()[0].close()
             except queue.Empty:
-                return
+                break
+        if self._threads is not None:
+            self._threads.shutdown()
+            self._threads = None
 
     def check_batch(self, items: Sequence[tuple[Problem, Generation]]) -> list[Verdict]:
-        # The work happens in sandboxed subprocesses, so threads are enough to keep both cores busy.
-        with ThreadPoolExecutor(self.workers) as pool:
-            return list(pool.map(lambda item: self.check(*item), items))
+        # The work happens in sandboxed subprocesses, so threads are enough to keep both cores busy. The threads
+        # live as long as the check: a sandbox dies with the thread that started it (bubblewrap's
+        # --die-with-parent is the starting thread's death signal), so threads made per batch would kill every
+        # warm sandbox at the batch's end and fail the next batch's first program in each.
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="code-check")
+        return list(self._threads.map(lambda item: self.check(*item), items))
 
     def check(self, problem: Problem, generation: Generation) -> Verdict:
         tests = problem.tests

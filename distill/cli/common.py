@@ -16,11 +16,12 @@ if TYPE_CHECKING:
     from distill.store import Store
 
 
-def open_recipe_store(recipe_path: Path, store: Path | None, read_only: bool = False) -> tuple[LoadedRecipe, Store]:
+def open_recipe_store(recipe_path: Path, store: Path | None, read_only: bool = False,
+                      executor: str | None = None) -> tuple[LoadedRecipe, Store]:
     from distill.recipe import load_recipe
     from distill.store import Store
 
-    recipe = load_recipe(recipe_path)
+    recipe = load_recipe(recipe_path).with_executor(executor)
     return recipe, Store.open(store or recipe.store_path, read_only=read_only)
 
 
@@ -35,14 +36,15 @@ def writing(db: Store, command: str) -> Iterator[Store]:
 
 
 def stage_command(stage: str, recipe_path: Path, store: Path | None, *, force: bool = False,
-                  then: Callable[[LoadedRecipe, Store], None] | None = None) -> StageResult:
+                  then: Callable[[LoadedRecipe, Store], None] | None = None,
+                  executor: str | None = None) -> StageResult:
     """What a stage's command does: open the recipe and its store for writing, run the stage through the
     pipeline's table (``distill.stages.pipeline.run_stage``, as ``distill run`` does), print its line, then
     ``then`` (a follow-up such as the funnel) while the store is still open."""
     from distill.stages.pipeline import run_stage
     from distill.views.terminal import echo
 
-    loaded, db = open_recipe_store(recipe_path, store)
+    loaded, db = open_recipe_store(recipe_path, store, executor=executor)
     with writing(db, stage):
         result = run_stage(stage, loaded, db, force=force)
         echo(result.line)

@@ -8,7 +8,7 @@ import typer
 
 from distill.cli.common import open_recipe_store, stage_command
 from distill.cli.errors import guarded
-from distill.cli.options import DebugOpt, RecipeArg, StoreOpt
+from distill.cli.options import DebugOpt, ExecutorOpt, RecipeArg, StoreOpt
 
 
 @guarded
@@ -16,7 +16,8 @@ def eval_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = Fa
                  plan: Annotated[bool, typer.Option("--plan", help="Say how many samples per problem would bring "
                                                     "each stored pass@1 to --half-width; runs nothing.")] = False,
                  half_width: Annotated[float, typer.Option("--half-width", min=0.001, max=0.5,
-                                                           help="Target 95% half-width for --plan.")] = 0.03) -> None:
+                                                           help="Target 95% half-width for --plan.")] = 0.03,
+                 executor: ExecutorOpt = None) -> None:
     """Generate on held-out benchmarks with each model under test and score with the recipe's checks.
 
     Prints pass@1, pass@k, maj@k and mean tokens per benchmark with their standard errors, models side by side,
@@ -30,4 +31,5 @@ def eval_command(recipe: RecipeArg, store: StoreOpt = None, debug: DebugOpt = Fa
         with db:
             echo("\n".join(eval_plan_lines(db, half_width)))
         return
-    stage_command("eval", recipe, store)
+    # eval generates and verifies through the generate and verify stages, so it runs where they run.
+    stage_command("eval", recipe, store, executor=executor)

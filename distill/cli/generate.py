@@ -9,7 +9,7 @@ import typer
 
 from distill.cli.common import stage_command
 from distill.cli.errors import guarded
-from distill.cli.options import DebugOpt, JsonOpt, RecipeArg, StoreOpt
+from distill.cli.options import DebugOpt, ExecutorOpt, JsonOpt, RecipeArg, StoreOpt
 from distill.views.terminal import echo
 
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Estimate requests, tokens and cost; send and write "
@@ -18,12 +18,12 @@ DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Estimate requests, t
 
 @guarded
 def generate_command(recipe: RecipeArg, store: StoreOpt = None, dry_run: DryRunOpt = False, as_json: JsonOpt = False,
-                     debug: DebugOpt = False) -> None:
+                     executor: ExecutorOpt = None, debug: DebugOpt = False) -> None:
     """Send every problem without its n samples to the teacher; store each completion as it arrives."""
     if dry_run:
         _dry_run(recipe, store, as_json)
         return
-    stage_command("generate", recipe, store, then=_second_teacher)
+    stage_command("generate", recipe, store, then=_second_teacher, executor=executor)
 
 
 def _second_teacher(loaded, db) -> None:  # type: ignore[no-untyped-def]

@@ -23,3 +23,10 @@ OptionalRecipeArg = Annotated[
     typer.Argument(metavar="RECIPE", help="Recipe YAML file; optional when --store names the store.",
                    show_default=False),
 ]
+ExecutorOpt = Annotated[
+    str | None,
+    typer.Option("--executor", metavar="local|ray",
+                 help="Where generate's in-process teachers and verify's checks run (default: the recipe's "
+                      "executor.kind, else local); ray needs pip install 'distill[ray]'. The store is written here.",
+                 show_default=False),
+]

@@ -21,7 +21,7 @@ from typing import Any
 from distill.errors import NothingToDoError, RecipeError, TeacherUnreachableError
 from distill.llm.prompts import PromptBuilder
 from distill.llm.requests import Budget, run_recorded, sampling_params, send_and_store
-from distill.llm.teachers import make_teacher, teacher_hash
+from distill.llm.teachers import Teacher, make_teacher, teacher_hash
 from distill.recipe import LoadedRecipe, TeacherConfig, redact
 from distill.stages.generation_records import GenerateSummary, generation_row
 from distill.store import RunContext, Store
@@ -128,6 +128,21 @@ async def _generate_async(requests: list[ChatRequest], recipe: LoadedRecipe, cfg
         return {"tok/s": f"{summary.completion_tokens / elapsed:,.0f}", "cost": f"${summary.cost_usd:.4f}",
                 "errors": str(summary.errors)}
 
-    lag = await send_and_store(make_teacher(budget.teacher_config(), recipe.resolve), requests, budget, received,
-                               lambda rows: store.add_generations(rows, error_ids), f"generate {cfg.model}", extras)
+    teacher = _teacher(recipe, budget.teacher_config())
+    try:
+        lag = await send_and_store(teacher, requests, budget, received,
+                                   lambda rows: store.add_generations(rows, error_ids), f"generate {cfg.model}", extras)
+    finally:
+        summary.ray_actors = getattr(teacher, "actors", 0)
+        summary.retried = getattr(teacher, "retried", 0)
     summary.max_loop_lag_ms = max(summary.max_loop_lag_ms, lag)
+
+
+def _teacher(recipe: LoadedRecipe, cfg: TeacherConfig) -> Teacher:
+    """The teacher in this process, or as Ray actors with ``executor: {kind: ray}`` (in-process backends: an
+    ``openai`` teacher is a server already, and its requests go out from here either way)."""
+    if recipe.config.executor.kind == "ray" and cfg.backend != "openai":
+        from distill.runtime.ray_teachers import RayTeacher
+
+        return RayTeacher(cfg, recipe.resolve, recipe.config.executor)
+    return make_teacher(cfg, recipe.resolve)

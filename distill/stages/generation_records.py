@@ -32,16 +32,20 @@ class GenerateSummary:
     charged_at_bound: dict[str, int] = field(default_factory=dict)  # replies whose usage was not usable, by reason
     elapsed_s: float = 0.0
     max_loop_lag_ms: float = 0.0  # the longest the event loop was late to wake the flusher (store writes included)
+    ray_actors: int = 0  # executor: ray: the teacher actors used (0: the teacher ran in this process)
+    retried: int = 0  # executor: ray: requests sent again after the actor holding them died
 
     def line(self) -> str:
         rate = self.received / self.elapsed_s if self.elapsed_s else 0.0
         errs = ", ".join(f"{k} {v}" for k, v in sorted(self.errors_by_reason.items()))
         stop = f"; stopped: {self.stopped_by}" if self.stopped_by else ""
         failed = f", {self.errors} failed requests recorded ({errs}; a rerun retries them)" if self.errors else ""
+        ray = (f", on Ray ({self.ray_actors} actors, {self.retried} requests retried after a lost worker)"
+               if self.ray_actors else "")
         return (f"generate: {self.received - self.errors} completions stored{failed},"
                 f" {self.already_done} already done, {self.completion_tokens:,} completion tokens, "
                 f"${self.cost_usd:.4f}{charged_line(self.charged_at_bound)}, {rate:.1f}/s, "
-                f"teacher {self.model} [{self.teacher_hash}]{stop}")
+                f"teacher {self.model} [{self.teacher_hash}]{ray}{stop}")
 
 
 def charge_columns(completion: Completion, cfg: TeacherConfig) -> dict[str, Any]:

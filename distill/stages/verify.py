@@ -10,6 +10,7 @@ hang). Error generations (transport failures) get no verdicts: the funnel counts
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from distill.checks import CHECKS, Check
@@ -32,6 +33,9 @@ class VerifySummary:
     by_status: dict[str, dict[str, int]] = field(default_factory=dict)
     elapsed_s: float = 0.0
     references: str | None = None  # the majority vote's line, when the recipe asks for one
+    ray_actors: int = 0  # executor: ray: the most check actors one check used (0: checks ran in this process)
+    retried: int = 0  # executor: ray: generations checked again after the actor holding them died
+    unverified: int = 0  # executor: ray: generations left without a verdict (their actors kept dying); a rerun
 
     def line(self) -> str:
         if not self.computed:
@@ -41,6 +45,12 @@ class VerifySummary:
             statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.by_status.get(name, {}).items()))
             parts.append(f"{name} {n}" + (f" ({statuses})" if statuses else ""))
         line = f"verify: {sum(self.computed.values())} new verdicts: " + "; ".join(parts)
+        if self.ray_actors:
+            line += (f"; on Ray ({self.ray_actors} actors per check, {self.retried} generations retried after a lost "
+                     f"worker)")
+        if self.unverified:
+            line += (f"; {self.unverified} checks of generations left undone (their Ray actors kept dying): rerun "
+                     f"verify for them")
         return f"{self.references}\n{line}" if self.references else line
 
 
@@ -103,6 +113,62 @@ def _marked(verdict: Verdict, pseudo: dict | None) -> Verdict:
                                          n_answers=pseudo["n_answers"]))
 
 
+@dataclass
+class _Batch:
+    """Generations for one check, read from the store on the driver: (problem, generation) pairs, with a
+    pseudo-reference substituted for problems without a reference, and the earlier verdicts an ``after`` check
+    reads."""
+
+    items: list
+    pseudo: dict[str, dict]
+    earlier: list[dict[str, tuple[str, str]]] | None = None
+
+
+def _batches(store: Store, check: Check, pending: list[str], versions: dict[str, str], voting: bool,
+             size: int = BATCH) -> Iterator[_Batch]:
+    """Ids first, texts one batch at a time: a store of long traces need not fit in memory."""
+    for start in range(0, len(pending), size):
+        items = store.generations_by_id(pending[start:start + size])
+        pseudo = _with_pseudo_references(store, items, check) if voting else {}
+        if pseudo:
+            items = [(replace(p, answer=pseudo[p.problem_id]["answer"]) if p.problem_id in pseudo else p, g)
+                     for p, g in items]
+        earlier = None
+        if check.after:
+            found = store.verdicts_of([g.generation_id for _, g in items],
+                                      {n: versions[n] for n in check.after if n in versions})
+            earlier = [found.get(g.generation_id, {}) for _, g in items]
+        yield _Batch(items, pseudo, earlier)
+
+
+class LocalChecks:
+    """Checks run in this process, one batch after another (each check's own worker processes inside)."""
+
+    actors = retried = lost = 0
+    batch_size = BATCH
+
+    def map(self, check: Check, batches: Iterable[_Batch]) -> Iterator[tuple[_Batch, list[Verdict]]]:
+        for batch in batches:
+            if batch.earlier is not None:
+                yield batch, check.check_batch_after(batch.items, batch.earlier)
+            else:
+                yield batch, check.check_batch(batch.items)
+
+    def close(self) -> None:
+        pass
+
+
+def check_runner(recipe: LoadedRecipe, check: Check) -> LocalChecks:
+    """Where ``check`` runs: here, or on Ray actors with ``executor: {kind: ray}`` (a check that reads earlier
+    verdicts, such as the judge, runs here: it asks a model over HTTP and has little to compute)."""
+    if recipe.config.executor.kind != "ray" or check.after:
+        return LocalChecks()
+    from distill.runtime.ray_checks import RayChecks
+
+    params = next((entry.params for entry in recipe.config.checks if entry.name == check.name), {})
+    return RayChecks(recipe.config.executor, type(check), params)
+
+
 def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
     sources = [s.display_name for s in recipe.config.sources]
     if not store.count_generations(sources):
@@ -124,31 +190,21 @@ def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
         if votes is not None:
             summary.references = votes.line()
         for check in run_order(checks):
+            runner = check_runner(recipe, check)
             try:
                 if check.after:  # it reads the verdicts of earlier checks: let every queued one commit first
                     writes.close()
                     writes = BackgroundWrites(MAX_QUEUED_WRITES)
-                # Ids first, texts one batch at a time: a store of long traces need not fit in memory.
                 pending = store.generations_missing_verdict(check.name, check.version, sources, check.domains)
                 summary.computed[check.name] = 0
                 counts = summary.by_status.setdefault(check.name, {})
                 with stage_progress(f"verify {check.name}", total=len(pending), unit="verdicts") as bar:
-                    for start in range(0, len(pending), BATCH):
-                        items = store.generations_by_id(pending[start:start + BATCH])
-                        pseudo = _with_pseudo_references(store, items, check) if votes is not None else {}
-                        if pseudo:
-                            items = [(replace(p, answer=pseudo[p.problem_id]["answer"]) if p.problem_id in pseudo
-                                      else p, g) for p, g in items]
-                        if check.after:
-                            earlier = store.verdicts_of([g.generation_id for _, g in items],
-                                                        {n: versions[n] for n in check.after if n in versions})
-                            verdicts = check.check_batch_after(items, [earlier.get(g.generation_id, {})
-                                                                       for _, g in items])
-                        else:
-                            verdicts = check.check_batch(items)
-                        if pseudo:
-                            problem_of = {g.generation_id: p.problem_id for p, g in items}
-                            verdicts = [_marked(v, pseudo.get(problem_of[v.generation_id])) for v in verdicts]
+                    batches = _batches(store, check, pending, versions, votes is not None,
+                                       runner.batch_size)
+                    for batch, verdicts in runner.map(check, batches):
+                        if batch.pseudo:
+                            problem_of = {g.generation_id: p.problem_id for p, g in batch.items}
+                            verdicts = [_marked(v, batch.pseudo.get(problem_of[v.generation_id])) for v in verdicts]
                         writes.submit(writer_store.add_verdicts, verdicts, run)
                         writes.wait_room()
                         for v in verdicts:
@@ -156,9 +212,13 @@ def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
                         summary.computed[check.name] += len(verdicts)
                         bar.advance(len(verdicts))
             finally:
+                summary.ray_actors = max(summary.ray_actors, runner.actors)
                 check.close()
+                summary.retried += runner.retried
+                summary.unverified += runner.lost
+                runner.close()
         writes.close()  # the last verdicts are committed, or their failure raised here
-        status = "ok"
+        status = "ok" if not summary.unverified else "failed"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
@@ -166,5 +226,7 @@ def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
         writes.close(raise_failure=False)
         writer_store.close()
         summary.elapsed_s = time.monotonic() - started
-        store.finish_run(run, status, {"computed": summary.computed, "by_status": summary.by_status})
+        store.finish_run(run, status, {"computed": summary.computed, "by_status": summary.by_status,
+                                       "ray_actors": summary.ray_actors, "retried": summary.retried,
+                                       "unverified": summary.unverified})
     return summary
