@@ -43,6 +43,29 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class DateWindow(_Section):
+    """Keep rows whose ``field`` (an ISO date or date-time, e.g. LiveCodeBench's ``contest_date``) falls within
+    [since, until): a benchmark "by release and date window"; rows outside are counted as left out."""
+
+    field: str
+    since: str | None = None   # YYYY-MM-DD, included
+    until: str | None = None   # YYYY-MM-DD, excluded
+
+    @model_validator(mode="after")
+    def _iso_dates(self) -> DateWindow:
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                raise ValueError(f"{name}: expected a date as YYYY-MM-DD, got {value!r}")
+        return self
+
+    def keeps(self, value: object) -> bool:
+        day = str(value or "")[:10]
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+            return False
+        return (self.since is None or day >= self.since) and (self.until is None or day < self.until)
+
+
 class SourceConfig(_Section):
     """Where problems come from: exactly one of ``path`` (local file or ``save_to_disk`` folder) or
     ``hub`` (a Hugging Face dataset id, with ``config``/``split``/``revision``)."""
@@ -76,6 +99,7 @@ class SourceConfig(_Section):
     # already in the layout)
     generate: bool = True
     rewrite: bool = True
+    window: DateWindow | None = None  # keep rows dated within [since, until) (LiveCodeBench's contest_date)
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceConfig:

@@ -77,3 +77,66 @@ def test_gpqa_options_are_shuffled_the_same_way_every_time() -> None:
     assert isinstance(first.metadata["shuffle_seed"], int)
     letters = {gpqa(dict(row, Question=f"Question {i}: which particle?"), cfg).answer for i in range(40)}
     assert letters == {"A", "B", "C", "D"}  # the correct option is not always first
+
+
+def _private(cases: list[dict]) -> str:
+    import base64
+    import pickle
+    import zlib
+
+    return base64.b64encode(zlib.compress(pickle.dumps(json.dumps(cases)))).decode()
+
+
+LCB = [  # livecodebench/code_generation_lite: question_content, starter_code, public/private_test_cases, metadata
+    {"question_title": "Double", "question_content": "Read an integer n and print 2n.", "platform": "atcoder",
+     "question_id": "abc001_a", "contest_id": "abc001", "contest_date": "2024-09-14T00:00:00", "starter_code": "",
+     "difficulty": "easy", "metadata": "{}",
+     "public_test_cases": json.dumps([{"input": "3\n", "output": "6\n", "testtype": "stdin"}]),
+     "private_test_cases": _private([{"input": "10\n", "output": "20\n", "testtype": "stdin"}])},
+    {"question_title": "Add", "question_content": "Return a + b.", "platform": "leetcode", "question_id": "9001",
+     "contest_id": "weekly-1", "contest_date": "2024-10-01T00:00:00", "difficulty": "easy",
+     "starter_code": "class Solution:\n    def add(self, a: int, b: int) -> int:\n        ",
+     "metadata": json.dumps({"func_name": "add"}),
+     "public_test_cases": json.dumps([{"input": "1\n2", "output": "3", "testtype": "functional"}]),
+     "private_test_cases": json.dumps([{"input": "-5\n5", "output": "0", "testtype": "functional"}])},
+    {"question_title": "Old", "question_content": "Print 1.", "platform": "atcoder", "question_id": "abc000_a",
+     "contest_id": "abc000", "contest_date": "2023-05-01T00:00:00", "starter_code": "", "difficulty": "easy",
+     "metadata": "{}", "public_test_cases": json.dumps([{"input": "", "output": "1\n", "testtype": "stdin"}]),
+     "private_test_cases": ""},  # before the window: left out
+]
+
+
+def test_livecodebench_by_date_window_through_the_code_sandbox(tmp_path: Path) -> None:
+    import os
+
+    evil = dict(LCB[0], question_id="evil", question_content="Read n, print 3n.",
+                private_test_cases="")
+    import base64
+    import pickle
+    import zlib
+
+    class Boom:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "pwned"),))
+
+    evil["private_test_cases"] = base64.b64encode(zlib.compress(pickle.dumps(Boom()))).decode()
+    write_jsonl(tmp_path / "lcb.jsonl", LCB + [evil])
+    answers = {"print 2n": "```python\nprint(2 * int(input()))\n```",
+               "Return a + b": "```python\nclass Solution:\n    def add(self, a, b):\n        return a + b\n```"}
+    with FaultServer(ServerPlan(answers=answers)) as server:
+        path = write_recipe(tmp_path, {"benchmarks": {"lcb": {"adapter": "livecodebench", "path": "lcb.jsonl",
+                                                              "window": {"field": "contest_date",
+                                                                         "since": "2024-08-01",
+                                                                         "until": "2025-02-01"}}},
+                                       "checks": [{"name": "code"}], "models": {"m": served(server, "m")}})
+        recipe = load_recipe(path)
+        with Store.open(recipe.store_path) as store:
+            summary = evaluate(recipe, store)
+            errors = store.con.execute("SELECT reason, detail FROM ingest_errors").fetchall()
+            tests = [json.loads(t) for (t,) in store.con.execute("SELECT tests FROM problems ORDER BY rowid").fetchall()]
+    assert not (tmp_path / "pwned").exists()  # the pickle's callable was refused, never run
+    assert [r for r, _ in errors] == ["malformed_tests"] and "refused (only data is read)" in errors[0][1]
+    assert tests[0] == {"inputs": ["3\n", "10\n"], "outputs": ["6\n", "20\n"]}  # public then private
+    assert tests[1] == {"inputs": [[1, 2], [-5, 5]], "outputs": [3, 0], "fn_name": "add"}
+    (result,) = summary.results
+    assert result.n_problems == 2 and result.metrics["pass@1"] == 1.0  # both solved; the 2023 problem left out

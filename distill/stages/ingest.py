@@ -70,7 +70,10 @@ class IngestSummary:
 
 def source_fingerprint(cfg: SourceConfig, recipe: LoadedRecipe) -> str:
     """What identifies this source's content: its config, plus size and mtime for local files."""
-    parts: list[object] = [cfg.model_dump(mode="json", exclude={"generate", "rewrite"})]  # not what ingest reads
+    dump = cfg.model_dump(mode="json", exclude={"generate", "rewrite"})  # not what ingest reads
+    if dump.get("window") is None:  # so fingerprints from before the key stay the same
+        dump.pop("window", None)
+    parts: list[object] = [dump]
     if cfg.path is not None:
         path = recipe.resolve(cfg.path)
         if path.exists():

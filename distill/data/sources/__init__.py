@@ -83,6 +83,9 @@ def read_source(cfg: SourceConfig, resolve: Callable[[str], Path]
         if cfg.where and any(row.get(key) not in allowed for key, allowed in cfg.where.items()):
             yield LEFT_OUT
             continue
+        if cfg.window is not None and not cfg.window.keeps(row.get(cfg.window.field)):
+            yield LEFT_OUT
+            continue
         unstorable = _unstorable(row)
         if unstorable:
             yield IngestError(name, locator, "undecodable_text", unstorable, _safe_raw(row))

@@ -11,9 +11,13 @@ Reason codes: ``missing_field``, ``empty_prompt``, ``unparsable_reference``, ``m
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import math
+import pickle
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -229,6 +233,80 @@ def _code(row: dict[str, Any], cfg: SourceConfig) -> ProblemFields:
 
 ADAPTERS.add("apps", _code)
 ADAPTERS.add("taco", _code)
+
+
+_MAX_TESTS_BYTES = 256 * 2**20  # a problem's decoded tests; LiveCodeBench's largest are a few MB
+
+
+class _PrimitivesOnly(pickle.Unpickler):
+    """An unpickler that builds strings, numbers, lists and dicts and nothing else: LiveCodeBench ships its private
+    tests pickled, and a pickle that names any class or function is refused instead of run."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise RowError("malformed_tests", f"private_test_cases names {module}.{name}: refused (only data is read)")
+
+
+def _lcb_tests(value: Any) -> list[dict[str, Any]]:
+    """LiveCodeBench test cases: a JSON list, or (private tests) base64 of zlib of a pickled JSON string."""
+    if value in (None, ""):
+        return []
+    if isinstance(value, list):
+        return value
+    text = str(value)
+    if not text.lstrip().startswith("["):
+        try:
+            inflater = zlib.decompressobj()
+            raw = inflater.decompress(base64.b64decode(text), _MAX_TESTS_BYTES)
+            if inflater.unconsumed_tail:
+                raise RowError("malformed_tests", f"private_test_cases inflate past {_MAX_TESTS_BYTES:,} bytes")
+            data = _PrimitivesOnly(io.BytesIO(raw)).load()
+        except RowError:
+            raise
+        except Exception as exc:
+            raise RowError("malformed_tests", f"private_test_cases cannot be decoded: {exc}") from None
+        text = data if isinstance(data, str) else json.dumps(data)
+    try:
+        cases = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RowError("malformed_tests", f"test cases are not JSON: {exc.msg}") from None
+    if not isinstance(cases, list):
+        raise RowError("malformed_tests", "test cases must be a list")
+    return cases
+
+
+@ADAPTERS.register("livecodebench")
+def livecodebench(row: dict[str, Any], cfg: SourceConfig) -> ProblemFields:
+    """LiveCodeBench's code_generation_lite layout: ``question_content``, ``starter_code``, ``public_test_cases`` and
+    ``private_test_cases`` (``input``, ``output``, ``testtype``: stdin, or functional with ``metadata.func_name`` and
+    one JSON argument per input line), ``contest_date`` (select a window with the source's ``window``)."""
+    prompt = _prompt(row, cfg, "question_content", "question", "problem")
+    cases = _lcb_tests(row.get("public_test_cases")) + _lcb_tests(row.get("private_test_cases"))
+    if not cases:
+        raise RowError("malformed_tests", "no public or private test cases")
+    kinds = {case.get("testtype") for case in cases}
+    if len(kinds) != 1 or not kinds <= {"stdin", "functional"}:
+        raise RowError("malformed_tests", f"test types {sorted(map(str, kinds))}: expected all stdin or all functional")
+    fn_name = None
+    if kinds == {"functional"}:
+        meta = row.get("metadata")
+        meta = json.loads(meta) if isinstance(meta, str) and meta.strip() else (meta or {})
+        fn_name = meta.get("func_name") if isinstance(meta, dict) else None
+        if not isinstance(fn_name, str) or not fn_name.isidentifier():
+            raise RowError("malformed_tests", "functional tests need metadata.func_name")
+        try:
+            inputs = [[json.loads(line) for line in str(c["input"]).split("\n") if line.strip()] for c in cases]
+            outputs = [json.loads(str(c["output"])) for c in cases]
+        except (json.JSONDecodeError, KeyError) as exc:
+            raise RowError("malformed_tests", f"functional test case is not JSON: {exc}") from None
+    else:
+        inputs = [str(c.get("input", "")) for c in cases]
+        outputs = [str(c.get("output", "")) for c in cases]
+    starter = row.get("starter_code")
+    if isinstance(starter, str) and starter.strip():
+        prompt += f"\n\nStarter code:\n```python\n{starter.rstrip()}\n```"
+    metadata = _metadata(row) | {k: row[k] for k in ("question_id", "contest_date", "platform", "difficulty")
+                                 if isinstance(row.get(k), str | int)}
+    return ProblemFields("code", prompt, tests=CodeTests(tuple(inputs), tuple(outputs), fn_name), metadata=metadata)
 
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
