@@ -133,7 +133,8 @@ def test_livecodebench_by_date_window_through_the_code_sandbox(tmp_path: Path) -
         with Store.open(recipe.store_path) as store:
             summary = evaluate(recipe, store)
             errors = store.con.execute("SELECT reason, detail FROM ingest_errors").fetchall()
-            tests = [json.loads(t) for (t,) in store.con.execute("SELECT tests FROM problems ORDER BY rowid").fetchall()]
+            rows = store.con.execute("SELECT tests FROM problems ORDER BY rowid").fetchall()
+            tests = [json.loads(t) for (t,) in rows]
     assert not (tmp_path / "pwned").exists()  # the pickle's callable was refused, never run
     assert [r for r, _ in errors] == ["malformed_tests"] and "refused (only data is read)" in errors[0][1]
     assert tests[0] == {"inputs": ["3\n", "10\n"], "outputs": ["6\n", "20\n"]}  # public then private

@@ -6,8 +6,8 @@ exactly the published number of problems (``check_size``): a partial file, a dif
 bad input would give a number nobody can set beside the anchors' (Sky-T1, OpenR1, s1), so it is an error that
 says which. With ``eval.limit`` the check is skipped (the run is a subset by choice; the summary says so).
 
-LiveCodeBench is not here yet: its problems are selected by release and date window and need the code sandbox's
-stdin and functional tests; give it as a full source.
+LiveCodeBench is not here: its problems are chosen by release and date window, not a fixed size; give it as a full
+source with the ``livecodebench`` adapter and a ``window`` (README, Evaluation).
 """
 
 from __future__ import annotations
