@@ -20,7 +20,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +38,13 @@ from distill.store.labels import LabelQueries
 from distill.store.references import ReferenceQueries
 from distill.store.results import ResultsQueries
 from distill.store.selection import SelectionQueries
+from distill.store.tallies import MIGRATION as TALLIES_MIGRATION
+from distill.store.tallies import TallyQueries
 from distill.store.values import _dicts, _json, _now
 from distill.types import EVAL_SOURCE_PREFIX, CodeTests, Generation, IngestError, Problem, Verdict
 
 # Each migration moves the schema from version i-1 to i. Never edit a released one; append.
-MIGRATIONS: list[list[str]] = [
+MIGRATIONS: list[list[Any]] = [
     # v1: the whole pipeline's tables.
     [
         """CREATE TABLE runs (
@@ -169,6 +171,8 @@ MIGRATIONS.append([
     "ALTER TABLE problem_labels ADD COLUMN charged_completion_tokens INTEGER",
     "ALTER TABLE problem_labels ADD COLUMN usage_note VARCHAR",
 ])
+# v7: counters kept by the writers (distill.store.tallies), so `status` is flat in the store's size.
+MIGRATIONS.append(TALLIES_MIGRATION)
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("problems", "ingest_errors", "ingested_sources", "runs", "teachers", "generations", "verdicts", "datasets",
           "dataset_rows", "train_runs", "evals", "eval_problems", "problem_labels", "pseudo_references",
@@ -189,18 +193,20 @@ class RunContext:
     recipe_hash: str | None
 
 
-class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, LabelQueries, BatchQueries):
+class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, LabelQueries, BatchQueries,
+            TallyQueries):
     """One DuckDB file. Open with ``Store.open(path)``; use as a context manager."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool):
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool, owner: bool = True):
         self.con = con
         self.path = path
         self.read_only = read_only
+        self.owner = owner  # the connection that opened the file (not a thread's cursor): it folds the tallies
 
     def for_thread(self) -> Store:
         """The same store on a connection of its own (a DuckDB cursor), for use from another thread
         while this one goes on; closing it leaves this one open."""
-        return Store(self.con.cursor(), self.path, self.read_only)
+        return Store(self.con.cursor(), self.path, self.read_only, owner=False)
 
     # ---- opening -------------------------------------------------------------------------------
     @classmethod
@@ -237,6 +243,13 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
         return store
 
     def close(self) -> None:
+        """Close; a writing store first folds what it wrote into the tallies (``distill.store.tallies``). A fold
+        that fails (a full disk) leaves them behind, which readers notice and go around."""
+        if self.owner and not self.read_only:
+            try:
+                self.refresh_tallies()
+            except duckdb.Error:
+                pass
         self.con.close()
 
     @contextmanager
@@ -283,7 +296,10 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             )
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[version - 1]:
-                    self.con.execute(statement)
+                    if callable(statement):  # a step written in Python (it gets this store)
+                        statement(self)
+                    else:
+                        self.con.execute(statement)
                 self.con.execute("INSERT INTO schema_version VALUES (?, ?, ?)", [version, _now(), __version__])
             self.con.commit()
         except Exception:
@@ -305,7 +321,7 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
 
     # ---- generic keyed insert ------------------------------------------------------------------
     def _insert_ignore(self, table: str, rows: Sequence[dict[str, Any]],
-                       before: str | tuple[str, list[Any]] | None = None) -> int:
+                       before: str | tuple[str, list[Any]] | Callable[[], object] | None = None) -> int:
         """Insert rows whose key is new, in the order given; return how many were inserted. One transaction, in
         which ``before`` (SQL, optionally with its parameters: a delete of the rows the batch replaces) runs first.
 
@@ -334,7 +350,9 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
         for sql in (plain, anti):
             self.con.begin()
             try:
-                if before:
+                if callable(before):
+                    before()
+                elif before:
                     before_sql, before_params = (before, []) if isinstance(before, str) else before
                     self.con.execute(before_sql, before_params)
                 inserted = self._execute_batch(sql, params, table).fetchone()[0]
@@ -566,18 +584,22 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
         now = _now()
         batch = [dict(r, created_at=now) for r in rows]
         if error_ids is None:
-            ids = [r["generation_id"] for r in batch]
-            self._carry_error_charges(batch, ids)
-            before = ("DELETE FROM generations WHERE status = 'error' AND generation_id IN (SELECT unnest(?))", [ids])
+            replaced = [r["generation_id"] for r in batch]
+            self._carry_error_charges(batch, replaced)
         else:
             replaced = sorted({r["generation_id"] for r in batch} & error_ids)
             if replaced:
                 self._carry_error_charges(batch, replaced)
-            before = ("DELETE FROM generations WHERE status = 'error' AND generation_id IN (SELECT unnest(?))",
-                      [replaced]) if replaced else None
             error_ids.difference_update(replaced)
             error_ids.update(r["generation_id"] for r in batch if r["status"] == "error")
-        return self._insert_ignore("generations", batch, before=before)
+
+        def delete_replaced() -> None:  # in the insert's transaction, tallies and all
+            self.untally_deleted(self.con.execute(
+                "DELETE FROM generations WHERE status = 'error' AND generation_id IN (SELECT unnest(?)) RETURNING "
+                "seq, tally_source, teacher_hash, status, error, tally_verdicts, prompt_tokens, completion_tokens, "
+                "cost_usd", [replaced]).fetchall())
+
+        return self._insert_ignore("generations", batch, before=delete_replaced if replaced else None)
 
     def _carry_error_charges(self, batch: list[dict[str, Any]], ids: list[str]) -> None:
         charged = {r[0]: (r[1], r[2]) for r in self.con.execute(
@@ -599,17 +621,23 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             [teacher_hash]).fetchall()}
 
     def generation_summary(self) -> list[dict[str, Any]]:
-        rows = self.con.execute(
-            "SELECT t.model, g.teacher_hash, count(*) FILTER (WHERE g.status = 'ok'), "
-            "count(*) FILTER (WHERE g.status = 'error'), count(DISTINCT g.problem_id), "
-            "coalesce(sum(g.prompt_tokens), 0), coalesce(sum(g.completion_tokens), 0), "
-            "coalesce(sum(g.cost_usd), 0) FROM generations g LEFT JOIN teachers t USING (teacher_hash) "
-            "GROUP BY ALL ORDER BY 1, 2").fetchall()
+        if self.tallies_current():
+            rows = self.tallied_generation_summary(dict(self.con.execute(
+                "SELECT teacher_hash, model FROM teachers").fetchall()))
+        else:
+            rows = self.con.execute(
+                "SELECT t.model, g.teacher_hash, count(*) FILTER (WHERE g.status = 'ok'), "
+                "count(*) FILTER (WHERE g.status = 'error'), count(DISTINCT g.problem_id), "
+                "coalesce(sum(g.prompt_tokens), 0), coalesce(sum(g.completion_tokens), 0), "
+                "coalesce(sum(g.cost_usd), 0) FROM generations g LEFT JOIN teachers t USING (teacher_hash) "
+                "GROUP BY ALL ORDER BY 1, 2").fetchall()
         cols = ("model", "teacher_hash", "ok", "errors", "problems", "prompt_tokens", "completion_tokens",
                 "cost_usd")
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def generation_error_summary(self) -> list[tuple[str, str, int]]:
+        if self.tallies_current():
+            return self.tallied_generation_errors()
         return self.con.execute(
             "SELECT teacher_hash, error, count(*) FROM generations WHERE status = 'error' "
             "GROUP BY ALL ORDER BY ALL").fetchall()
@@ -658,6 +686,8 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
     def verdict_funnel(self) -> list[tuple[str, str, str, int]]:
         """(check, status, reason, count) over the latest version of each check, for the traces of the recipe's
         sources (the eval stage's samples of benchmark problems are its own business: see ``evals``)."""
+        if self.tallies_current():
+            return self.tallied_verdict_funnel()
         return self.con.execute(
             "WITH latest AS (SELECT check_name, max(check_version) AS v FROM verdicts GROUP BY 1), "
             "eval_gens AS (SELECT g.generation_id FROM generations g JOIN problems p USING (problem_id) "
@@ -765,7 +795,7 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
 
     # ---- summaries for `distill status` ---------------------------------------------------------
     def problem_summary(self) -> list[dict[str, Any]]:
-        rows = self.con.execute(
+        rows = self.tallied_problem_summary() if self.tallies_current() else self.con.execute(
             "SELECT source, domain, count(*) AS problems, "
             "string_agg(DISTINCT language, ',' ORDER BY language) AS languages "
             "FROM problems GROUP BY source, domain ORDER BY source, domain").fetchall()

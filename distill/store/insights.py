@@ -30,6 +30,9 @@ TRACE_STATUSES = (*VERDICT_STATUSES, "kept", "excluded")
 
 class InsightQueries:
     con: Any
+    tallies_current: Any
+    tallied_check_order: Any
+    tallied_funnel_by_source: Any
 
     def recipe_name(self) -> str | None:
         """The recipe named by the latest run that wrote this store."""
@@ -39,6 +42,8 @@ class InsightQueries:
 
     def check_order(self) -> list[str]:
         """Check names in the order they were first verified (verify runs a recipe's checks in its order)."""
+        if self.tallies_current():
+            return self.tallied_check_order()
         return [r[0] for r in self.con.execute(
             "SELECT check_name FROM verdicts GROUP BY 1 ORDER BY min(rowid)").fetchall()]
 
@@ -51,6 +56,8 @@ class InsightQueries:
         """Per source: problems, problems with a successful generation, successful generations, generation errors,
         generations rejected by none of the first i checks (``passed``: one count per prefix of ``checks``),
         generations passing every check, and rows kept in the dataset."""
+        if self.tallies_current():
+            return self.tallied_funnel_by_source(checks, dataset_id)
         # Per generation: how many latest-version verdicts, how many passes, and the position (in ``checks``) of the
         # first check that did not pass it. Plain aggregates: no per-generation lists (4 s -> well under 1 s at
         # 1M generations).

@@ -24,6 +24,7 @@ CHUNK = 2_000
 
 class SelectionQueries:
     con: Any
+    tally_selection: Any
 
     def open_selection(self, sources: Sequence[str], memory_limit_mb: int | None = None) -> int:
         """Write the candidates of these sources into ``_select_candidates``; return how many there are."""
@@ -172,6 +173,7 @@ class SelectionQueries:
                 "d.row_index, d.status, d.reason FROM _select_decisions d JOIN _select_candidates c USING (pos)",
                 [row["dataset_id"]])
             self.con.unregister("_select_decisions")
+            self.tally_selection(row["dataset_id"])
             self.con.commit()
         except Exception:
             self.con.rollback()
