@@ -42,7 +42,11 @@ def write_recipe(tmp_path: Path, server: FaultServer, model: str = "teacher-x", 
 
 def figures(store: Store) -> dict[str, Any]:
     generations = [dict(row, cost_usd=round(row["cost_usd"], 9)) for row in store.generation_summary()]
-    return {"problems": store.problem_summary(), "generations": generations,
+    sources = [r[0] for r in store.con.execute("SELECT DISTINCT source FROM problems ORDER BY 1").fetchall()]
+    pairs = store.con.execute("SELECT DISTINCT check_name, check_version FROM verdicts ORDER BY ALL").fetchall()
+    digests = [store.selection_inputs_digest(sources[:k], pairs[:j], None)  # every prefix of sources and checks
+               for k in range(len(sources) + 1) for j in range(len(pairs) + 1)]
+    return {"digests": digests, "problems": store.problem_summary(), "generations": generations,
             "errors": store.generation_error_summary(), "verdicts": store.verdict_funnel(),
             "checks": store.check_order(), "funnel": cumulative_funnel(store)}
 

@@ -38,8 +38,8 @@ from distill.store.labels import LabelQueries
 from distill.store.references import ReferenceQueries
 from distill.store.results import ResultsQueries
 from distill.store.selection import SelectionQueries
+from distill.store.tallies import GENERATION_HASH, TallyQueries
 from distill.store.tallies import MIGRATION as TALLIES_MIGRATION
-from distill.store.tallies import TallyQueries
 from distill.store.values import _dicts, _json, _now
 from distill.types import EVAL_SOURCE_PREFIX, CodeTests, Generation, IngestError, Problem, Verdict
 
@@ -597,7 +597,7 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             self.untally_deleted(self.con.execute(
                 "DELETE FROM generations WHERE status = 'error' AND generation_id IN (SELECT unnest(?)) RETURNING "
                 "seq, tally_source, teacher_hash, status, error, tally_verdicts, prompt_tokens, completion_tokens, "
-                "cost_usd", [replaced]).fetchall())
+                f"cost_usd, {GENERATION_HASH}", [replaced]).fetchall())
 
         return self._insert_ignore("generations", batch, before=delete_replaced if replaced else None)
 

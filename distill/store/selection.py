@@ -25,6 +25,8 @@ CHUNK = 2_000
 class SelectionQueries:
     con: Any
     tally_selection: Any
+    tallies_current: Any
+    tallied_inputs_digest: Any
 
     def open_selection(self, sources: Sequence[str], memory_limit_mb: int | None = None) -> int:
         """Write the candidates of these sources into ``_select_candidates``; return how many there are."""
@@ -185,7 +187,16 @@ class SelectionQueries:
         """What select reads of the store, as (rows, xor of row hashes) per table: the problems of these sources,
         their generations (status, origin, parent, tokens), the verdicts of these (check, version) pairs and the
         labeller's labels. Order-free and a scan of narrow columns; a row added, removed or changed changes it.
-        Rows of other sources (the eval stage's ``eval:*`` benchmarks) do not."""
+        Rows of other sources (the eval stage's ``eval:*`` benchmarks) do not. The first three come from the
+        writers' tallies when they are current (the same hashes, kept per source as rows are written), so a view
+        that looks for the current selection does not scan a large store."""
+        if self.tallies_current():
+            (labels,) = self.con.execute(
+                "SELECT count(*), coalesce(bit_xor(hash(l.problem_id, l.status, l.difficulty)), 0) "
+                "FROM problem_labels l "
+                "JOIN problems p USING (problem_id) WHERE l.labeler_hash = ? AND p.source IN (SELECT unnest(?))",
+                [labeler_hash or "", list(sources)]).fetchall()
+            return [*self.tallied_inputs_digest(sources, checks), [int(labels[0]), int(labels[1])]]
         pairs = [f"{name}\x1f{version}" for name, version in checks]
         return [[int(n), int(x)] for _, n, x in self.con.execute(
             "WITH p AS (SELECT problem_id, source, domain FROM problems WHERE source IN (SELECT unnest(?))), "

@@ -40,7 +40,8 @@ MIGRATION: list[Any] = [
     "ALTER TABLE generations ADD COLUMN tally_verdicts VARCHAR DEFAULT ''",
     """CREATE TABLE tallies (
         kind VARCHAR NOT NULL, key VARCHAR NOT NULL, n BIGINT NOT NULL DEFAULT 0, prompt_tokens BIGINT DEFAULT 0,
-        completion_tokens BIGINT DEFAULT 0, cost_usd DOUBLE DEFAULT 0, PRIMARY KEY (kind, key))""",
+        completion_tokens BIGINT DEFAULT 0, cost_usd DOUBLE DEFAULT 0, xor UBIGINT DEFAULT 0,
+        PRIMARY KEY (kind, key))""",
     "CREATE TABLE tally_mark (mark BIGINT NOT NULL)",
     "INSERT INTO tally_mark VALUES (-1)",
     lambda store: store.tally_all_selections(),  # selections recorded before the tallies existed
@@ -54,6 +55,14 @@ MIGRATION: list[Any] = [
 #   answered       [teacher]                                  problems with any row of that teacher
 #   verdict        [check, version, status, reason, eval]     verdicts
 #   kept           [dataset_id, source]                       rows kept in a selection
+#   digest         [table, source] or [verdicts, source, check, version]: rows, and the XOR of the row hashes
+#                  that ``selection_inputs_digest`` computes (so a recipe's current selection is found without a scan)
+
+# The columns ``selection_inputs_digest`` hashes, per table (the same expressions, so both paths agree bit for bit).
+PROBLEM_HASH = "hash(problem_id, source, domain)"
+GENERATION_HASH = ("hash(generation_id, problem_id, status, origin, parent_generation_id, completion_tokens, "
+                   "sample_index, teacher_hash)")
+VERDICT_HASH = "hash(v.generation_id, v.check_name, v.check_version, v.status, v.reason)"
 
 
 def _key(*parts: Any) -> str:
@@ -88,12 +97,24 @@ class TallyQueries:
             return
         keys, n, pt, ct, cost = (list(col) for col in zip(*rows, strict=True))
         self.con.execute(
-            "INSERT INTO tallies SELECT ?, unnest(?::VARCHAR[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), "
-            "unnest(?::BIGINT[]), unnest(?::DOUBLE[]) ON CONFLICT (kind, key) DO UPDATE "
+            "INSERT INTO tallies (kind, key, n, prompt_tokens, completion_tokens, cost_usd) SELECT ?, "
+            "unnest(?::VARCHAR[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), "
+            "unnest(?::DOUBLE[]) ON CONFLICT (kind, key) DO UPDATE "
             "SET n = tallies.n + excluded.n, "
             "prompt_tokens = tallies.prompt_tokens + excluded.prompt_tokens, "
             "completion_tokens = tallies.completion_tokens + excluded.completion_tokens, "
             "cost_usd = tallies.cost_usd + excluded.cost_usd", [kind, keys, n, pt, ct, cost])
+
+    def _bump_digest(self, deltas: dict[str, tuple[int, int]]) -> None:
+        """Add row counts and XOR row hashes into ``digest`` tallies."""
+        rows = [(k, n, x) for k, (n, x) in deltas.items() if n or x]
+        if not rows:
+            return
+        keys, n, xor = (list(col) for col in zip(*rows, strict=True))
+        self.con.execute(
+            "INSERT INTO tallies (kind, key, n, xor) SELECT 'digest', unnest(?::VARCHAR[]), unnest(?::BIGINT[]), "
+            "unnest(?::UBIGINT[]) ON CONFLICT (kind, key) DO UPDATE SET n = tallies.n + excluded.n, "
+            "xor = xor(tallies.xor, excluded.xor)", [keys, n, xor])
 
     def _order(self, table: str, names: list[str]) -> None:
         """Give names not seen before the next ordinals, in the order given."""
@@ -106,17 +127,22 @@ class TallyQueries:
 
     def untally_deleted(self, rows: list[tuple[Any, ...]]) -> None:
         """Inside the transaction that deleted them: take generations already folded out of the tallies. Each row:
-        (seq, source, teacher, status, error, verdicts, prompt_tokens, completion_tokens, cost_usd)."""
+        (seq, source, teacher, status, error, verdicts, prompt_tokens, completion_tokens, cost_usd, row hash)."""
         mark = self.con.execute("SELECT mark FROM tally_mark").fetchone()[0]
         deltas: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0])
-        for seq, source, teacher, status, error, verdicts, pt, ct, cost in rows:
+        digest: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for seq, source, teacher, status, error, verdicts, pt, ct, cost, row_hash in rows:
             if seq is not None and seq <= mark:
+                entry = digest[_key("generations", source)]
+                entry[0] -= 1
+                entry[1] ^= row_hash
                 d = deltas[_key(source, teacher, status, error, verdicts or "")]
                 d[0] -= 1
                 d[1] -= pt or 0
                 d[2] -= ct or 0
                 d[3] -= cost or 0.0
         self._bump("generation", deltas)
+        self._bump_digest({k: (n, x) for k, (n, x) in digest.items()})
 
     def tally_selection(self, dataset_id: str) -> None:
         """Inside the transaction that recorded it: a selection's kept rows per source."""
@@ -153,6 +179,9 @@ class TallyQueries:
         rows = self.con.execute("SELECT source, domain, language, count(*) FROM problems WHERE seq > ? GROUP BY ALL",
                                 [mark]).fetchall()
         self._bump("problem", {_key(s, d, lang): (n,) for s, d, lang, n in rows})
+        self._bump_digest({_key("problems", s): (n, x) for s, n, x in self.con.execute(
+            f"SELECT source, count(*), bit_xor({PROBLEM_HASH}) FROM problems WHERE seq > ? GROUP BY 1",
+            [mark]).fetchall()})
         self._order("source", [r[0] for r in self.con.execute(
             "SELECT source FROM problems WHERE seq > ? GROUP BY 1 ORDER BY min(seq), min(rowid)", [mark]).fetchall()])
 
@@ -164,6 +193,9 @@ class TallyQueries:
             "coalesce(sum(completion_tokens), 0), coalesce(sum(cost_usd), 0) FROM generations WHERE seq > ? "
             "GROUP BY ALL", [mark]).fetchall()
         self._bump("generation", {_key(s, t, st, e, ""): v for s, t, st, e, *v in rows})
+        self._bump_digest({_key("generations", s): (n, x) for s, n, x in self.con.execute(
+            f"SELECT tally_source, count(*), bit_xor({GENERATION_HASH}) FROM generations WHERE seq > ? GROUP BY 1",
+            [mark]).fetchall()})
         # Per problem: did it get its first successful generation, and which teachers answered it for the first time.
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE _tally_new AS SELECT problem_id, "
@@ -194,6 +226,9 @@ class TallyQueries:
             "FROM verdicts v JOIN generations g USING (generation_id) WHERE v.seq > ? GROUP BY ALL",
             [EVAL_SOURCE_PREFIX, mark]).fetchall()
         self._bump("verdict", {_key(c, v, st, r, bool(e)): (n,) for c, v, st, r, e, n in rows})
+        self._bump_digest({_key("verdicts", s, c, v): (n, x) for s, c, v, n, x in self.con.execute(
+            f"SELECT g.tally_source, v.check_name, v.check_version, count(*), bit_xor({VERDICT_HASH}) FROM verdicts v "
+            "JOIN generations g USING (generation_id) WHERE v.seq > ? GROUP BY ALL", [mark]).fetchall()})
         # Each judged generation moves from the tally of its old verdict entries to that of its new ones.
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE _tally_sig AS WITH n AS (SELECT generation_id, list(concat_ws(chr(31), "
@@ -232,6 +267,18 @@ class TallyQueries:
         for (check, version, *_), *_ in self._tallies("verdict"):
             latest[check] = max(latest.get(check, version), version)
         return latest
+
+    def tallied_inputs_digest(self, sources: Sequence[str], checks: Sequence[tuple[str, str]]) -> list[list[int]]:
+        """The first three rows of ``selection_inputs_digest`` (problems, generations, verdicts), from the tallies."""
+        wanted = set(sources)
+        pairs = set(checks)
+        out = {"problems": [0, 0], "generations": [0, 0], "verdicts": [0, 0]}
+        for key, n, xor in self.con.execute("SELECT key, n, xor FROM tallies WHERE kind = 'digest'").fetchall():
+            table, source, *check = json.loads(key)
+            if source in wanted and (table != "verdicts" or tuple(check) in pairs):
+                out[table][0] += n
+                out[table][1] ^= xor
+        return [out["problems"], out["generations"], out["verdicts"]]
 
     def tallied_check_order(self) -> list[str]:
         return self._tallied_order("check")
