@@ -15,6 +15,7 @@ Usage: `.venv/bin/python bench/status_scale.py [--sizes 1000000,10000000] [--wor
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -76,10 +77,23 @@ def fold_after_small_write(path: Path, n: int) -> tuple[float, float]:
     return wrote, time.perf_counter() - started
 
 
-def status_seconds(path: Path) -> float:
+def status_seconds(path: Path, recipe: bool = False) -> float:
+    """`distill status --store PATH`, or (``recipe``) `distill status RECIPE` as users run it, which also finds the
+    recipe's current selection (the digest of what select reads)."""
+    args = ["--store", str(path)]
+    if recipe:
+        spec = path.with_suffix(".yaml")
+        spec.write_text(json.dumps({"name": "scale", "store": path.name, "checks": [{"name": "math"}],
+                                    "sources": [{"adapter": "gsm8k", "path": "unused.jsonl", "name": "synth"}]}))
+        args = [str(spec)]
     started = time.perf_counter()
-    subprocess.run([*DISTILL, "status", "--store", str(path)], check=True, capture_output=True)
+    subprocess.run([*DISTILL, "status", *args], check=True, capture_output=True)
     return time.perf_counter() - started
+
+
+def spread(times: list[float]) -> str:
+    times = sorted(times)
+    return f"{times[0]:.2f} / {statistics.median(times):.2f} / {times[-1]:.2f} s"
 
 
 def main() -> None:
@@ -108,14 +122,15 @@ def main() -> None:
         print(f"{n:,} generations + {n:,} verdicts: file {path.stat().st_size / 1e9:.2f} GB; status "
               f"{times[0]:.2f} / {statistics.median(times):.2f} / {times[-1]:.2f} s (min / median / max), "
               f"{statistics.median(times) - statistics.median(base):.2f} s over the empty store", flush=True)
+        print(f"  status RECIPE (the current selection looked up too): "
+              f"{spread([status_seconds(path, recipe=True) for _ in range(3)])}", flush=True)
         folds = sorted(fold_after_small_write(path, 1000) for _ in range(3))
         print(f"  a writer adding 1,000 generations + 1,000 verdicts: writes "
               f"{statistics.median(f[0] for f in folds):.2f} s, "
               f"fold at close {min(f[1] for f in folds):.2f} / {statistics.median(f[1] for f in folds):.2f} / "
               f"{max(f[1] for f in folds):.2f} s", flush=True)
-        times = sorted(status_seconds(path) for _ in range(3))
-        print(f"  status after those writes: {times[0]:.2f} / {statistics.median(times):.2f} / {times[-1]:.2f} s",
-              flush=True)
+        print(f"  status after those writes: {spread([status_seconds(path) for _ in range(3)])}; status RECIPE "
+              f"{spread([status_seconds(path, recipe=True) for _ in range(3)])}", flush=True)
 
 
 if __name__ == "__main__":
