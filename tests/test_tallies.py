@@ -179,3 +179,38 @@ def test_folds_in_any_number_of_steps_agree(tmp_path: Path, steps: int) -> None:
             store.add_verdicts(verdicts[chunk * len(verdicts) // steps:(chunk + 1) * len(verdicts) // steps], run)
     funnel = same_both_ways(path)["funnel"]
     assert funnel["checks"] == ["a", "b", "c"] and funnel["total"]["passed:a"] == 2
+
+
+def test_rows_removed_by_hand_are_noticed_and_a_recount_fixes_rows_changed_by_hand(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from distill.cli import app
+
+    path = tmp_path / "s.duckdb"
+    run = RunContext("r", None)
+    problem = Problem(Problem.make_id("src", "math", "q?", "1", None, None), "src", "0", "math", "q?", "1")
+    with Store.open(path) as store:
+        store.add_problems([problem], run)
+        store.add_generations([{"generation_id": f"g{i}", "problem_id": problem.problem_id, "teacher_hash": "t",
+                                "sample_index": i, "origin": "teacher", "status": "ok"} for i in range(4)])
+        store.add_verdicts([Verdict(f"g{i}", "math", "1", "pass", "math_equal") for i in range(4)], run)
+    con = duckdb.connect(str(path))
+    con.execute("DELETE FROM verdicts WHERE generation_id = 'g0'")  # a user redoing one verdict by hand
+    con.close()
+    with Store.open(path, read_only=True) as store:
+        assert not store.tallies_current()  # the counts disagree: the tables answer
+        assert store.verdict_funnel() == [("math", "pass", "math_equal", 3)]
+    with Store.open(path):
+        pass  # the next writer rebuilds
+    assert same_both_ways(path)["verdicts"] == [("math", "pass", "math_equal", 3)]
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE verdicts SET status = 'fail', reason = 'math_mismatch' WHERE generation_id = 'g1'")
+    con.close()
+    with Store.open(path, read_only=True) as store:  # a changed row is not noticed by itself: documented
+        assert store.verdict_funnel() == [("math", "pass", "math_equal", 3)]
+    done = CliRunner().invoke(app, ["status", "--store", str(path), "--recount", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["funnel"] == [
+        {"check": "math", "status": "fail", "reason": "math_mismatch", "count": 1},
+        {"check": "math", "status": "pass", "reason": "math_equal", "count": 2}]
+    assert same_both_ways(path)["verdicts"] == [("math", "fail", "math_mismatch", 1), ("math", "pass", "math_equal", 2)]

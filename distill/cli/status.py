@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from distill.cli.common import open_store_for_reading
 from distill.cli.errors import guarded
@@ -14,6 +17,9 @@ from distill.views.terminal import echo
 
 @guarded
 def status_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None, as_json: JsonOpt = False,
+                   recount: Annotated[bool, typer.Option(
+                       "--recount", help="rebuild the counters status reads from the tables first (after editing "
+                                         "the store by hand in SQL); needs the store's write lock")] = False,
                    debug: DebugOpt = False) -> None:
     """The funnel, rejections, generations, datasets, training, evaluation; a running stage's live progress.
 
@@ -23,6 +29,14 @@ def status_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None, as_
     from distill.views.live import read_live_status
     from distill.views.report import render_live_status, render_status, status_report
 
+    if recount:
+        from distill.errors import UsageError
+        from distill.store import Store
+
+        if recipe is None and store is None:
+            raise UsageError("give a recipe or --store PATH")
+        with Store.open(store or load_recipe(recipe).store_path) as writable:
+            writable.rebuild_tallies()
     name, db = open_store_for_reading(recipe, store)
     if isinstance(db, Path):  # locked by a running stage that publishes its progress
         live = read_live_status(db)

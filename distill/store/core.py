@@ -242,15 +242,18 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             store._mark_died_runs()
         return store
 
-    def close(self) -> None:
-        """Close; a writing store first folds what it wrote into the tallies (``distill.store.tallies``). A fold
-        that fails (a full disk) leaves them behind, which readers notice and go around."""
-        if self.owner and not self.read_only:
-            try:
-                self.refresh_tallies()
-            except duckdb.Error:
-                pass
-        self.con.close()
+    def close(self, fold: bool = True) -> None:
+        """Close; a writing store first folds what it wrote into the tallies (``distill.store.tallies``) unless
+        ``fold`` is False. A fold that fails or is interrupted (a full disk, a second Ctrl-C) leaves them behind,
+        which readers notice and go around; the next writer folds."""
+        try:
+            if fold and self.owner and not self.read_only:
+                try:
+                    self.refresh_tallies()
+                except duckdb.Error:
+                    pass
+        finally:
+            self.con.close()
 
     @contextmanager
     def memory_limit(self, megabytes: int) -> Iterator[None]:
@@ -266,8 +269,9 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        # After Ctrl-C the user waits for the exit: the fold is left to the next writer.
+        self.close(fold=not (exc_type is not None and issubclass(exc_type, KeyboardInterrupt)))
 
     def schema_version(self) -> int:
         exists = self.con.execute(

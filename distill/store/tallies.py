@@ -42,8 +42,11 @@ MIGRATION: list[Any] = [
         kind VARCHAR NOT NULL, key VARCHAR NOT NULL, n BIGINT NOT NULL DEFAULT 0, prompt_tokens BIGINT DEFAULT 0,
         completion_tokens BIGINT DEFAULT 0, cost_usd DOUBLE DEFAULT 0, xor UBIGINT DEFAULT 0,
         PRIMARY KEY (kind, key))""",
-    "CREATE TABLE tally_mark (mark BIGINT NOT NULL)",
-    "INSERT INTO tally_mark VALUES (-1)",
+    # the mark, and each table's row count when it was set (less the rows the writers deleted since): a row removed
+    # by hand (a DELETE in SQL) makes the count disagree, and the tallies are rebuilt rather than trusted
+    "CREATE TABLE tally_mark (mark BIGINT NOT NULL, problems BIGINT NOT NULL, generations BIGINT NOT NULL, "
+    "verdicts BIGINT NOT NULL)",
+    "INSERT INTO tally_mark VALUES (-1, 0, 0, 0)",
     lambda store: store.tally_all_selections(),  # selections recorded before the tallies existed
 ]
 
@@ -79,10 +82,16 @@ class TallyQueries:
         if getattr(self, "use_tallies", True) is False:
             return False
         try:
-            mark = self.con.execute("SELECT mark FROM tally_mark").fetchone()[0]
+            mark, *counted = self.con.execute("SELECT mark, problems, generations, verdicts FROM tally_mark").fetchone()
         except Exception:  # a store from before v7, opened read-only
             return False
-        return mark >= self._sequence_last()
+        return mark >= self._sequence_last() and counted == self._row_counts()
+
+    def _row_counts(self, above: int | None = None) -> list[int]:
+        """Rows in problems, generations and verdicts (only those numbered above ``above``, when given)."""
+        where = "" if above is None else f" WHERE seq > {int(above)}"
+        return list(self.con.execute("SELECT " + ", ".join(
+            f"(SELECT count(*) FROM {t}{where})" for t in ("problems", "generations", "verdicts"))).fetchone())
 
     def _sequence_last(self) -> int:
         row = self.con.execute("SELECT last_value FROM duckdb_sequences() WHERE sequence_name = ? AND "
@@ -131,6 +140,9 @@ class TallyQueries:
         mark = self.con.execute("SELECT mark FROM tally_mark").fetchone()[0]
         deltas: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0])
         digest: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        folded = sum(1 for row in rows if row[0] is not None and row[0] <= mark)
+        if folded:
+            self.con.execute("UPDATE tally_mark SET generations = generations - ?", [folded])
         for seq, source, teacher, status, error, verdicts, pt, ct, cost, row_hash in rows:
             if seq is not None and seq <= mark:
                 entry = digest[_key("generations", source)]
@@ -160,20 +172,47 @@ class TallyQueries:
         nothing to fold. Costs a few scans of narrow columns when there is (each skips the row groups written
         before the mark)."""
         last = self._sequence_last()
-        mark = self.con.execute("SELECT mark FROM tally_mark").fetchone()[0]
-        if mark >= last:
+        mark, *counted = self.con.execute("SELECT mark, problems, generations, verdicts FROM tally_mark").fetchone()
+        if mark >= last and counted == self._row_counts():
             return False
         self.con.begin()
         try:
+            if [a + b for a, b in zip(counted, self._row_counts(above=mark), strict=True)] != self._row_counts():
+                mark = self._reset_tallies()  # rows were removed by hand: start again from the tables
             self._fold_problems(mark)
             self._fold_generations(mark)
             self._fold_verdicts(mark)
-            self.con.execute("UPDATE tally_mark SET mark = ?", [last])
+            self.con.execute("UPDATE tally_mark SET mark = ?, problems = ?, generations = ?, verdicts = ?",
+                             [max(last, mark), *self._row_counts()])
             self.con.commit()
         except BaseException:
             self.con.rollback()
             raise
         return True
+
+    def rebuild_tallies(self) -> None:
+        """Recount everything from the tables (after the store was edited by hand in SQL: a changed row is not
+        noticed by itself, a removed one is); `distill status --recount` calls it."""
+        self.con.begin()
+        try:
+            self._reset_tallies()
+            self.con.commit()
+        except BaseException:
+            self.con.rollback()
+            raise
+        self.refresh_tallies()
+
+    def _reset_tallies(self) -> int:
+        """Inside a transaction: empty the tallies and their bookkeeping, selections recounted; the mark to fold
+        from (every row)."""
+        self.con.execute("DELETE FROM tallies")
+        self.con.execute("UPDATE problems SET tally_ok_generations = 0, tally_teachers = [] "
+                         "WHERE tally_ok_generations <> 0 OR len(tally_teachers) > 0")
+        self.con.execute("UPDATE generations SET tally_source = NULL, tally_verdicts = '' "
+                         "WHERE tally_source IS NOT NULL OR tally_verdicts <> ''")
+        self.con.execute("UPDATE tally_mark SET mark = -1, problems = 0, generations = 0, verdicts = 0")
+        self.tally_all_selections()
+        return -1
 
     def _fold_problems(self, mark: int) -> None:
         rows = self.con.execute("SELECT source, domain, language, count(*) FROM problems WHERE seq > ? GROUP BY ALL",
