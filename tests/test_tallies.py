@@ -54,6 +54,10 @@ def figures(store: Store) -> dict[str, Any]:
 def same_both_ways(path: Path) -> dict[str, Any]:
     with Store.open(path, read_only=True) as store:
         assert store.tallies_current()
+        for table, key in (("problems", "problem_id"), ("generations", "generation_id")):
+            # a fold never moves a row: store order (rowid) is the order later stages read (first problems, ties)
+            assert store.con.execute(f"SELECT list({key} ORDER BY rowid) = list({key} ORDER BY seq, rowid) "
+                                     f"FROM {table}").fetchone()[0] in (True, None)
         fast = figures(store)
         store.use_tallies = False
         slow = figures(store)

@@ -35,7 +35,9 @@ MIGRATION: list[Any] = [
         f"ALTER TABLE {table} ADD COLUMN seq BIGINT DEFAULT 0",
         f"ALTER TABLE {table} ALTER COLUMN seq SET DEFAULT nextval('{SEQUENCE}')")),
     "ALTER TABLE problems ADD COLUMN tally_ok_generations BIGINT DEFAULT 0",
-    "ALTER TABLE problems ADD COLUMN tally_teachers VARCHAR[] DEFAULT []",
+    # text, not a list: DuckDB updates a list column as a delete and an insert, which would move the row and so
+    # change the store's order (rowid), which later stages read as the problems' order
+    "ALTER TABLE problems ADD COLUMN tally_teachers VARCHAR DEFAULT ''",
     "ALTER TABLE generations ADD COLUMN tally_source VARCHAR",
     "ALTER TABLE generations ADD COLUMN tally_verdicts VARCHAR DEFAULT ''",
     """CREATE TABLE tallies (
@@ -206,8 +208,8 @@ class TallyQueries:
         """Inside a transaction: empty the tallies and their bookkeeping, selections recounted; the mark to fold
         from (every row)."""
         self.con.execute("DELETE FROM tallies")
-        self.con.execute("UPDATE problems SET tally_ok_generations = 0, tally_teachers = [] "
-                         "WHERE tally_ok_generations <> 0 OR len(tally_teachers) > 0")
+        self.con.execute("UPDATE problems SET tally_ok_generations = 0, tally_teachers = '' "
+                         "WHERE tally_ok_generations <> 0 OR tally_teachers <> ''")
         self.con.execute("UPDATE generations SET tally_source = NULL, tally_verdicts = '' "
                          "WHERE tally_source IS NOT NULL OR tally_verdicts <> ''")
         self.con.execute("UPDATE tally_mark SET mark = -1, problems = 0, generations = 0, verdicts = 0")
@@ -247,10 +249,12 @@ class TallyQueries:
                 "JOIN _tally_new n USING (problem_id)").fetchall():
             if not old_ok and ok:
                 generated[source] += 1
-            for teacher in set(teachers) - set(old_teachers or ()):
+            for teacher in set(teachers) - set(old_teachers.split(RS) if old_teachers else ()):
                 answered[teacher] += 1
         self.con.execute("UPDATE problems SET tally_ok_generations = tally_ok_generations + n.ok, "
-                         "tally_teachers = list_distinct(list_concat(tally_teachers, n.teachers)) FROM _tally_new n "
+                         "tally_teachers = array_to_string(list_sort(list_distinct(list_concat(CASE WHEN "
+                         "tally_teachers = '' THEN [] ELSE string_split(tally_teachers, chr(30)) END, n.teachers))), "
+                         "chr(30)) FROM _tally_new n "
                          "WHERE problems.problem_id = n.problem_id")
         self.con.execute("DROP TABLE _tally_new")
         self._bump("generated", {_key(s): (n,) for s, n in generated.items()})
