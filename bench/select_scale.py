@@ -63,8 +63,8 @@ def build(path: Path, generations: int) -> None:
             "INSERT INTO generations BY NAME SELECT md5(p.problem_id || ':' || k) AS generation_id, p.problem_id, "
             "'t' AS teacher_hash, k::INTEGER AS sample_index, 'teacher' AS origin, 'ok' AS status, "
             "'The answer is \\boxed{' || p.answer || '}.' AS content, "
-            "array_to_string(list_transform(range(120), lambda x: 'w' || (hash(p.problem_id, k, x) % 5000)::VARCHAR), ' ') "
-            "AS reasoning, '\\boxed{' || p.answer || '}' AS answer_text, p.answer AS final_answer, "
+            "array_to_string(list_transform(range(120), lambda x: 'w' || (hash(p.problem_id, k, x) % 5000)::VARCHAR), "
+            "' ') AS reasoning, '\\boxed{' || p.answer || '}' AS answer_text, p.answer AS final_answer, "
             "(200 + k)::INTEGER AS completion_tokens, 'r' AS run_id, now() AS created_at "
             "FROM problems p, range(4) t(k) WHERE p.rowid >= ? AND p.rowid < ? ORDER BY p.rowid, k",
             [start, start + step * 4])
