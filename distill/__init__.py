@@ -14,7 +14,10 @@ The Python API (nothing heavy is imported until it is called)::
     with distill.open_store(recipe) as store:     # the recipe's DuckDB store, for queries of your own
         print(store.con.execute("SELECT count(*) FROM verdicts").fetchone())
 
-Each stage is also callable alone with a recipe and a store: ``distill.run_stage("verify", recipe, store)``
+Every stage has one shape, plan -> do -> record -> summary (``distill/stages/shape.py``):
+``distill.plan_stage("generate", recipe, store)`` says what is missing without doing anything
+(``StagePlan``: ``todo``, ``done``, ``unit``). Each stage is also callable alone with a recipe and a store:
+``distill.run_stage("verify", recipe, store)``
 (what the stage's CLI command calls, returning the same ``StageResult``), or its function
 (``distill.stages.generate.generate(recipe, store)`` and so on); checks, source adapters and teacher backends
 can be added by plugins (``distill.registry``).
@@ -29,10 +32,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from distill.recipe import LoadedRecipe
     from distill.stages.pipeline import StageResult
+    from distill.stages.shape import StagePlan
     from distill.store import Store
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "load_recipe", "open_store", "run", "run_stage"]
+__all__ = ["__version__", "load_recipe", "open_store", "plan_stage", "run", "run_stage"]
 
 
 def load_recipe(path: str | Path) -> LoadedRecipe:
@@ -68,3 +72,12 @@ def run_stage(name: str, recipe: LoadedRecipe | str | Path, store: Store) -> Sta
 
     loaded = recipe if not isinstance(recipe, str | Path) else load_recipe(recipe)
     return run_one(name, loaded, store)
+
+
+def plan_stage(name: str, recipe: LoadedRecipe | str | Path, store: Store) -> StagePlan:
+    """What a stage would do now (how many work items are missing, how many are stored), read from the store alone:
+    nothing is sent or written (``distill.stages.shape``)."""
+    from distill.stages.pipeline import plan_stage as plan_one
+
+    loaded = recipe if not isinstance(recipe, str | Path) else load_recipe(recipe)
+    return plan_one(name, loaded, store)

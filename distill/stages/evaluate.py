@@ -35,6 +35,7 @@ from distill.metrics import majority_vote, mean, pass_at_k
 from distill.recipe import EvalConfig, LoadedRecipe, SourceConfig, TeacherConfig
 from distill.stages.eval_diagnostics import per_problem_rates, regressions
 from distill.stages.eval_protocols import Protocol, protocol
+from distill.stages.shape import StagePlan
 from distill.store import Store
 from distill.types import EVAL_SOURCE_PREFIX, stable_hash
 
@@ -296,6 +297,16 @@ def score_check_names(recipe: LoadedRecipe, classes: list[type]) -> list[str]:
 
 
 # ---- the stage -----------------------------------------------------------------------------------
+
+def plan(recipe: LoadedRecipe, store: Store) -> StagePlan:
+    """The eval's samples are planned per model once its checkpoint is chosen and its benchmarks ingested (each
+    then generates and verifies only what is missing, as those stages do), so nothing is counted here."""
+    return StagePlan("eval", None, 0, "samples", detail="known once each model's checkpoint and benchmarks are read")
+
+
+def do(recipe: LoadedRecipe, store: Store, plan: StagePlan, force: bool = False) -> EvalSummary:
+    return evaluate(recipe, store)
+
 
 def evaluate(recipe: LoadedRecipe, store: Store) -> EvalSummary:
     from distill.checks.specs import check_classes

@@ -25,6 +25,7 @@ from typing import Any
 from distill.checks.layout import layout_text
 from distill.errors import DistillError, UsageError
 from distill.recipe import LoadedRecipe
+from distill.stages.shape import StagePlan
 from distill.store import Store
 from distill.store.current_selection import current_selection, dataset_name
 from distill.views.cards import render_card, selection_checks
@@ -96,7 +97,22 @@ def build_records(recipe: LoadedRecipe, store: Store, dataset_id: str) -> dict[s
     return splits
 
 
-def export(recipe: LoadedRecipe, store: Store) -> ExportSummary:
+def plan(recipe: LoadedRecipe, store: Store) -> StagePlan:
+    """The rows the recipe's current selection keeps, to be written (every export writes them all again; ``work``:
+    the selection, None when there is none yet: ``do`` then says to run select)."""
+    from distill.store.current_selection import current_dataset_id
+
+    dataset_id = current_dataset_id(recipe, store)
+    row = store.dataset(dataset_id) if dataset_id else None
+    return StagePlan("export", row["row_count"] if row else 0, 0, "rows", work=row)
+
+
+def do(recipe: LoadedRecipe, store: Store, plan: StagePlan, force: bool = False) -> ExportSummary:
+    return export(recipe, store, plan.work)
+
+
+def export(recipe: LoadedRecipe, store: Store, dataset: dict[str, Any] | None = None) -> ExportSummary:
+    """Write the current selection (``dataset``, its ``datasets`` row, when the caller looked it up)."""
     import datasets
 
     datasets.disable_progress_bars()  # the stage prints its own one-line summary
@@ -104,7 +120,7 @@ def export(recipe: LoadedRecipe, store: Store) -> ExportSummary:
     name = dataset_name(recipe)
     recipe.check_secrets(teacher=False)  # fail before any work
     token = hub_token(cfg.token_env, cfg.hub_repo) if cfg.hub_repo else None
-    dataset = current_selection(recipe, store)
+    dataset = dataset or current_selection(recipe, store)
     splits = build_records(recipe, store, dataset["dataset_id"])
     if not splits:
         raise UsageError(f"selection '{name}' kept no rows; see `distill status` for why, then loosen select")

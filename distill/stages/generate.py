@@ -16,6 +16,7 @@ Guarantees:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from distill.errors import NothingToDoError, RecipeError, TeacherUnreachableError
@@ -24,6 +25,7 @@ from distill.llm.requests import Budget, run_recorded, sampling_params, send_and
 from distill.llm.teachers import Teacher, make_teacher, teacher_hash
 from distill.recipe import LoadedRecipe, TeacherConfig, redact
 from distill.stages.generation_records import GenerateSummary, generation_row
+from distill.stages.shape import StagePlan
 from distill.store import RunContext, Store
 from distill.types import ChatRequest, Completion
 
@@ -49,17 +51,42 @@ def plan_requests(recipe: LoadedRecipe, store: Store, cfg: TeacherConfig, t_hash
     return requests, already
 
 
-def generate(recipe: LoadedRecipe, store: Store, teacher: TeacherConfig | None = None,
-             only: set[str] | None = None) -> GenerateSummary:
-    """Generate with the recipe's teacher, or with ``teacher`` for the problems in ``only`` (the second teacher)."""
+@dataclass(frozen=True)
+class _Work:
+    cfg: TeacherConfig
+    t_hash: str
+    prompts: PromptBuilder
+    requests: list[ChatRequest]
+    only: set[str] | None
+
+
+def plan(recipe: LoadedRecipe, store: Store, teacher: TeacherConfig | None = None,
+         only: set[str] | None = None) -> StagePlan:
+    """The (problem, sample) pairs of the recipe's teacher (or ``teacher``, for the problems in ``only``) without a
+    successful generation; ``work``: their requests."""
     cfg = teacher or recipe.config.teacher
     if cfg is None:
         raise RecipeError(f"{recipe.path}: teacher: the recipe has no teacher section; add one to generate")
-    recipe.check_secrets(hub=False)
     prompts = PromptBuilder.from_config(recipe.config.prompt)
     t_hash = teacher_hash(cfg, prompts.fingerprint)
     only = _within_difficulty_band(recipe, store, only)
     requests, already_done = plan_requests(recipe, store, cfg, t_hash, prompts, only)
+    return StagePlan("generate", len(requests), already_done, "requests", detail=cfg.model,
+                     work=_Work(cfg, t_hash, prompts, requests, only))
+
+
+def generate(recipe: LoadedRecipe, store: Store, teacher: TeacherConfig | None = None,
+             only: set[str] | None = None) -> GenerateSummary:
+    """Generate with the recipe's teacher, or with ``teacher`` for the problems in ``only`` (the second teacher)."""
+    return do(recipe, store, plan(recipe, store, teacher, only))
+
+
+def do(recipe: LoadedRecipe, store: Store, plan: StagePlan, force: bool = False) -> GenerateSummary:
+    """Send the planned requests while the budgets allow and store every completion as it arrives."""
+    work: _Work = plan.work
+    cfg, t_hash, prompts, requests, only = work.cfg, work.t_hash, work.prompts, work.requests, work.only
+    already_done = plan.done
+    recipe.check_secrets(hub=False)
     if not requests and not already_done and only is None:
         sources = ", ".join(s.display_name for s in recipe.config.sources) or "(none)"
         raise NothingToDoError(f"generate: {store.path} holds no problems of this recipe's sources ({sources}); "

@@ -16,6 +16,7 @@ from distill.data.sources import LEFT_OUT, check_adapters, read_source
 from distill.errors import StoreValueError
 from distill.llm.response import extract_final_answer, split_response
 from distill.recipe import LoadedRecipe, SourceConfig
+from distill.stages.shape import StagePlan
 from distill.store import RunContext, Store
 from distill.types import Generation, ImportedResponse, IngestError, Problem, stable_hash
 from distill.views.progress import stage_progress
@@ -40,6 +41,7 @@ class SourceSummary:
 class IngestSummary:
     run_id: str
     sources: list[SourceSummary] = field(default_factory=list)
+    store_path: Path | None = None
 
     @property
     def new_problems(self) -> int:
@@ -57,7 +59,8 @@ class IngestSummary:
     def imported(self) -> int:
         return sum(s.imported for s in self.sources)
 
-    def line(self, store_path: Path) -> str:
+    def line(self, store_path: Path | None = None) -> str:
+        store_path = store_path or self.store_path
         skipped = sum(s.skipped for s in self.sources)
         skipped_note = f", {skipped} unchanged source(s) skipped" if skipped else ""
         skipped_note += f", {self.imported} imported responses" if self.imported else ""
@@ -99,14 +102,26 @@ def imported_row(response: ImportedResponse, run: RunContext) -> dict[str, objec
     }
 
 
-def ingest(recipe: LoadedRecipe, store: Store, *, force: bool = False) -> IngestSummary:
+def plan(recipe: LoadedRecipe, store: Store) -> StagePlan:
+    """The sources to read: those whose content fingerprint was not ingested completely yet (``work``: each source
+    with its fingerprint and whether it was)."""
+    work = []
+    for cfg in recipe.config.sources:
+        fingerprint = source_fingerprint(cfg, recipe)
+        work.append((cfg, fingerprint, store.source_ingested(cfg.display_name, fingerprint) is not None))
+    done = sum(already for *_, already in work)
+    return StagePlan("ingest", len(work) - done, done, "sources", work=work)
+
+
+def do(recipe: LoadedRecipe, store: Store, plan: StagePlan, force: bool = False) -> IngestSummary:
+    """Read the planned sources (with ``force``, the unchanged ones again too: still adding nothing that exists)."""
     check_adapters(recipe)
     run = store.start_run("ingest", recipe.config.name, recipe.hash, str(recipe.path))
-    summary = IngestSummary(run.run_id)
+    summary = IngestSummary(run.run_id, store_path=store.path)
     try:
         with store.memory_limit(INGEST_MEMORY_LIMIT_MB):
-            for cfg in recipe.config.sources:
-                summary.sources.append(_ingest_source(cfg, recipe, store, run, force))
+            for cfg, fingerprint, already in plan.work:
+                summary.sources.append(_ingest_source(cfg, fingerprint, already and not force, recipe, store, run))
     except BaseException as exc:
         store.finish_run(run, "failed", {"error": str(exc) or type(exc).__name__})
         raise
@@ -114,6 +129,10 @@ def ingest(recipe: LoadedRecipe, store: Store, *, force: bool = False) -> Ingest
         "new_problems": summary.new_problems, "existing_problems": summary.existing_problems,
         "errors": summary.errors, "imported": summary.imported, "sources": [s.__dict__ for s in summary.sources]})
     return summary
+
+
+def ingest(recipe: LoadedRecipe, store: Store, *, force: bool = False) -> IngestSummary:
+    return do(recipe, store, plan(recipe, store), force)
 
 
 def _add_problems_isolating_bad_rows(store: Store, problems: list[Problem], errors: list[IngestError],
@@ -142,12 +161,11 @@ def _naming_first_rows(store: Store, errors: list[IngestError]) -> list[IngestEr
             for e in errors]
 
 
-def _ingest_source(cfg: SourceConfig, recipe: LoadedRecipe, store: Store, run: RunContext,
-                   force: bool) -> SourceSummary:
+def _ingest_source(cfg: SourceConfig, fingerprint: str, skip: bool, recipe: LoadedRecipe, store: Store,
+                   run: RunContext) -> SourceSummary:
     name = cfg.display_name
     result = SourceSummary(name)
-    fingerprint = source_fingerprint(cfg, recipe)
-    if not force and store.source_ingested(name, fingerprint):
+    if skip:
         result.skipped = True
         result.existing_problems = store.count("problems", "source = ?", [name])
         return result

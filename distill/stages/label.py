@@ -27,6 +27,7 @@ from distill.llm.spend import charged_line
 from distill.llm.teachers import make_teacher
 from distill.recipe import LabelConfig, LoadedRecipe
 from distill.stages.generation_records import charge_columns
+from distill.stages.shape import StagePlan
 from distill.store import RunContext, Store
 from distill.types import ChatRequest, Completion, Problem
 
@@ -97,21 +98,35 @@ def label_row(completion: Completion, cfg: LabelConfig, l_hash: str, run: RunCon
     return row | {"status": status, "reason": reason, "difficulty": difficulty, "topic": topic}
 
 
-def label(recipe: LoadedRecipe, store: Store) -> LabelSummary:
+def plan(recipe: LoadedRecipe, store: Store) -> StagePlan:
+    """The problems of the recipe's sources without an ``ok`` label from this labeller (``work``: their requests)."""
     cfg = recipe.config.label
     if cfg is None:
         raise RecipeError(f"{recipe.path}: label: the recipe has no label section; add one to label problems")
-    l_hash = labeler_hash(cfg)
     sources = [s.display_name for s in recipe.config.sources]
-    done = store.labelled_problems(l_hash)
-    summary = LabelSummary(l_hash, cfg.model.model)
+    done = store.labelled_problems(labeler_hash(cfg))
     params = sampling_params(cfg.model)
-    requests = []
+    requests, already = [], 0
     for problem in store.iter_problems(sources=sources, limit=cfg.model.limit):
         if problem.problem_id in done:
-            summary.already_done += 1
+            already += 1
         else:
             requests.append(ChatRequest(problem.problem_id, 0, messages(cfg, problem), params))
+    return StagePlan("label", len(requests), already, "requests", work=requests)
+
+
+def label(recipe: LoadedRecipe, store: Store) -> LabelSummary:
+    return do(recipe, store, plan(recipe, store))
+
+
+def do(recipe: LoadedRecipe, store: Store, plan: StagePlan, force: bool = False) -> LabelSummary:
+    """Send the planned requests while the budget allows and store each label as it arrives."""
+    cfg = recipe.config.label
+    assert cfg is not None  # plan refused a recipe without one
+    l_hash = labeler_hash(cfg)
+    summary = LabelSummary(l_hash, cfg.model.model)
+    requests = plan.work
+    summary.already_done = plan.done
     if not requests and not summary.already_done:
         raise NothingToDoError(f"label: {store.path} holds no problems of this recipe's sources; run "
                                f"`distill ingest {recipe.path}` first")

@@ -1,13 +1,14 @@
 """`distill run`: the stages a recipe configures, in order (``STAGES``, data: a name, when the recipe
-configures it, and how to run it). Each stage skips work already done, so a rerun after a crash or a
-finished run only does what is missing. Every stage returns a ``StageResult``: its own typed summary
-(``IngestSummary``, ``GenerateSummary``, ``VerifySummary``, ...) and the one line the CLI prints."""
+configures it, and the module that plans and does it; see ``distill.stages.shape``). Each stage plans what is
+missing from the store, then does only that, so a rerun after a crash or a finished run only does what is
+missing. Every stage returns a ``StageResult``: its plan, its own typed summary (``IngestSummary``,
+``GenerateSummary``, ``VerifySummary``, ...) and the one line the CLI prints."""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,115 +16,44 @@ from typing import Any
 from distill.errors import RecipeError, UsageError
 from distill.recipe import LoadedRecipe
 from distill.runtime import interrupts
+from distill.stages.shape import Stage, StagePlan
 from distill.store import Store
 
 
 @dataclass(frozen=True)
 class StageResult:
-    """What one stage did: ``summary`` is the stage's own summary object; ``line`` its one-line report."""
+    """What one stage did: ``summary`` is the stage's own summary object; ``line`` its one-line report; ``plan``
+    what it found missing before it started (``distill.stages.shape.StagePlan``)."""
 
     stage: str
     summary: Any
     line: str
-
-
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    configured: Callable[[LoadedRecipe], bool]
-    run: Callable[[LoadedRecipe, Store, bool], StageResult]
-
-
-def _ingest(recipe: LoadedRecipe, store: Store, force: bool) -> StageResult:
-    from distill.stages.ingest import ingest
-
-    summary = ingest(recipe, store, force=force)
-    return StageResult("ingest", summary, summary.line(store.path))
-
-
-def _label(recipe: LoadedRecipe, store: Store, force: bool) -> StageResult:
-    from distill.stages.label import label
-
-    return _result("label", label(recipe, store))
-
-
-def _second_teacher(recipe: LoadedRecipe, store: Store, force: bool) -> StageResult:
-    from distill.stages.second_teacher import generate_second, line
-
-    found, summary = generate_second(recipe, store)
-    assert recipe.config.second_teacher is not None
-    model = recipe.config.second_teacher.teacher.model
-    return StageResult("second teacher", (found, summary), line(found, summary, model))
-
-
-def _rewrite(recipe: LoadedRecipe, store: Store, force: bool) -> StageResult:
-    from distill.stages.rewrite import rewrite
-
-    summary = rewrite(recipe, store)
-    return StageResult("rewrite", summary, summary.line(next_step=False))  # the run verifies the rewrites next
-
-
-def _generate(recipe: LoadedRecipe, store: Store, force: bool) -> StageResult:
-    from distill.stages.generate import generate
-
-    return _result("generate", generate(recipe, store))
-
-
-def _verify(recipe: LoadedRecipe, store: Store, force: bool) -> StageResult:
-    from distill.stages.verify import verify
-
-    return _result("verify", verify(recipe, store))
-
-
-def _select(recipe: LoadedRecipe, store: Store, force: bool) -> StageResult:
-    from distill.stages.select import select
-
-    return _result("select", select(recipe, store))
-
-
-def _export(recipe: LoadedRecipe, store: Store, force: bool) -> StageResult:
-    from distill.stages.export import export
-
-    return _result("export", export(recipe, store))
-
-
-def _train(recipe: LoadedRecipe, store: Store, force: bool) -> StageResult:
-    from distill.stages.train.trainer import train
-
-    return _result("train", train(recipe, store))
-
-
-def _result(stage: str, summary: Any) -> StageResult:
-    return StageResult(stage, summary, summary.line())
-
-
-def _eval(recipe: LoadedRecipe, store: Store, force: bool) -> StageResult:
-    from distill.stages.evaluate import evaluate
-
-    return _result("eval", evaluate(recipe, store))
+    plan: StagePlan | None = None
 
 
 def _wants_dataset(recipe: LoadedRecipe) -> bool:
     return "select" in recipe.raw or "export" in recipe.raw
 
 
+# The stages in the order `distill run` runs them: a name, when the recipe configures it, and the module whose
+# `plan` and `do` it runs (distill/stages/shape.py). A stage named twice runs again after the stage before it.
 STAGES: tuple[Stage, ...] = (
-    Stage("ingest", lambda r: True, _ingest),
-    Stage("label", lambda r: r.config.label is not None and bool(r.config.sources), _label),
+    Stage("ingest", lambda r: True, "distill.stages.ingest"),
+    Stage("label", lambda r: r.config.label is not None and bool(r.config.sources), "distill.stages.label"),
     # An eval-only recipe has no sources: its checks and teacher serve the eval stage alone.
-    Stage("generate", lambda r: r.config.teacher is not None and bool(r.config.sources), _generate),
-    Stage("verify", lambda r: bool(r.config.checks) and bool(r.config.sources), _verify),
+    Stage("generate", lambda r: r.config.teacher is not None and bool(r.config.sources), "distill.stages.generate"),
+    Stage("verify", lambda r: bool(r.config.checks) and bool(r.config.sources), "distill.stages.verify"),
     # the second teacher answers what the first failed, once the first's samples are verified; then those are
     Stage("second teacher", lambda r: r.config.second_teacher is not None and bool(r.config.sources),
-          _second_teacher),
-    Stage("verify", lambda r: r.config.second_teacher is not None, _verify),
+          "distill.stages.second_teacher"),
+    Stage("verify", lambda r: r.config.second_teacher is not None, "distill.stages.verify"),
     # the rewrites are new generations: verified like any other before select keeps them
-    Stage("rewrite", lambda r: r.config.rewrite is not None and bool(r.config.sources), _rewrite),
-    Stage("verify", lambda r: r.config.rewrite is not None and bool(r.config.checks), _verify),
-    Stage("select", _wants_dataset, _select),
-    Stage("export", _wants_dataset, _export),
-    Stage("train", lambda r: r.config.train is not None, _train),
-    Stage("eval", lambda r: r.config.eval is not None, _eval),
+    Stage("rewrite", lambda r: r.config.rewrite is not None and bool(r.config.sources), "distill.stages.rewrite"),
+    Stage("verify", lambda r: r.config.rewrite is not None and bool(r.config.checks), "distill.stages.verify"),
+    Stage("select", _wants_dataset, "distill.stages.select"),
+    Stage("export", _wants_dataset, "distill.stages.export"),
+    Stage("train", lambda r: r.config.train is not None, "distill.stages.train.trainer"),
+    Stage("eval", lambda r: r.config.eval is not None, "distill.stages.evaluate"),
 )
 
 
@@ -181,13 +111,29 @@ def _read_only_fs(path: Path) -> bool:
 STAGE_NAMES = tuple(dict.fromkeys(stage.name for stage in STAGES))
 
 
-def run_stage(name: str, recipe: LoadedRecipe, store: Store, *, force: bool = False) -> StageResult:
-    """One stage by name, the way ``distill run`` runs it: what each stage command of the CLI and the Python
-    API call, so a stage reports the same summary and line however it is started."""
+def _stage(name: str) -> Stage:
     for stage in STAGES:
         if stage.name == name:
-            return stage.run(recipe, store, force)
+            return stage
     raise UsageError(f"unknown stage {name!r}; the stages are: {', '.join(STAGE_NAMES)}")
+
+
+def plan_stage(name: str, recipe: LoadedRecipe, store: Store) -> StagePlan:
+    """What a stage would do now, from the store alone: nothing is sent or written."""
+    return _stage(name).load().plan(recipe, store)
+
+
+def _run(stage: Stage, recipe: LoadedRecipe, store: Store, force: bool) -> StageResult:
+    module = stage.load()
+    plan = module.plan(recipe, store)
+    summary = module.do(recipe, store, plan, force)
+    return StageResult(stage.name, summary, summary.line(), plan)
+
+
+def run_stage(name: str, recipe: LoadedRecipe, store: Store, *, force: bool = False) -> StageResult:
+    """One stage by name, the way ``distill run`` runs it (plan, then do): what each stage command of the CLI and
+    the Python API call, so a stage reports the same summary and line however it is started."""
+    return _run(_stage(name), recipe, store, force)
 
 
 def run_pipeline(recipe: LoadedRecipe, store: Store, *, force: bool = False,
@@ -200,4 +146,4 @@ def run_pipeline(recipe: LoadedRecipe, store: Store, *, force: bool = False,
     for stage in STAGES:
         interrupts.check()  # a Ctrl-C whose exception was lost inside the last stage still stops the run here
         if stage.configured(recipe) and (stages is None or stage.name in stages):
-            yield stage.run(recipe, store, force)
+            yield _run(stage, recipe, store, force)

@@ -35,6 +35,7 @@ from distill.llm.spend import charged_line
 from distill.llm.teachers import make_teacher
 from distill.recipe import LoadedRecipe, RewriteConfig
 from distill.stages.generation_records import generation_row
+from distill.stages.shape import StagePlan
 from distill.store import RunContext, Store
 from distill.types import ChatRequest, Completion, Verdict, stable_hash
 
@@ -84,7 +85,7 @@ class RewriteSummary:
     charged_at_bound: dict[str, int] = field(default_factory=dict)  # replies whose usage was not usable, by reason
     elapsed_s: float = 0.0
 
-    def line(self, next_step: bool = True) -> str:
+    def line(self, next_step: bool = False) -> str:
         errors = ", ".join(f"{k} {v}" for k, v in sorted(self.errors.items()))
         stop = f"; stopped: {self.stopped_by}" if self.stopped_by else ""
         layout = f" ({self.layout_failed} failed the layout check: not kept)" if self.layout_failed else ""
@@ -122,12 +123,26 @@ def accepted(recipe: LoadedRecipe, store: Store, r_hash: str) -> tuple[list[dict
     return [r for r in rows if passed[r["generation_id"]]], done
 
 
-def rewrite(recipe: LoadedRecipe, store: Store) -> RewriteSummary:
+def plan(recipe: LoadedRecipe, store: Store) -> StagePlan:
+    """The accepted traces of the recipe's sources without a successful rewrite by this rewriter (``work``: them)."""
     cfg = recipe.config.rewrite
     if cfg is None:
         raise RecipeError(f"{recipe.path}: rewrite: the recipe has no rewrite section; add one to rewrite traces")
+    todo, done = accepted(recipe, store, rewriter_hash(cfg))
+    return StagePlan("rewrite", len(todo), done, "traces", work=todo)
+
+
+def rewrite(recipe: LoadedRecipe, store: Store) -> RewriteSummary:
+    return do(recipe, store, plan(recipe, store))
+
+
+def do(recipe: LoadedRecipe, store: Store, plan: StagePlan, force: bool = False) -> RewriteSummary:
+    """Send the planned traces to the rewriter while the budget allows; each rewrite is stored as a generation
+    with its layout verdict."""
+    cfg = recipe.config.rewrite
+    assert cfg is not None  # plan refused a recipe without one
     r_hash = rewriter_hash(cfg)
-    todo, done = accepted(recipe, store, r_hash)
+    todo, done = plan.work, plan.done
     summary = RewriteSummary(r_hash, cfg.model.model, accepted=len(todo) + done, already_done=done)
     if not todo and not done:
         raise NothingToDoError(f"rewrite: {store.path} holds no accepted traces of this recipe's sources; run "

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from distill.llm.prompts import PromptBuilder
 from distill.llm.teachers import teacher_hash
 from distill.recipe import LoadedRecipe
-from distill.stages.generate import generate
+from distill.stages.generate import do as generate_do
+from distill.stages.generate import plan as generate_plan
 from distill.stages.generation_records import GenerateSummary
+from distill.stages.shape import StagePlan
 from distill.store import Store
 
 
@@ -28,7 +30,7 @@ class SecondTeacherPlan:
     waiting: int  # problems with first-teacher samples not verified yet
 
 
-def plan(recipe: LoadedRecipe, store: Store) -> SecondTeacherPlan:
+def unsolved(recipe: LoadedRecipe, store: Store) -> SecondTeacherPlan:
     from distill.stages.verify import acceptance
 
     assert recipe.config.teacher is not None
@@ -43,14 +45,41 @@ def plan(recipe: LoadedRecipe, store: Store) -> SecondTeacherPlan:
     return SecondTeacherPlan(set(outcome) - solved - waiting, len(solved), len(waiting))
 
 
-def generate_second(recipe: LoadedRecipe, store: Store) -> tuple[SecondTeacherPlan, GenerateSummary | None]:
-    """Send the unsolved problems to the second teacher; None when there are none."""
+@dataclass
+class SecondTeacherSummary:
+    found: SecondTeacherPlan
+    generated: GenerateSummary | None
+    model: str
+
+    def line(self) -> str:
+        return line(self.found, self.generated, self.model)
+
+
+def plan(recipe: LoadedRecipe, store: Store) -> StagePlan:
+    """The problems the first teacher never solved (none of its verified samples passed), as the second teacher's
+    generate plan; ``done``: the problems it solved."""
     second = recipe.config.second_teacher
     assert second is not None
-    found = plan(recipe, store)
-    if not found.unsolved:
-        return found, None
-    return found, generate(recipe, store, teacher=second.teacher, only=found.unsolved)
+    found = unsolved(recipe, store)
+    inner = generate_plan(recipe, store, teacher=second.teacher, only=found.unsolved) if found.unsolved else None
+    return StagePlan("second teacher", inner.todo if inner else 0, found.solved, "requests",
+                     detail=f"{len(found.unsolved)} unsolved problems, {found.waiting} waiting for verify",
+                     work=(found, inner))
+
+
+def do(recipe: LoadedRecipe, store: Store, plan: StagePlan, force: bool = False) -> SecondTeacherSummary:
+    """Send the unsolved problems to the second teacher (nothing when there are none)."""
+    second = recipe.config.second_teacher
+    assert second is not None
+    found, inner = plan.work
+    return SecondTeacherSummary(found, generate_do(recipe, store, inner) if inner is not None else None,
+                                second.teacher.model)
+
+
+def generate_second(recipe: LoadedRecipe, store: Store) -> tuple[SecondTeacherPlan, GenerateSummary | None]:
+    """Send the unsolved problems to the second teacher; None when there are none."""
+    summary = do(recipe, store, plan(recipe, store))
+    return summary.found, summary.generated
 
 
 def line(found: SecondTeacherPlan, summary: GenerateSummary | None, model: str) -> str:

@@ -44,6 +44,7 @@ from distill.data.dedup import CHUNK as NEAR_CHUNK
 from distill.data.dedup import Contamination, NearDuplicateIndex, exact_digest, exact_key, near_duplicates
 from distill.errors import NothingToDoError, RecipeError, UsageError
 from distill.recipe import LoadedRecipe
+from distill.stages.shape import StagePlan
 from distill.store import Store
 from distill.store.current_selection import dataset_name, inputs_key, recipe_labeler, selection_settings
 
@@ -137,7 +138,21 @@ def contamination_index(recipe: LoadedRecipe) -> Contamination:
     return Contamination(benchmarks, cfg.ngram)
 
 
-def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
+def plan(recipe: LoadedRecipe, store: Store) -> StagePlan:
+    """Whether a select run has recorded the selection of the recipe's current settings and the store's current
+    rows (``work``: the key it is looked up by). Recorded or not, ``do`` decides every candidate again: the same
+    inputs give the same dataset id and record nothing new."""
+    key = inputs_key(recipe, store, check_classes(recipe))
+    recorded = store.select_run_dataset(key)
+    return StagePlan("select", 0 if recorded else 1, 1 if recorded else 0, "selections",
+                     detail=f"recorded as {recorded}" if recorded else "", work=key)
+
+
+def do(recipe: LoadedRecipe, store: Store, plan: StagePlan, force: bool = False) -> SelectSummary:
+    return select(recipe, store, lookup_key=plan.work)
+
+
+def select(recipe: LoadedRecipe, store: Store, lookup_key: str | None = None) -> SelectSummary:
     """Decide every candidate; the store holds the candidates (a temporary table), Python holds a few bytes
     per candidate (positions, codes, reasons) and streams the texts: problems once, responses once."""
     cfg = recipe.config.select
@@ -146,7 +161,8 @@ def select(recipe: LoadedRecipe, store: Store) -> SelectSummary:
     # sandboxes) just to read their verdicts.
     checks = check_classes(recipe)
     summary = SelectSummary("", dataset_name(recipe))
-    lookup_key = inputs_key(recipe, store, checks)  # what export, train and eval look the selection up by
+    if lookup_key is None:  # what export, train and eval look the selection up by
+        lookup_key = inputs_key(recipe, store, checks)
     count = store.open_selection([s.display_name for s in recipe.config.sources], cfg.memory_limit_mb // 2)
     if count == 0:
         store.close_selection()

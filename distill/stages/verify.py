@@ -17,6 +17,7 @@ from distill.checks import CHECKS, Check
 from distill.checks.specs import check_classes
 from distill.errors import NothingToDoError, RecipeError, UsageError
 from distill.recipe import LoadedRecipe
+from distill.stages.shape import StagePlan
 from distill.store import Store
 from distill.store.writer import BackgroundWrites
 from distill.types import Verdict
@@ -169,7 +170,24 @@ def check_runner(recipe: LoadedRecipe, check: Check) -> LocalChecks:
     return RayChecks(recipe.config.executor, type(check), params)
 
 
+def plan(recipe: LoadedRecipe, store: Store) -> StagePlan:
+    """Per check (at its version for the recipe's parameters): the successful generations of the recipe's sources
+    in its domains without a verdict from it (``work``: their ids by check name, in store order)."""
+    sources = [s.display_name for s in recipe.config.sources]
+    specs = check_classes(recipe)
+    pending = {spec.name: store.generations_missing_verdict(spec.name, spec.version, sources, spec.domains)
+               for spec in specs}
+    todo = sum(len(ids) for ids in pending.values())
+    covered = sum(store.count_generations(sources, spec.domains) for spec in specs)
+    return StagePlan("verify", todo, covered - todo, "verdicts", work=pending)
+
+
 def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
+    return do(recipe, store, plan(recipe, store))
+
+
+def do(recipe: LoadedRecipe, store: Store, plan: StagePlan, force: bool = False) -> VerifySummary:
+    """Run each check on its planned generations, batch by batch, committing verdicts on the writer thread."""
     sources = [s.display_name for s in recipe.config.sources]
     if not store.count_generations(sources):
         raise NothingToDoError(f"verify: {store.path} holds no successful generations of this recipe's sources; "
@@ -195,7 +213,7 @@ def verify(recipe: LoadedRecipe, store: Store) -> VerifySummary:
                 if check.after:  # it reads the verdicts of earlier checks: let every queued one commit first
                     writes.close()
                     writes = BackgroundWrites(MAX_QUEUED_WRITES)
-                pending = store.generations_missing_verdict(check.name, check.version, sources, check.domains)
+                pending = plan.work[check.name]
                 summary.computed[check.name] = 0
                 counts = summary.by_status.setdefault(check.name, {})
                 with stage_progress(f"verify {check.name}", total=len(pending), unit="verdicts") as bar:

@@ -647,11 +647,12 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             "GROUP BY ALL ORDER BY ALL").fetchall()
 
     # ---- verdicts -------------------------------------------------------------------------------
-    def count_generations(self, sources: Sequence[str]) -> int:
-        """Successful generations of these sources' problems."""
+    def count_generations(self, sources: Sequence[str], domains: Sequence[str] | None = None) -> int:
+        """Successful generations of these sources' problems (in these domains, when given)."""
         return int(self.con.execute(
             "SELECT count(*) FROM generations g JOIN problems p USING (problem_id) WHERE g.status = 'ok' "
-            "AND p.source IN (SELECT unnest(?))", [list(sources)]).fetchone()[0])
+            "AND p.source IN (SELECT unnest(?)) AND (? OR p.domain IN (SELECT unnest(?)))",
+            [list(sources), domains is None, list(domains or ())]).fetchone()[0])
 
     def generations_missing_verdict(self, check_name: str, check_version: str, sources: Sequence[str],
                                     domains: Sequence[str] | None) -> list[str]:

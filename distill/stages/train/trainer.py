@@ -31,6 +31,7 @@ from transformers import AutoConfig, AutoTokenizer, PrinterCallback, TrainerCall
 from distill.errors import UsageError
 from distill.metrics import loss_summary
 from distill.recipe import LoadedRecipe
+from distill.stages.shape import StagePlan
 from distill.stages.train.data import ChatFormat, LengthReport, example_from_row, fit_lengths
 from distill.stages.train.memory import GB, Launch, check_fits, device_memory_bytes, estimate_memory, model_shape
 from distill.stages.train.precision import Precision, cpu_flags, pick_precision
@@ -121,6 +122,16 @@ def train_run_id(data: TrainingData, settings: TrainSettings, max_length: int) -
     for transient in ("logging_steps", "save_steps", "merge", "world_size", "gradient_accumulation_steps"):
         keys.pop(transient)
     return stable_hash("train-v1", data.fingerprint, keys, max_length)
+
+
+def plan(recipe: LoadedRecipe, store: Store) -> StagePlan:
+    """Training decides what is left after reading the selection and the checkpoints (a finished run of the same
+    data and settings is not trained again; an interrupted one resumes), so nothing is counted here."""
+    return StagePlan("train", None, 0, "steps", detail="known once the selection and checkpoints are read")
+
+
+def do(recipe: LoadedRecipe, store: Store, plan: StagePlan, force: bool = False) -> TrainSummary:
+    return train(recipe, store)
 
 
 def train(recipe: LoadedRecipe, store: Store | None) -> TrainSummary:
