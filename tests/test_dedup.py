@@ -192,3 +192,32 @@ def test_decontamination_names_the_first_benchmark_in_order() -> None:
     assert a.match("please SOLVE x^2 = 4 now") == "a"  # a short item, whole inside the text
     # n-grams are looked at before short items, as the recipe order says for n-grams alone
     assert a.match(shared + " and solve x^2 = 4") == "b"
+
+
+def test_short_items_are_looked_for_only_where_their_first_word_stands_and_find_the_same() -> None:
+    """The first-word filter (``short_first``) changes how much is hashed, never what matches: texts with short
+    benchmark items anywhere (start, middle, end, case and spacing changed) and texts without, matched with the
+    filter and without it (an index built before it), give the same answers."""
+    from dataclasses import replace
+
+    from distill.data.dedup import BenchmarkGrams
+
+    bench = ["Compute $\\dbinom{8}{4}$.", "Evaluate $\\lceil 3.7 \\rceil$.", "What is 7 times 8?",
+             "A long item of more than eight words about triangles and their many angles inside."]
+    rng = random.Random(3)
+    filler = [f"w{i}" for i in range(300)] + ["compute", "evaluate", "what", "is"]  # first words, alone
+    texts = []
+    for i in range(400):
+        words = [rng.choice(filler) for _ in range(rng.randint(0, 60))]
+        if i % 3 == 0:
+            item = rng.choice(bench[:3])
+            at = rng.randint(0, len(words))
+            words[at:at] = (item.upper() if i % 2 else item).split()
+        texts.append("  ".join(words))
+    grams = BenchmarkGrams.from_texts(bench, 8)
+    assert len(grams.short_first) == 3
+    filtered = Contamination({"b": grams})
+    everywhere = Contamination({"b": replace(grams, short_first=None)})
+    found = [filtered.match(t) for t in texts]
+    assert found == [everywhere.match(t) for t in texts]
+    assert found.count("b") == sum(1 for i in range(400) if i % 3 == 0)

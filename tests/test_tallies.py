@@ -166,21 +166,28 @@ def test_a_v6_store_is_folded_once_on_migration(tmp_path: Path) -> None:
     assert folded["funnel"]["total"]["passed_every_check"] == sum(1 for i in range(30) if i % 7 and i % 2 == 0)
 
 
+RUN = RunContext("r", None)
+PROBLEM = Problem(Problem.make_id("src", "math", "q?", "1", None, None), "src", "0", "math", "q?", "1")
+
+
+def four_generations(path: Path) -> None:
+    """A store with one problem and four successful generations of it, g0-g3."""
+    with Store.open(path) as store:
+        store.add_problems([PROBLEM], RUN)
+        store.add_generations([{"generation_id": f"g{i}", "problem_id": PROBLEM.problem_id, "teacher_hash": "t",
+                                "sample_index": i, "origin": "teacher", "status": "ok"} for i in range(4)])
+
+
 @pytest.mark.parametrize("steps", [1, 3])
 def test_folds_in_any_number_of_steps_agree(tmp_path: Path, steps: int) -> None:
     """Verdicts of one generation folded in one fold or across several give the same tallies."""
     path = tmp_path / "s.duckdb"
-    run = RunContext("r", None)
-    problem = Problem(Problem.make_id("src", "math", "q?", "1", None, None), "src", "0", "math", "q?", "1")
-    with Store.open(path) as store:
-        store.add_problems([problem], run)
-        store.add_generations([{"generation_id": f"g{i}", "problem_id": problem.problem_id, "teacher_hash": "t",
-                                "sample_index": i, "origin": "teacher", "status": "ok"} for i in range(4)])
+    four_generations(path)
     verdicts = [Verdict(f"g{i}", check, "1", "pass" if (i + k) % 2 else "fail", "r")
                 for k, check in enumerate(["a", "b", "c"]) for i in range(4)]
     for chunk in range(steps):
         with Store.open(path) as store:
-            store.add_verdicts(verdicts[chunk * len(verdicts) // steps:(chunk + 1) * len(verdicts) // steps], run)
+            store.add_verdicts(verdicts[chunk * len(verdicts) // steps:(chunk + 1) * len(verdicts) // steps], RUN)
     funnel = same_both_ways(path)["funnel"]
     assert funnel["checks"] == ["a", "b", "c"] and funnel["total"]["passed:a"] == 2
 
@@ -191,13 +198,9 @@ def test_rows_removed_by_hand_are_noticed_and_a_recount_fixes_rows_changed_by_ha
     from distill.cli import app
 
     path = tmp_path / "s.duckdb"
-    run = RunContext("r", None)
-    problem = Problem(Problem.make_id("src", "math", "q?", "1", None, None), "src", "0", "math", "q?", "1")
+    four_generations(path)
     with Store.open(path) as store:
-        store.add_problems([problem], run)
-        store.add_generations([{"generation_id": f"g{i}", "problem_id": problem.problem_id, "teacher_hash": "t",
-                                "sample_index": i, "origin": "teacher", "status": "ok"} for i in range(4)])
-        store.add_verdicts([Verdict(f"g{i}", "math", "1", "pass", "math_equal") for i in range(4)], run)
+        store.add_verdicts([Verdict(f"g{i}", "math", "1", "pass", "math_equal") for i in range(4)], RUN)
     con = duckdb.connect(str(path))
     con.execute("DELETE FROM verdicts WHERE generation_id = 'g0'")  # a user redoing one verdict by hand
     con.close()

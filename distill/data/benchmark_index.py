@@ -34,6 +34,8 @@ def save_index(path: Path, n: int, benchmarks: dict[str, BenchmarkGrams], origin
         arrays[f"{name}__ngrams"] = bench.ngrams
         arrays[f"{name}__short"] = bench.short
         arrays[f"{name}__short_lengths"] = np.array(bench.short_lengths, dtype=np.int32)
+        if bench.short_first is not None:
+            arrays[f"{name}__short_first"] = bench.short_first
     header = {"n": n, "benchmarks": {name: {"items": b.items, "ngrams": int(len(b.ngrams)),
                                             "short_items": int(len(b.short)), "from": origins.get(name, "")}
                                      for name, b in sorted(benchmarks.items())}}
@@ -53,7 +55,8 @@ def load_index(path: Path = BUILTIN) -> tuple[dict[str, Any], dict[str, Benchmar
     with data:
         header = json.loads(bytes(data["__header__"]).decode("utf-8"))
         benchmarks = {name: BenchmarkGrams(data[f"{name}__ngrams"], data[f"{name}__short"],
-                                           tuple(int(x) for x in data[f"{name}__short_lengths"]), info["items"])
+                                           tuple(int(x) for x in data[f"{name}__short_lengths"]), info["items"],
+                                           data.get(f"{name}__short_first"))
                       for name, info in header["benchmarks"].items()}
     return header, benchmarks
 

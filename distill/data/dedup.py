@@ -381,11 +381,12 @@ def gram_hash(gram: str) -> int:
     return int.from_bytes(hashlib.blake2b(gram.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-def _gram_hashes(words: list[str], n: int) -> np.ndarray:
+def _gram_hashes(words: list[str], n: int, starts: list[int] | None = None) -> np.ndarray:
+    """The hashes of the text's word n-grams (only those starting at ``starts``, when given)."""
     if len(words) < n:
         return np.zeros(0, dtype=np.uint64)
-    return np.fromiter((gram_hash(" ".join(words[i:i + n])) for i in range(len(words) - n + 1)),
-                       dtype=np.uint64, count=len(words) - n + 1)
+    at = range(len(words) - n + 1) if starts is None else [i for i in starts if i <= len(words) - n]
+    return np.fromiter((gram_hash(" ".join(words[i:i + n])) for i in at), dtype=np.uint64, count=len(at))
 
 
 @dataclass
@@ -397,12 +398,16 @@ class BenchmarkGrams:
     short: np.ndarray  # sorted unique uint64 hashes of whole short items
     short_lengths: tuple[int, ...]  # the word counts of the short items
     items: int
+    # the hashes of the short items' first words: a short item can only start where such a word stands, so a text
+    # hashes its k-grams only there (None in an index built before this: every position is tried)
+    short_first: np.ndarray | None = None
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], n: int) -> BenchmarkGrams:
         grams: list[np.ndarray] = []
         short: set[int] = set()
         lengths: set[int] = set()
+        first: set[int] = set()
         items = 0
         for text in texts:
             items += 1
@@ -412,10 +417,12 @@ class BenchmarkGrams:
             if len(words) < n:
                 short.add(gram_hash(" ".join(words)))
                 lengths.add(len(words))
+                first.add(gram_hash(words[0]))
             else:
                 grams.append(_gram_hashes(words, n))
         merged = np.unique(np.concatenate(grams)) if grams else np.zeros(0, dtype=np.uint64)
-        return cls(merged, np.array(sorted(short), dtype=np.uint64), tuple(sorted(lengths)), items)
+        return cls(merged, np.array(sorted(short), dtype=np.uint64), tuple(sorted(lengths)), items,
+                   np.array(sorted(first), dtype=np.uint64))
 
 
 class Contamination:
@@ -434,6 +441,9 @@ class Contamination:
         self._grams = _merged([b.ngrams for b in self.benchmarks.values()])
         self._short = _merged([b.short for b in self.benchmarks.values()])
         self._short_lengths = sorted({k for b in self.benchmarks.values() for k in b.short_lengths})
+        firsts = [b.short_first for b in self.benchmarks.values()]
+        self._short_first = None if any(f is None for f in firsts) else {int(h) for f in firsts for h in f}
+        self._word_hashes: dict[str, int] = {}  # words recur across texts: each is hashed once
 
     def match(self, text: str) -> str | None:
         """The benchmark this text overlaps (the first in order, n-grams before short items), or None."""
@@ -441,13 +451,30 @@ class Contamination:
         if words == [""]:
             return None
         owner = _first_owner(_gram_hashes(words, self.n), *self._grams)
-        if owner is None:
+        if owner is None and self._short_lengths:
+            starts = self._short_starts(words)
             for k in self._short_lengths:
                 if k > len(words):
                     break
-                found = _first_owner(_gram_hashes(words, k), *self._short)
+                found = _first_owner(_gram_hashes(words, k, starts), *self._short)
                 owner = found if owner is None or (found is not None and found < owner) else owner
         return None if owner is None else self.names[owner]
+
+    def _short_starts(self, words: list[str]) -> list[int] | None:
+        """The positions where a short item could start (its first word is there); None: all of them."""
+        if self._short_first is None:
+            return None
+        cache = self._word_hashes
+        if len(cache) > 1_000_000:  # bounded: a stream of ever new words must not grow it without end
+            cache.clear()
+        starts = []
+        for i, word in enumerate(words):
+            h = cache.get(word)
+            if h is None:
+                h = cache[word] = gram_hash(word)
+            if h in self._short_first:
+                starts.append(i)
+        return starts
 
 
 def _merged(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
