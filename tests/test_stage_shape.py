@@ -4,6 +4,7 @@ a plan after it counts nothing left. Through the Python API, over real HTTP, int
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import shutil
 from pathlib import Path
@@ -36,6 +37,25 @@ def test_every_stage_has_a_plan_and_a_do() -> None:
     for stage in STAGES:
         module = importlib.import_module(stage.module)
         assert callable(module.plan) and callable(module.do), stage.name
+        assert list(inspect.signature(module.do).parameters)[:4] == ["recipe", "store", "plan", "force"], stage.name
+        assert list(inspect.signature(module.plan).parameters)[:2] == ["recipe", "store"], stage.name
+
+
+def test_planning_every_stage_sends_and_writes_nothing(tmp_path: Path) -> None:
+    with FaultServer(ServerPlan(answers={"baker": "So \\boxed{15}."})) as server:
+        recipe = distill.load_recipe(write_recipe(tmp_path, server))
+        with distill.open_store(recipe) as store:
+            distill.run_stage("ingest", recipe, store)
+            distill.run_stage("generate", recipe, store)
+            tables = ("runs", "problems", "generations", "verdicts", "datasets")
+            before = {t: store.count(t) for t in tables}
+            sent = sum(server.state.prompts.values())
+            assert sent == PROBLEMS * 2 and before["verdicts"] == 0
+            plans = {s.name: s.plan(recipe, store) for s in STAGES if s.configured(recipe)}
+            assert list(plans) == ["ingest", "generate", "verify", "select", "export"]
+            assert {t: store.count(t) for t in tables} == before
+            assert sum(server.state.prompts.values()) == sent
+            assert (plans["generate"].todo, plans["verify"].todo) == (0, 2 * PROBLEMS * 2)
 
 
 def test_each_plan_counts_what_its_do_then_does(tmp_path: Path) -> None:
