@@ -79,6 +79,7 @@ def test_each_plan_counts_what_its_do_then_does(tmp_path: Path) -> None:
             verify = distill.plan_stage("verify", recipe, store)
             assert (verify.todo, verify.done, verify.unit) == (2 * (PROBLEMS * 2 - 2), 0, "verdicts")
             assert set(verify.work) == {"format", "math"}
+            assert verify.work["format"] is verify.work["math"]  # the same ids missing: held once, not per check
             done = distill.run_stage("verify", recipe, store).summary
             assert sum(done.computed.values()) == verify.todo
             assert (distill.plan_stage("verify", recipe, store).todo,
