@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import distill
+from distill.stages.estimate import estimate_generation
 from distill.stages.pipeline import STAGES
 from distill.store import Store
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
@@ -75,6 +76,8 @@ def test_each_plan_counts_what_its_do_then_does(tmp_path: Path) -> None:
             assert summary.received == PROBLEMS * 2 and summary.errors == 2  # "bike": both samples failed
             again = distill.plan_stage("generate", recipe, store)
             assert (again.todo, again.done) == (2, PROBLEMS * 2 - 2)  # only the error rows are planned again
+            estimate = estimate_generation(recipe, store)  # `generate --dry-run` and `distill plan` price that plan
+            assert (estimate.problems, estimate.requests, estimate.already_done) == (PROBLEMS, 2, PROBLEMS * 2 - 2)
 
             verify = distill.plan_stage("verify", recipe, store)
             assert (verify.todo, verify.done, verify.unit) == (2 * (PROBLEMS * 2 - 2), 0, "verdicts")
