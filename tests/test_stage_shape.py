@@ -4,11 +4,13 @@ a plan after it counts nothing left. Through the Python API, over real HTTP, int
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import shutil
 from pathlib import Path
 
 import distill
+from distill.stages.estimate import estimate_generation
 from distill.stages.pipeline import STAGES
 from distill.store import Store
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
@@ -36,6 +38,25 @@ def test_every_stage_has_a_plan_and_a_do() -> None:
     for stage in STAGES:
         module = importlib.import_module(stage.module)
         assert callable(module.plan) and callable(module.do), stage.name
+        assert list(inspect.signature(module.do).parameters)[:4] == ["recipe", "store", "plan", "force"], stage.name
+        assert list(inspect.signature(module.plan).parameters)[:2] == ["recipe", "store"], stage.name
+
+
+def test_planning_every_stage_sends_and_writes_nothing(tmp_path: Path) -> None:
+    with FaultServer(ServerPlan(answers={"baker": "So \\boxed{15}."})) as server:
+        recipe = distill.load_recipe(write_recipe(tmp_path, server))
+        with distill.open_store(recipe) as store:
+            distill.run_stage("ingest", recipe, store)
+            distill.run_stage("generate", recipe, store)
+            tables = ("runs", "problems", "generations", "verdicts", "datasets")
+            before = {t: store.count(t) for t in tables}
+            sent = sum(server.state.prompts.values())
+            assert sent == PROBLEMS * 2 and before["verdicts"] == 0
+            plans = {s.name: s.plan(recipe, store) for s in STAGES if s.configured(recipe)}
+            assert list(plans) == ["ingest", "generate", "verify", "select", "export"]
+            assert {t: store.count(t) for t in tables} == before
+            assert sum(server.state.prompts.values()) == sent
+            assert (plans["generate"].todo, plans["verify"].todo) == (0, 2 * PROBLEMS * 2)
 
 
 def test_each_plan_counts_what_its_do_then_does(tmp_path: Path) -> None:
@@ -55,10 +76,13 @@ def test_each_plan_counts_what_its_do_then_does(tmp_path: Path) -> None:
             assert summary.received == PROBLEMS * 2 and summary.errors == 2  # "bike": both samples failed
             again = distill.plan_stage("generate", recipe, store)
             assert (again.todo, again.done) == (2, PROBLEMS * 2 - 2)  # only the error rows are planned again
+            estimate = estimate_generation(recipe, store)  # `generate --dry-run` and `distill plan` price that plan
+            assert (estimate.problems, estimate.requests, estimate.already_done) == (PROBLEMS, 2, PROBLEMS * 2 - 2)
 
             verify = distill.plan_stage("verify", recipe, store)
             assert (verify.todo, verify.done, verify.unit) == (2 * (PROBLEMS * 2 - 2), 0, "verdicts")
             assert set(verify.work) == {"format", "math"}
+            assert verify.work["format"] is verify.work["math"]  # the same ids missing: held once, not per check
             done = distill.run_stage("verify", recipe, store).summary
             assert sum(done.computed.values()) == verify.todo
             assert (distill.plan_stage("verify", recipe, store).todo,

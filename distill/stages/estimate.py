@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,6 @@ from distill.llm.prompts import PromptBuilder
 from distill.llm.spend import cost_of
 from distill.llm.teachers import teacher_hash
 from distill.recipe import LoadedRecipe, TeacherConfig
-from distill.stages.generate import _within_difficulty_band
 from distill.types import Problem
 
 CHARS_PER_TOKEN = 4
@@ -95,20 +95,15 @@ def estimate_generation(recipe: LoadedRecipe, store: Any | None) -> GenerateEsti
     t_hash = teacher_hash(cfg, prompts.fingerprint)
     sources = [s.display_name for s in recipe.config.sources if s.generate]
     from_store = store is not None and store.count("problems", "source IN (SELECT unnest(?))", [sources]) > 0
-    problems = store.iter_problems(sources=sources, limit=cfg.limit) if from_store else _read_sources(recipe)
-    done = store.samples_done(t_hash) if from_store else set()
-    band = _within_difficulty_band(recipe, store, None) if from_store else None  # select.difficulty.filter_generate
     count = _TokenCounter(recipe, cfg)
     n_problems = requests = already = prompt_tokens = 0
-    for problem in problems:
-        if band is not None and problem.problem_id not in band:
-            continue
+    for messages, missing, have in _wanted(recipe, store) if from_store else (
+            (prompts.messages(problem), cfg.n, 0) for problem in _read_sources(recipe)):
         n_problems += 1
-        missing = sum(1 for i in range(cfg.n) if (problem.problem_id, i) not in done)
-        already += cfg.n - missing
+        already += have
         if missing:
             requests += missing
-            prompt_tokens += missing * count(prompts.messages(problem))
+            prompt_tokens += missing * count(messages)
     if n_problems == 0:
         raise NothingToDoError(f"generate --dry-run: no problems in this recipe's sources ({', '.join(sources)})")
     stored = store.completion_stats(t_hash) if from_store else (0, 0.0)
@@ -132,6 +127,21 @@ def estimate_generation(recipe: LoadedRecipe, store: Any | None) -> GenerateEsti
         cost_input_usd=cost_of(cfg, prompt_tokens, 0) * price,
         cost_output_usd=cost_of(cfg, 0, completion_tokens) * price,
         max_cost_usd=cfg.max_cost_usd, requests_within_cap=within)
+
+
+def _wanted(recipe: LoadedRecipe, store: Any) -> Iterator[tuple[Any, int, int]]:
+    """Per problem generate would consider, from its own plan (the difficulty band applied): the messages, how many
+    samples are missing and how many are stored."""
+    from distill.stages.generate import plan
+
+    planned = plan(recipe, store)
+    n = planned.work.cfg.n
+    missing: dict[str, list[Any]] = {}  # problem id -> [messages, missing samples], in the plan's order
+    for request in planned.work.requests:
+        missing.setdefault(request.problem_id, [request.messages, 0])[1] += 1
+    for messages, k in missing.values():
+        yield messages, k, n - k
+    yield from repeat((None, 0, n), (planned.todo + planned.done) // n - len(missing))  # every sample stored
 
 
 def _read_sources(recipe: LoadedRecipe) -> Iterator[Problem]:

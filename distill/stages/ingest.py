@@ -59,8 +59,7 @@ class IngestSummary:
     def imported(self) -> int:
         return sum(s.imported for s in self.sources)
 
-    def line(self, store_path: Path | None = None) -> str:
-        store_path = store_path or self.store_path
+    def line(self) -> str:
         skipped = sum(s.skipped for s in self.sources)
         skipped_note = f", {skipped} unchanged source(s) skipped" if skipped else ""
         skipped_note += f", {self.imported} imported responses" if self.imported else ""
@@ -68,7 +67,7 @@ class IngestSummary:
         skipped_note += f", {left_out} rows left out by `where`" if left_out else ""
         return (f"ingest: {self.new_problems} new problems, {self.existing_problems} already stored, "
                 f"{self.errors} bad rows recorded in ingest_errors, from {len(self.sources)} source(s)"
-                f"{skipped_note} -> {store_path}")
+                f"{skipped_note} -> {self.store_path}")
 
 
 def source_fingerprint(cfg: SourceConfig, recipe: LoadedRecipe) -> str:

@@ -120,13 +120,12 @@ def _stage(name: str) -> Stage:
 
 def plan_stage(name: str, recipe: LoadedRecipe, store: Store) -> StagePlan:
     """What a stage would do now, from the store alone: nothing is sent or written."""
-    return _stage(name).load().plan(recipe, store)
+    return _stage(name).plan(recipe, store)
 
 
 def _run(stage: Stage, recipe: LoadedRecipe, store: Store, force: bool) -> StageResult:
-    module = stage.load()
-    plan = module.plan(recipe, store)
-    summary = module.do(recipe, store, plan, force)
+    plan = stage.plan(recipe, store)
+    summary = stage.do(recipe, store, plan, force)
     return StageResult(stage.name, summary, summary.line(), plan)
 
 

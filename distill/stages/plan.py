@@ -58,7 +58,10 @@ class Shape:
 
 
 @dataclass
-class StagePlan:
+class StageCost:
+    """One stage's row of `distill plan`: requests, tokens and dollars or GPU-hours (not the stage's own
+    ``distill.stages.shape.StagePlan``, which counts what is missing from the store)."""
+
     stage: str
     model: str
     requests: int
@@ -135,9 +138,9 @@ def serving_rate(shape: Shape, prompt: float, completion: float, max_concurrency
 
 
 def llm_stage(recipe: LoadedRecipe, stage: str, cfg: TeacherConfig, requests: int, prompt_tokens: int,
-              completion_per_request: float, bound: bool, gpu: dict[str, float], price_date: str | None) -> StagePlan:
+              completion_per_request: float, bound: bool, gpu: dict[str, float], price_date: str | None) -> StageCost:
     completion = int(requests * completion_per_request)
-    plan = StagePlan(stage, cfg.model, requests, prompt_tokens, completion, bound)
+    plan = StageCost(stage, cfg.model, requests, prompt_tokens, completion, bound)
     if not is_self_hosted(cfg):
         plan.usd = (prompt_tokens * cfg.price_input_per_mtok + completion * cfg.price_output_per_mtok) / 1e6
         if cfg.mode == "batch":
@@ -157,14 +160,14 @@ def llm_stage(recipe: LoadedRecipe, stage: str, cfg: TeacherConfig, requests: in
     return plan
 
 
-def training_plan(recipe: LoadedRecipe, traces: int, tokens_per_trace: float, gpu: dict[str, float]) -> StagePlan:
+def training_plan(recipe: LoadedRecipe, traces: int, tokens_per_trace: float, gpu: dict[str, float]) -> StageCost:
     from distill.stages.train.presets import resolve_settings
 
     train = recipe.config.train
     assert train is not None
     settings = resolve_settings(train)
     shape = model_shape(recipe, train.base_model)
-    plan = StagePlan("train", train.base_model, traces, int(traces * tokens_per_trace), 0, True)
+    plan = StageCost("train", train.base_model, traces, int(traces * tokens_per_trace), 0, True)
     if shape is None:
         plan.notes.append("base model size unknown: no GPU-hours")
         return plan
@@ -176,13 +179,13 @@ def training_plan(recipe: LoadedRecipe, traces: int, tokens_per_trace: float, gp
     return plan
 
 
-def plan_recipe(recipe: LoadedRecipe, store: Any | None, gpu_name: str = "H100") -> list[StagePlan]:
+def plan_recipe(recipe: LoadedRecipe, store: Any | None, gpu_name: str = "H100") -> list[StageCost]:
     """Every stage's plan, in pipeline order (see the module docstring for what is a bound)."""
     from distill.stages.estimate import estimate_generation
 
     gpu = GPUS[gpu_name]
     config = recipe.config
-    plans: list[StagePlan] = []
+    plans: list[StageCost] = []
     problems = None
     generated, per_trace = 0, 0.0
     if config.teacher is not None:
@@ -224,7 +227,7 @@ def plan_recipe(recipe: LoadedRecipe, store: Any | None, gpu_name: str = "H100")
     return plans
 
 
-def _eval_plans(recipe: LoadedRecipe, gpu: dict[str, float]) -> list[StagePlan]:
+def _eval_plans(recipe: LoadedRecipe, gpu: dict[str, float]) -> list[StageCost]:
     from distill.data.benchmarks import lookup
     from distill.stages.eval_protocols import protocol
 
@@ -267,7 +270,7 @@ def _count_file(recipe: LoadedRecipe, source: Any) -> int | None:
     return sum(isinstance(item, Problem) for item in read_source(source, recipe.resolve))
 
 
-def plan_lines(plans: list[StagePlan], recipe: LoadedRecipe, gpu_name: str) -> list[str]:
+def plan_lines(plans: list[StageCost], recipe: LoadedRecipe, gpu_name: str) -> list[str]:
     usd = sum(p.usd or 0.0 for p in plans)
     hours = sum(p.gpu_hours or 0.0 for p in plans)
     bounded = any(p.bound for p in plans)

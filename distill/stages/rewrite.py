@@ -85,7 +85,7 @@ class RewriteSummary:
     charged_at_bound: dict[str, int] = field(default_factory=dict)  # replies whose usage was not usable, by reason
     elapsed_s: float = 0.0
 
-    def line(self, next_step: bool = False) -> str:
+    def line(self) -> str:  # `distill rewrite` then says to verify the rewrites; `distill run` verifies them
         errors = ", ".join(f"{k} {v}" for k, v in sorted(self.errors.items()))
         stop = f"; stopped: {self.stopped_by}" if self.stopped_by else ""
         layout = f" ({self.layout_failed} failed the layout check: not kept)" if self.layout_failed else ""
@@ -93,8 +93,7 @@ class RewriteSummary:
                 f"already done" + (f", {sum(self.errors.values())} failed requests ({errors}; a rerun retries them)"
                            if self.errors else "")
                 + f", ${self.cost_usd:.4f}{charged_line(self.charged_at_bound)}, rewriter {self.model} "
-                  f"[{self.rewriter_hash}]"
-                + ("; run `distill verify` on the rewrites" if next_step else "") + stop)
+                  f"[{self.rewriter_hash}]" + stop)
 
 
 def rewriter_hash(cfg: RewriteConfig) -> str:

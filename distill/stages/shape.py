@@ -51,12 +51,13 @@ class StageModule(Protocol):
 
     def plan(self, recipe: LoadedRecipe, store: Store) -> StagePlan: ...
 
-    def do(self, recipe: LoadedRecipe, store: Store, plan: StagePlan, force: bool = False) -> Any: ...
+    def do(self, recipe: LoadedRecipe, store: Store, plan: StagePlan, force: bool = False) -> Summary: ...
 
 
 @dataclass(frozen=True)
 class Stage:
-    """A stage as data: its name, whether the recipe configures it, and the module with its ``plan``/``do``."""
+    """A stage as data: its name, whether the recipe configures it, and the module with its ``plan``/``do``
+    (imported when the stage is first planned, so listing the stages imports nothing heavy)."""
 
     name: str
     configured: Callable[[LoadedRecipe], bool]
@@ -66,3 +67,11 @@ class Stage:
         from importlib import import_module
 
         return import_module(self.module)  # type: ignore[return-value]
+
+    def plan(self, recipe: LoadedRecipe, store: Store) -> StagePlan:
+        """What is missing, from the store alone: nothing is sent or written."""
+        return self.load().plan(recipe, store)
+
+    def do(self, recipe: LoadedRecipe, store: Store, plan: StagePlan, force: bool = False) -> Summary:
+        """Do exactly the planned work and record it; the summary's ``line()`` is the stage's report."""
+        return self.load().do(recipe, store, plan, force)
