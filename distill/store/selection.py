@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
+from distill.store.tallies import GENERATION_HASH, LABEL_HASH, PROBLEM_HASH, VERDICT_HASH
 from distill.store.values import _json, _now
 
 CHUNK = 2_000
@@ -192,8 +193,7 @@ class SelectionQueries:
         that looks for the current selection does not scan a large store."""
         if self.tallies_current():
             (labels,) = self.con.execute(
-                "SELECT count(*), coalesce(bit_xor(hash(l.problem_id, l.status, l.difficulty)), 0) "
-                "FROM problem_labels l "
+                f"SELECT count(*), coalesce(bit_xor({LABEL_HASH}), 0) FROM problem_labels l "
                 "JOIN problems p USING (problem_id) WHERE l.labeler_hash = ? AND p.source IN (SELECT unnest(?))",
                 [labeler_hash or "", list(sources)]).fetchall()
             return [*self.tallied_inputs_digest(sources, checks), [int(labels[0]), int(labels[1])]]
@@ -202,13 +202,11 @@ class SelectionQueries:
             "WITH p AS (SELECT problem_id, source, domain FROM problems WHERE source IN (SELECT unnest(?))), "
             "g AS (SELECT g.generation_id, g.problem_id, g.status, g.origin, g.parent_generation_id, "
             "g.completion_tokens, g.sample_index, g.teacher_hash FROM generations g JOIN p USING (problem_id)) "
-            "SELECT 1 AS t, count(*), coalesce(bit_xor(hash(problem_id, source, domain)), 0) FROM p "
-            "UNION ALL SELECT 2, count(*), coalesce(bit_xor(hash(generation_id, problem_id, status, origin, "
-            "parent_generation_id, completion_tokens, sample_index, teacher_hash)), 0) FROM g "
-            "UNION ALL SELECT 3, count(*), coalesce(bit_xor(hash(v.generation_id, v.check_name, v.check_version, "
-            "v.status, v.reason)), 0) FROM verdicts v JOIN g USING (generation_id) "
-            "WHERE concat(v.check_name, chr(31), v.check_version) IN (SELECT unnest(?)) "
-            "UNION ALL SELECT 4, count(*), coalesce(bit_xor(hash(l.problem_id, l.status, l.difficulty)), 0) "
+            f"SELECT 1 AS t, count(*), coalesce(bit_xor({PROBLEM_HASH}), 0) FROM p "
+            f"UNION ALL SELECT 2, count(*), coalesce(bit_xor({GENERATION_HASH}), 0) FROM g "
+            f"UNION ALL SELECT 3, count(*), coalesce(bit_xor({VERDICT_HASH}), 0) FROM verdicts v "
+            "JOIN g USING (generation_id) WHERE concat(v.check_name, chr(31), v.check_version) IN (SELECT unnest(?)) "
+            f"UNION ALL SELECT 4, count(*), coalesce(bit_xor({LABEL_HASH}), 0) "
             "FROM problem_labels l JOIN p USING (problem_id) WHERE l.labeler_hash = ? ORDER BY 1",
             [list(sources), pairs, labeler_hash or ""]).fetchall()]
 

@@ -71,6 +71,7 @@ PROBLEM_HASH = "hash(problem_id, source, domain)"
 GENERATION_HASH = ("hash(generation_id, problem_id, status, origin, parent_generation_id, completion_tokens, "
                    "sample_index, teacher_hash)")
 VERDICT_HASH = "hash(v.generation_id, v.check_name, v.check_version, v.status, v.reason)"
+LABEL_HASH = "hash(l.problem_id, l.status, l.difficulty)"  # labels are not tallied: both paths read them
 
 
 def _key(*parts: Any) -> str:
