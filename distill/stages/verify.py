@@ -182,7 +182,9 @@ def plan(recipe: LoadedRecipe, store: Store) -> StagePlan:
         ids = store.generations_missing_verdict(spec.name, spec.version, sources, spec.domains)
         pending[spec.name] = next((held for held in pending.values() if held == ids), ids)
     todo = sum(len(ids) for ids in pending.values())
-    covered = sum(store.count_generations(sources, spec.domains) for spec in specs)
+    by_domain = store.count_generations_by_domain(sources)
+    covered = sum(n for spec in specs for domain, n in by_domain.items()
+                  if spec.domains is None or domain in spec.domains)
     return StagePlan("verify", todo, covered - todo, "verdicts", work=pending)
 
 

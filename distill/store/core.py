@@ -647,12 +647,15 @@ class Store(ResultsQueries, SelectionQueries, InsightQueries, ReferenceQueries, 
             "GROUP BY ALL ORDER BY ALL").fetchall()
 
     # ---- verdicts -------------------------------------------------------------------------------
-    def count_generations(self, sources: Sequence[str], domains: Sequence[str] | None = None) -> int:
-        """Successful generations of these sources' problems (in these domains, when given)."""
-        return int(self.con.execute(
-            "SELECT count(*) FROM generations g JOIN problems p USING (problem_id) WHERE g.status = 'ok' "
-            "AND p.source IN (SELECT unnest(?)) AND (? OR p.domain IN (SELECT unnest(?)))",
-            [list(sources), domains is None, list(domains or ())]).fetchone()[0])
+    def count_generations(self, sources: Sequence[str]) -> int:
+        """Successful generations of these sources' problems."""
+        return sum(self.count_generations_by_domain(sources).values())
+
+    def count_generations_by_domain(self, sources: Sequence[str]) -> dict[str, int]:
+        """Successful generations of these sources' problems, per problem domain."""
+        return dict(self.con.execute(
+            "SELECT p.domain, count(*) FROM generations g JOIN problems p USING (problem_id) WHERE g.status = 'ok' "
+            "AND p.source IN (SELECT unnest(?)) GROUP BY 1", [list(sources)]).fetchall())
 
     def generations_missing_verdict(self, check_name: str, check_version: str, sources: Sequence[str],
                                     domains: Sequence[str] | None) -> list[str]:
