@@ -55,3 +55,20 @@ def sigterm_armed(pid: int) -> bool:
         return False
     caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
     return bool(caught & (1 << (signal.SIGTERM - 1)))
+
+
+def old_store(path: Path, version: int) -> Any:
+    """A DuckDB connection to a new store file at schema ``version`` (the migrations up to it, as an older distill
+    wrote them), for a test to fill before a current ``Store.open`` migrates it."""
+    import duckdb
+
+    from distill.store.core import MIGRATIONS
+
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL, "
+                "distill_version VARCHAR)")
+    for number, statements in enumerate(MIGRATIONS[:version], start=1):
+        for statement in statements:
+            con.execute(statement)
+        con.execute("INSERT INTO schema_version VALUES (?, now(), 'old')", [number])
+    return con

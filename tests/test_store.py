@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from support import old_store
 
 from distill.errors import StoreError, StoreLockedError
 from distill.store import SCHEMA_VERSION, TABLES, Store
@@ -125,16 +126,8 @@ def generation_row(problem: str, sample: int, status: str = "ok", content: str =
 
 
 def test_a_v3_store_migrates_to_one_key_on_generations_keeping_rows_and_order(tmp_path: Path) -> None:
-    from distill.store.core import MIGRATIONS
-
     path = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL, "
-                "distill_version VARCHAR)")
-    for version, statements in enumerate(MIGRATIONS[:3], start=1):
-        for statement in statements:
-            con.execute(statement)
-        con.execute("INSERT INTO schema_version VALUES (?, now(), 'old')", [version])
+    con = old_store(path, 3)
     for row in [generation_row("p2", 0), generation_row("p1", 0), generation_row("p1", 1)]:
         con.execute("INSERT INTO generations (generation_id, problem_id, teacher_hash, sample_index, origin, status, "
                     "content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, now())",

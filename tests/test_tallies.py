@@ -14,10 +14,11 @@ from typing import Any
 
 import duckdb
 import pytest
+from support import old_store
 
 import distill
 from distill.store import Store
-from distill.store.core import MIGRATIONS, RunContext
+from distill.store.core import RunContext
 from distill.testing.fault_server import Fault, FaultServer, ServerPlan
 from distill.types import Generation, Problem, Verdict
 from distill.views.report import cumulative_funnel
@@ -136,13 +137,7 @@ def test_a_writer_killed_before_its_fold_leaves_status_right_and_the_next_writer
 
 def test_a_v6_store_is_folded_once_on_migration(tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL, "
-                "distill_version VARCHAR)")
-    for version, statements in enumerate(MIGRATIONS[:6], start=1):
-        for statement in statements:
-            con.execute(statement)
-        con.execute("INSERT INTO schema_version VALUES (?, now(), 'old')", [version])
+    con = old_store(path, 6)
     con.execute("INSERT INTO problems (problem_id, source, locator, domain, prompt, language, created_at) "
                 "SELECT 'p' || i, CASE WHEN i < 6 THEN 'a' ELSE 'b' END, i::VARCHAR, 'math', 'q', 'en', now() "
                 "FROM range(10) t(i)")
