@@ -2,10 +2,10 @@
 
 A store of N generations (N/4 problems x 4 samples; each a ~60-word templated problem, a ~120-word reasoning
 and a short answer, all distinct) with a `math` verdict for each (70% pass, 30% math_mismatch) is built once
-by bulk inserts. Then each contender runs `select` on it in its own fresh process, three times, order
-rotated: today's streaming select (this checkout), and optionally an older checkout of distill given by
-`--old` (a folder holding a `distill` package, e.g. a `git worktree` of an earlier commit), which loaded every
-candidate with its texts into Python.
+by bulk inserts (`distill.testing.large_store`). Then each contender runs `select` on it in its own fresh
+process, three times, order rotated: today's streaming select (this checkout), and optionally an older
+checkout of distill given by `--old` (a folder holding a `distill` package, e.g. a `git worktree` of an earlier
+commit).
 
 Usage: `.venv/bin/python bench/select_scale.py [--generations 1000000] [--old /tmp/distill-old]
 [--memory-limit-mb 1536] [--runs 3] [--work DIR]`
@@ -24,6 +24,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from distill.testing.large_store import build_large_store  # noqa: E402
 
 RECIPE = """name: select-scale
 store: {store}
@@ -36,46 +39,6 @@ select:
   memory_limit_mb: {memory_limit_mb}
 export: {{name: select-scale}}
 """
-
-
-def build(path: Path, generations: int) -> None:
-    """Problems from Python templates (a chunk at a time); generations and verdicts by DuckDB itself from them, so
-    10M generations build in minutes: each reasoning is 120 words drawn by hashing (problem, sample, position) into
-    a 5,000-word vocabulary, each verdict passes when a hash says so (70%)."""
-    import pyarrow as pa
-
-    from distill.store import Store
-    from distill.testing.templated import templated_problems
-
-    store = Store.open(path)
-    problems = generations // 4
-    step = 50_000
-    for start in range(0, problems, step):
-        texts = templated_problems(min(step, problems - start), seed=start)
-        store.con.register("bulk", pa.Table.from_pylist([
-            {"problem_id": f"p{start + i}", "source": "synth", "locator": str(start + i), "domain": "math",
-             "prompt": f"{t} (case {start + i})", "answer": str(start + i), "language": "en"}
-            for i, t in enumerate(texts)]))
-        store.con.execute("INSERT INTO problems BY NAME SELECT *, now() AS created_at FROM bulk")
-        store.con.unregister("bulk")
-    for start in range(0, problems, step * 4):  # in slices, so DuckDB's memory stays bounded
-        store.con.execute(
-            "INSERT INTO generations BY NAME SELECT md5(p.problem_id || ':' || k) AS generation_id, p.problem_id, "
-            "'t' AS teacher_hash, k::INTEGER AS sample_index, 'teacher' AS origin, 'ok' AS status, "
-            "'The answer is \\boxed{' || p.answer || '}.' AS content, "
-            "array_to_string(list_transform(range(120), lambda x: 'w' || (hash(p.problem_id, k, x) % 5000)::VARCHAR), "
-            "' ') AS reasoning, '\\boxed{' || p.answer || '}' AS answer_text, p.answer AS final_answer, "
-            "(200 + k)::INTEGER AS completion_tokens, 'r' AS run_id, now() AS created_at "
-            "FROM problems p, range(4) t(k) WHERE p.rowid >= ? AND p.rowid < ? ORDER BY p.rowid, k",
-            [start, start + step * 4])
-    from distill.checks import CHECKS
-
-    store.con.execute(  # at the math check's current version, so select counts them
-        "INSERT INTO verdicts BY NAME SELECT generation_id, 'math' AS check_name, ? AS check_version, "
-        "CASE WHEN hash(generation_id) % 10 < 7 THEN 'pass' ELSE 'fail' END AS status, "
-        "CASE WHEN hash(generation_id) % 10 < 7 THEN 'math_equal' ELSE 'math_mismatch' END AS reason, "
-        "'r' AS run_id, now() AS created_at FROM generations ORDER BY rowid", [str(CHECKS.get("math").version)])
-    store.close()  # folds the store into the tallies
 
 
 def one(code: Path, recipe: Path) -> dict:
@@ -109,7 +72,7 @@ def main() -> None:
     store = work / f"store-{args.generations}.duckdb"
     if not store.exists():
         started = time.perf_counter()
-        build(store, args.generations)
+        build_large_store(store, args.generations)
         print(f"built {store} ({args.generations:,} generations) in {time.perf_counter() - started:.0f} s, "
               f"{store.stat().st_size / 1e6:,.0f} MB", flush=True)
     contenders = {"streaming (today)": ROOT} | ({"older (--old)": args.old.resolve()} if args.old else {})

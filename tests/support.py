@@ -69,6 +69,7 @@ def old_store(path: Path, version: int) -> Any:
                 "distill_version VARCHAR)")
     for number, statements in enumerate(MIGRATIONS[:version], start=1):
         for statement in statements:
-            con.execute(statement)
+            if not callable(statement):  # a step in Python folds rows already there; this store has none
+                con.execute(statement)
         con.execute("INSERT INTO schema_version VALUES (?, now(), 'old')", [number])
     return con

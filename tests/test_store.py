@@ -145,6 +145,23 @@ def test_a_v3_store_migrates_to_one_key_on_generations_keeping_rows_and_order(tm
         assert store.add_generations([generation_row("p1", 1, content="again")]) == 0
 
 
+def test_a_v7_store_migrates_to_dataset_rows_without_an_index_keeping_rows_and_order(tmp_path: Path) -> None:
+    """v8 drops dataset_rows' primary key (an in-memory index over every candidate of every selection, which
+    held select at 10M above its memory limit); the rows, their order and their columns stay."""
+    path = tmp_path / "old.duckdb"
+    con = old_store(path, 7)
+    rows = [("d2", "g9", "p9", "train", 0, "kept", None), ("d1", "g1", "p1", "test", 0, "kept", None),
+            ("d1", "g2", "p1", "excluded", 0, "excluded", "failed:math:math_mismatch")]
+    con.executemany("INSERT INTO dataset_rows VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    con.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.con.execute("SELECT * FROM dataset_rows ORDER BY rowid").fetchall() == rows
+        assert store.con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'dataset_rows' "
+                                 "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')").fetchone()[0] == 0
+        assert [r["generation_id"] for r in store.dataset_rows("d1")] == ["g2", "g1"]
+
+
 def test_known_error_ids_are_replaced_and_tracked_without_a_scan(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s.duckdb") as store:
         store.add_generations([generation_row("p1", 0, "error"), generation_row("p2", 0)])

@@ -173,6 +173,19 @@ MIGRATIONS.append([
 ])
 # v7: counters kept by the writers (distill.store.tallies), so `status` is flat in the store's size.
 MIGRATIONS.append(TALLIES_MIGRATION)
+# v8: dataset_rows without a primary key. Its index (every candidate of every selection: kept and excluded) lived in
+# DuckDB's memory and did not spill: recording a selection of 1M candidates ran out of 122 MiB, so select at 10M
+# could not stay under its memory limit. A selection is written once, in one transaction, from distinct candidates
+# (add_selection), so the key guarded nothing; a dataset's rows are contiguous, so reads by dataset_id skip by zone
+# maps. Rebuilt in store order (DuckDB cannot drop a constraint).
+MIGRATIONS.append([
+    """CREATE TABLE dataset_rows_v8 (
+        dataset_id VARCHAR NOT NULL, generation_id VARCHAR NOT NULL, problem_id VARCHAR NOT NULL,
+        split VARCHAR NOT NULL, row_index INTEGER NOT NULL, status VARCHAR DEFAULT 'kept', reason VARCHAR)""",
+    "INSERT INTO dataset_rows_v8 BY NAME SELECT * FROM dataset_rows ORDER BY rowid",
+    "DROP TABLE dataset_rows",
+    "ALTER TABLE dataset_rows_v8 RENAME TO dataset_rows",
+])
 SCHEMA_VERSION = len(MIGRATIONS)
 TABLES = ("problems", "ingest_errors", "ingested_sources", "runs", "teachers", "generations", "verdicts", "datasets",
           "dataset_rows", "train_runs", "evals", "eval_problems", "problem_labels", "pseudo_references",

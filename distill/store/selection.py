@@ -21,6 +21,7 @@ from distill.store.tallies import GENERATION_HASH, LABEL_HASH, PROBLEM_HASH, VER
 from distill.store.values import _json, _now
 
 CHUNK = 2_000
+ROWS_CHUNK = 50_000  # decisions recorded per statement
 
 
 class SelectionQueries:
@@ -41,8 +42,9 @@ class SelectionQueries:
             "SELECT (row_number() OVER (ORDER BY p.rowid, g.teacher_hash, g.sample_index) - 1)::BIGINT AS pos, "
             "(dense_rank() OVER (ORDER BY p.rowid) - 1)::BIGINT AS problem_pos, "
             "g.generation_id, g.problem_id, p.source, p.domain, g.teacher_hash, g.sample_index, g.completion_tokens, "
-            "g.rowid AS g_rowid, g.origin = 'rewrite' AS is_rewrite, EXISTS (SELECT 1 FROM generations c WHERE "
-            "c.parent_generation_id = g.generation_id AND c.status = 'ok') AS has_rewrite "
+            "g.rowid AS g_rowid, p.rowid AS p_rowid, g.origin = 'rewrite' AS is_rewrite, "
+            "EXISTS (SELECT 1 FROM generations c WHERE c.parent_generation_id = g.generation_id "
+            "AND c.status = 'ok') AS has_rewrite "
             "FROM generations g JOIN problems p USING (problem_id) "
             "WHERE g.status = 'ok' AND p.source IN (SELECT unnest(?))", [list(sources)])
         return int(self.con.execute("SELECT count(*) FROM _select_candidates").fetchone()[0])
@@ -111,10 +113,11 @@ class SelectionQueries:
         return out
 
     def selection_problems(self) -> Iterator[tuple[int, str]]:
-        """(problem_pos, prompt) of every candidate problem, in order."""
-        yield from self._chunks(
-            "SELECT c.problem_pos, p.prompt FROM (SELECT DISTINCT problem_pos, problem_id FROM _select_candidates) c "
-            "JOIN problems p USING (problem_id) ORDER BY c.problem_pos", [])
+        """(problem_pos, prompt) of every candidate problem, in order, the prompts read a chunk at a time by row id
+        (a join sorted with the prompts would hold them all: 250K problems ran out of 122 MiB)."""
+        import numpy as np
+        at = self.con.execute("SELECT DISTINCT problem_pos, p_rowid FROM _select_candidates ORDER BY 1").fetchnumpy()
+        yield from self._texts_by_rowid("problems", "prompt", np.asarray(at["problem_pos"]), np.asarray(at["p_rowid"]))
 
     def selection_responses(self, positions: np.ndarray) -> Iterator[tuple[int, int, str]]:
         """(pos, problem_pos, response text) of these candidates, by position, read in chunks.
@@ -132,13 +135,19 @@ class SelectionQueries:
         finally:
             self.con.unregister("_select_alive")
         pos, problem_pos, rowids = (np.asarray(at[k]) for k in ("pos", "problem_pos", "g_rowid"))
-        for start in range(0, len(pos), CHUNK):
+        texts = self._texts_by_rowid(
+            "generations", "concat(coalesce(reasoning, ''), chr(10), coalesce(answer_text, content, ''))", pos, rowids)
+        for (p, text), pp in zip(texts, problem_pos.tolist(), strict=True):
+            yield p, pp, text
+
+    def _texts_by_rowid(self, table: str, expr: str, keys: np.ndarray, rowids: np.ndarray) -> Iterator[tuple[int, str]]:
+        """(key, ``expr`` of the row) for each (key, row id), in the given order, a chunk of rows at a time."""
+        for start in range(0, len(keys), CHUNK):
             chunk = rowids[start:start + CHUNK]
-            texts = dict(self.con.execute(
-                "SELECT rowid, concat(coalesce(reasoning, ''), chr(10), coalesce(answer_text, content, '')) "
-                "FROM generations WHERE rowid = ANY(?)", [chunk.tolist()]).fetchall())
-            for i in range(start, start + len(chunk)):
-                yield int(pos[i]), int(problem_pos[i]), texts[int(rowids[i])]
+            texts = dict(self.con.execute(f"SELECT rowid, {expr} FROM {table} WHERE rowid = ANY(?)",
+                                          [chunk.tolist()]).fetchall())
+            for key, rowid in zip(keys[start:start + CHUNK].tolist(), chunk.tolist(), strict=True):
+                yield key, texts[rowid]
 
     def selection_problem_ids(self, positions: np.ndarray) -> list[str]:
         """The distinct problem ids of these candidates."""
@@ -170,12 +179,21 @@ class SelectionQueries:
                 "? AS row_count, ?::JSON AS stats, ? AS recipe_hash, ? AS run_id, ? AS created_at",
                 [row["dataset_id"], row["name"], _json(row["selection"]), row["row_count"], _json(row["stats"]),
                  run.recipe_hash, run.run_id, _now()])
-            self.con.register("_select_decisions", decisions)
-            self.con.execute(
-                "INSERT INTO dataset_rows BY NAME SELECT ? AS dataset_id, c.generation_id, c.problem_id, d.split, "
-                "d.row_index, d.status, d.reason FROM _select_decisions d JOIN _select_candidates c USING (pos)",
-                [row["dataset_id"]])
-            self.con.unregister("_select_decisions")
+            # By ranges of positions: one join of every decision with every candidate, kept in insertion order,
+            # could need more than DuckDB's share at 400K candidates under 64 MB (one run in six)
+            import pyarrow.compute as pc
+            decisions = decisions.take(pc.sort_indices(decisions["pos"]))
+            for start in range(0, decisions.num_rows, ROWS_CHUNK):
+                part = decisions.slice(start, ROWS_CHUNK)
+                self.con.register("_select_decisions", part)
+                try:
+                    self.con.execute(
+                        "INSERT INTO dataset_rows BY NAME SELECT ? AS dataset_id, c.generation_id, c.problem_id, "
+                        "d.split, d.row_index, d.status, d.reason FROM _select_decisions d JOIN "
+                        "(SELECT * FROM _select_candidates WHERE pos BETWEEN ? AND ?) c USING (pos) ORDER BY d.pos",
+                        [row["dataset_id"], part["pos"][0].as_py(), part["pos"][-1].as_py()])
+                finally:
+                    self.con.unregister("_select_decisions")
             self.tally_selection(row["dataset_id"])
             self.con.commit()
         except Exception:
