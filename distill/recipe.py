@@ -764,5 +764,17 @@ def load_recipe(path: str | Path) -> LoadedRecipe:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise RecipeError(f"{p}: {line}invalid YAML: {problem}") from None
     except UnicodeDecodeError:
+        if is_store_file(p):
+            raise RecipeError(f"{p}: a DuckDB store, not a recipe; give the recipe, or the store as --store {p}") \
+                from None
         raise RecipeError(f"{p}: not UTF-8 text") from None
     return parse_recipe(data, p)
+
+
+def is_store_file(path: Path) -> bool:
+    """Whether ``path`` is a DuckDB database file (its header says ``DUCK`` at byte 8)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(12)[8:12] == b"DUCK"
+    except OSError:
+        return False

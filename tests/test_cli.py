@@ -54,6 +54,15 @@ def test_run_sample_ingests_and_records_bad_rows(sample: Path) -> None:
     assert again.exit_code == 0
     assert "ingest: 0 new problems, 12 already stored, 0 bad rows" in again.output
 
+    # The store itself where the recipe goes: the read commands read it; a stage says what to give instead.
+    store = sample.parent / "sample.duckdb"
+    by_store = runner.invoke(app, ["status", str(store), "--json"])
+    assert by_store.exit_code == 0, by_store.output
+    assert json.loads(by_store.stdout)["tables"]["problems"] == 12
+    stage = runner.invoke(app, ["generate", str(store)])
+    assert stage.exit_code == 2
+    assert f"{store}: a DuckDB store, not a recipe; give the recipe, or the store as --store {store}" in stage.output
+
 
 def test_missing_source_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     recipe = tmp_path / "r.yaml"

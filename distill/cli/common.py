@@ -53,6 +53,15 @@ def stage_command(stage: str, recipe_path: Path, store: Path | None, *, force: b
     return result
 
 
+def recipe_or_store(recipe: Path | None, store: Path | None) -> tuple[Path | None, Path | None]:
+    """A DuckDB file given where the recipe goes (`distill status runs/x.duckdb`) is the store to read."""
+    from distill.recipe import is_store_file
+
+    if recipe is not None and store is None and is_store_file(recipe):
+        return None, recipe
+    return recipe, store
+
+
 def open_store_for_reading(recipe_path: Path | None, store: Path | None) -> tuple[str, Store | Path]:
     """A display name and a read-only store, from a recipe, a ``--store`` path, or both. When another process
     holds the store's write lock, the store's path instead (the caller shows that process's live status)."""

@@ -20,8 +20,8 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Redo work the store mar
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 OptionalRecipeArg = Annotated[
     Path | None,
-    typer.Argument(metavar="RECIPE", help="Recipe YAML file; optional when --store names the store.",
-                   show_default=False),
+    typer.Argument(metavar="RECIPE", help="Recipe YAML file, or the store (a .duckdb file) itself; optional "
+                                          "when --store names the store.", show_default=False),
 ]
 ExecutorOpt = Annotated[
     str | None,

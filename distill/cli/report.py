@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from distill.cli.common import open_store_for_reading
+from distill.cli.common import open_store_for_reading, recipe_or_store
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, OptionalRecipeArg, StoreOpt
 from distill.errors import StoreLockedError
@@ -35,6 +35,7 @@ def report_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None, out
     from distill.recipe import load_recipe
     from distill.views.html_report import default_report_path, write_report
 
+    recipe, store = recipe_or_store(recipe, store)
     name, db = _readable(recipe, store)
     with db:
         summary = write_report(db, name, out or default_report_path(db.path),
@@ -71,6 +72,7 @@ def show_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None,
     from distill.views.report import stdout_console
     from distill.views.show import TraceFilter, show
 
+    recipe, store = recipe_or_store(recipe, store)
     name, db = _readable(recipe, store)
     interactive = sys.stdin.isatty() and stdout_console.is_terminal
     with db:

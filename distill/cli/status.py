@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from distill.cli.common import open_store_for_reading
+from distill.cli.common import open_store_for_reading, recipe_or_store
 from distill.cli.errors import guarded
 from distill.cli.options import DebugOpt, JsonOpt, OptionalRecipeArg, StoreOpt
 from distill.views.terminal import echo
@@ -29,6 +29,7 @@ def status_command(recipe: OptionalRecipeArg = None, store: StoreOpt = None, as_
     from distill.views.live import read_live_status
     from distill.views.report import render_live_status, render_status, status_report
 
+    recipe, store = recipe_or_store(recipe, store)
     if recount:
         from distill.errors import UsageError
         from distill.store import Store
