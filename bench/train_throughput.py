@@ -22,7 +22,7 @@ bf16 peak; LoRA's counts the frozen weights' forward and backward-through-activa
 the memory estimate's error against the measured peak. On a GPU distill's bf16 is bf16 weights and compute
 (TRL's default: fp32 weights under autocast), so the bf16 pair there compares two choices, not one.
 
-Usage: `.venv/bin/python bench/train_throughput.py [--steps 20] [--rounds 3] [--contenders a,b]`
+Usage: `.venv/bin/python bench/train_throughput.py [--steps 20] [--rounds 3] [--contenders a,b] [--methods full,lora]`
 """
 
 from __future__ import annotations
@@ -173,6 +173,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--contenders", default=",".join(CONTENDERS), help="comma-separated: " + ", ".join(CONTENDERS))
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
+    parser.add_argument("--methods", default="full,lora", help="comma-separated: the cases' methods to run")
     # One contender's run, in its own process (used by the driver).
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     for name in ("contender", "model", "data", "method", "work"):
@@ -187,7 +188,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown contender(s) {', '.join(unknown)}; choose from {', '.join(CONTENDERS)}")
     gpu = gpu_name()
-    cases = GPU_CASES if gpu else CPU_CASES
+    cases = [c for c in (GPU_CASES if gpu else CPU_CASES) if c[1] in known.methods.split(",")]
     print(f"device: {gpu or 'CPU (no GPU here: GPU figures are NOT measured)'}; {cpu_line()}; {known.steps} steps "
           f"per run, {known.rounds} rounds, fresh process per contender, order rotated")
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
