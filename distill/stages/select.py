@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -238,7 +239,7 @@ def select(recipe: LoadedRecipe, store: Store, lookup_key: str | None = None) ->
         near = NearDuplicateIndex(cfg.dedup.near_duplicate_threshold, cfg.dedup.num_perm, spill_dir=store.path.parent)
         pending: list[tuple[int, str]] = []
 
-        def look_up_near_copies() -> None:
+        def look_up_near_copies(near: NearDuplicateIndex) -> None:
             for (ppos, _), earlier in zip(pending, near.add_many(pending), strict=True):
                 if earlier is not None:
                     bad_problem.set(ppos, "near_duplicate_problem")
@@ -258,11 +259,11 @@ def select(recipe: LoadedRecipe, store: Store, lookup_key: str | None = None) ->
                         seen.add(key)
                         pending.append((ppos, prompt))
                         if len(pending) == NEAR_CHUNK:
-                            look_up_near_copies()
-            look_up_near_copies()
+                            look_up_near_copies(near)
+            look_up_near_copies(near)
         finally:
             near.close()
-        del seen
+        del seen, near  # its band table: ~180 bytes a kept problem, not needed past this pass
         if index is not None:
             summary.contamination = {name: hits.get(name, 0) for name in cfg.decontaminate.benchmarks}
 
@@ -354,26 +355,16 @@ def select(recipe: LoadedRecipe, store: Store, lookup_key: str | None = None) ->
         kept = reason.alive()
 
         # Splits, then the record.
-        test_size = recipe.config.export.test_size
-        order = list(range(len(kept)))
-        rng.shuffle(order)
-        n_test = round(len(kept) * test_size)
-        split = np.empty(len(kept), dtype=object)
-        for rank, i in enumerate(order):
-            split[i] = "test" if rank < n_test else "train"
-        excluded = np.flatnonzero(~reason.alive_mask())
-        decisions = pa.table({
-            "pos": pa.array(np.concatenate([kept, excluded]), pa.int64()),
-            "split": pa.array(list(split) + ["excluded"] * len(excluded), pa.string()),
-            "row_index": pa.array(np.concatenate([np.arange(len(kept)), np.arange(len(excluded))]), pa.int32()),
-            "status": pa.array(["kept"] * len(kept) + ["excluded"] * len(excluded), pa.string()),
-            "reason": pa.concat_arrays([pa.nulls(len(kept), pa.string()), reason.names_of(excluded)]),
-        })
+        is_test = _test_rows(len(kept), recipe.config.export.test_size, rng)
+        decisions = _decisions(reason, kept, is_test)
         summary.kept = len(kept)
-        summary.splits = dict(Counter(split.tolist()))
+        n_test = int(is_test.sum())
+        summary.splits = {name: n for name, n in (("test", n_test), ("train", len(kept) - n_test)) if n}
+        if len(kept) and not is_test[0]:  # in the order the rows first show them, as before
+            summary.splits = dict(reversed(list(summary.splits.items())))
         summary.excluded = reason.counts()
         selection = selection_settings(recipe, checks)
-        summary.dataset_id = _selection_id(summary.name, selection, store.selection_generation_ids(kept), split)
+        summary.dataset_id = _selection_id(summary.name, selection, store.selection_generation_ids(kept), is_test)
         run = store.start_run("select", recipe.config.name, recipe.hash, str(recipe.path))
         stats = {"kept": summary.kept, "splits": summary.splits, "excluded": dict(summary.excluded),
                  "unchecked_domains": summary.unchecked_domains,
@@ -401,7 +392,44 @@ def select(recipe: LoadedRecipe, store: Store, lookup_key: str | None = None) ->
     return summary
 
 
-def _selection_id(name: str, selection: dict[str, Any], kept_ids: Iterable[str], split: np.ndarray) -> str:
+def _test_rows(count: int, test_size: float, rng: random.Random) -> np.ndarray:
+    """Which of the ``count`` kept rows (in position order) go to the test split: the first round(count x
+    test_size) of the rows shuffled by ``rng``. The shuffle is ``random.shuffle`` on an array of 8-byte ints (a
+    list of 7M Python ints held ~250 MB); with no test split it is skipped, as nothing reads ``rng`` after it."""
+    is_test = np.zeros(count, dtype=bool)
+    n_test = round(count * test_size)
+    if n_test:
+        order = array("q", range(count))
+        rng.shuffle(order)
+        is_test[np.frombuffer(order, dtype=np.int64)[:n_test]] = True
+    return is_test
+
+
+SPLITS = ["train", "test", "excluded"]
+STATUSES = ["kept", "excluded"]
+
+
+def _decisions(reason: Reasons, kept: np.ndarray, is_test: np.ndarray) -> pa.Table:
+    """(pos, split, row_index, status, reason) for every candidate, in position order, the text columns as
+    dictionaries (a byte or four a row: 10M candidates as Python strings held gigabytes). Kept rows are numbered in
+    position order, and so are the excluded."""
+    alive = reason.alive_mask()
+    count = len(alive)
+    split = np.full(count, 2, dtype=np.int8)
+    split[kept] = is_test.astype(np.int8)
+    row_index = np.empty(count, dtype=np.int32)
+    row_index[alive] = np.arange(int(alive.sum()), dtype=np.int32)
+    row_index[~alive] = np.arange(count - int(alive.sum()), dtype=np.int32)
+    return pa.table({
+        "pos": pa.array(np.arange(count, dtype=np.int64)),
+        "split": pa.DictionaryArray.from_arrays(pa.array(split), pa.array(SPLITS)),
+        "row_index": pa.array(row_index),
+        "status": pa.DictionaryArray.from_arrays(pa.array((~alive).astype(np.int8)), pa.array(STATUSES)),
+        "reason": reason.dictionary(),
+    })
+
+
+def _selection_id(name: str, selection: dict[str, Any], kept_ids: Iterable[str], is_test: np.ndarray) -> str:
     """``stable_hash(name, selection, [[generation_id, split], ...])`` of the kept rows, hashed as the ids
     stream by, so a million kept rows never sit in one JSON string."""
     digest = hashlib.sha256()
@@ -415,10 +443,11 @@ def _selection_id(name: str, selection: dict[str, Any], kept_ids: Iterable[str],
     digest.update(b",")
     feed(selection)
     digest.update(b",[")
+    test = is_test.tobytes()  # a byte a row: indexing bytes is cheaper than a numpy array per row
     for i, gid in enumerate(kept_ids):
         if i:
             digest.update(b",")
-        feed([gid, str(split[i])])
+        feed([gid, "test" if test[i] else "train"])
     digest.update(b"]]")
     return digest.hexdigest()[:16]
 
@@ -464,8 +493,10 @@ class Reasons:
         """Positions not yet excluded, in order."""
         return np.flatnonzero(self.codes == 0)
 
-    def names_of(self, positions: np.ndarray) -> pa.Array:
-        return pa.array(self.names, pa.string()).take(pa.array(self.codes[positions] - 1, pa.int32()))
+    def dictionary(self) -> pa.DictionaryArray:
+        """Per position, its reason's name (null when not excluded), dictionary-encoded."""
+        indices = pa.array(self.codes - 1, pa.int32(), mask=self.codes == 0)
+        return pa.DictionaryArray.from_arrays(indices, pa.array(self.names, pa.string()))
 
     def counts(self) -> Counter[str]:
         counts = np.bincount(self.codes, minlength=len(self.names) + 1)

@@ -168,8 +168,8 @@ class SelectionQueries:
             self.con.unregister("_select_ids")
 
     def add_selection(self, row: dict[str, Any], decisions: pa.Table, run: Any) -> bool:
-        """Record a selection from per-position decisions (pos, split, row_index, status, reason); False when
-        this exact selection exists already."""
+        """Record a selection from per-position decisions (pos, split, row_index, status, reason), best in
+        position order; False when this exact selection exists already."""
         if self.con.execute("SELECT count(*) FROM datasets WHERE dataset_id = ?", [row["dataset_id"]]).fetchone()[0]:
             return False
         self.con.begin()
@@ -181,8 +181,11 @@ class SelectionQueries:
                  run.recipe_hash, run.run_id, _now()])
             # By ranges of positions: one join of every decision with every candidate, kept in insertion order,
             # could need more than DuckDB's share at 400K candidates under 64 MB (one run in six)
-            import pyarrow.compute as pc
-            decisions = decisions.take(pc.sort_indices(decisions["pos"]))
+            import numpy as np
+            pos = decisions["pos"].to_numpy()
+            if len(pos) > 1 and bool((np.diff(pos) < 0).any()):  # select gives them in position order already
+                import pyarrow.compute as pc
+                decisions = decisions.take(pc.sort_indices(decisions["pos"]))
             for start in range(0, decisions.num_rows, ROWS_CHUNK):
                 part = decisions.slice(start, ROWS_CHUNK)
                 self.con.register("_select_decisions", part)
