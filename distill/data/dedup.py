@@ -48,11 +48,14 @@ def exact_digest(text: str) -> bytes:
 
 
 _WORD_HASHES: dict[str, int] = {}
+# Words whose hashes are kept (~140 bytes each with the word): prompts with many distinct numbers would otherwise
+# fill it with words seen once (2M of them held ~280 MB in select at 10M generations).
+WORD_CACHE = 500_000
 
 
 def _word_hash(word: str) -> int:
     value = int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
-    if len(_WORD_HASHES) < 2_000_000:
+    if len(_WORD_HASHES) < WORD_CACHE:
         _WORD_HASHES[word] = value
     return value
 
