@@ -6,6 +6,8 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
+
 from distill.data.dedup import Contamination, exact_jaccard, exact_key, lsh_bands, near_duplicates
 from distill.recipe import load_recipe
 from distill.stages.ingest import ingest
@@ -171,12 +173,19 @@ def test_a_spilled_sealed_index_finds_what_the_in_memory_one_finds(tmp_path: Pat
     plain.SEAL_EVERY = 10**9  # never sealed: every key in the dict
     spilled = NearDuplicateIndex(0.85, spill_dir=tmp_path)
     spilled.SEAL_EVERY = 16
+    capped = NearDuplicateIndex(0.85)  # levels stop merging at a size: many levels, the same answers
+    capped.SEAL_EVERY = 16
+    capped.table.MAX_LEVEL = 1_000
     expected = plain.add_many(list(enumerate(texts)))
-    got = []
+    got, got_capped = [], []
     for start in range(0, len(texts), 50):
         got += spilled.add_many(list(enumerate(texts[start:start + 50], start)))
-    assert got == expected
+        got_capped += capped.add_many(list(enumerate(texts[start:start + 50], start)))
+    assert got == expected == got_capped
     assert len(spilled.table.levels) > 1 and not plain.table.levels
+    sizes = [len(keys) for keys, _ in capped.table.levels]
+    assert len(sizes) > 4 and max(sizes) <= 1_000 and sum(sizes) > 5_000, sizes
+    assert all(bool(np.all(keys[1:] >= keys[:-1])) for keys, _ in capped.table.levels + spilled.table.levels)
     assert [got[600 + i] for i in range(len(range(0, 600, 37)))] == list(range(0, 600, 37))
     assert got[-1] == 3 and got[-2] == got[-3] == 592  # a copy of a (dropped) copy names the kept original
     spilled.close()

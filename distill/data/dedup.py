@@ -195,6 +195,8 @@ class _BandTable:
     """Band keys (uint64) -> slots, as sorted numpy levels merged like a binary counter (12 bytes per entry, not
     a dict's ~100), plus a dict of the keys added since the last ``seal``. Looked up a chunk at a time."""
 
+    MAX_LEVEL = 1 << 22  # entries in one sorted level (48 MB); more levels cost a search each per chunk
+
     def __init__(self) -> None:
         self.levels: list[tuple[np.ndarray, np.ndarray]] = []
         self.recent: dict[int, int | list[int]] = {}
@@ -234,17 +236,29 @@ class _BandTable:
         return out
 
     def seal(self) -> None:
-        """Move the recent keys into the sorted levels (amortised O(n log n) over all adds)."""
+        """Move the recent keys into the sorted levels (amortised O(n log n) over all adds). Levels merge like a
+        binary counter up to ``MAX_LEVEL`` entries and no further: one level of every key would need, while it
+        merged, two more copies of the whole table (2.5M problems: 40M keys, ~1 GB at once)."""
         if not self._recent_keys:
             return
         keys = np.array(self._recent_keys, dtype=np.uint64)
         slots = np.array(self._recent_slots, dtype=np.int32)
         self.recent, self._recent_keys, self._recent_slots = {}, [], []
-        while self.levels and len(self.levels[-1][0]) <= 2 * len(keys):
-            k, s = self.levels.pop()
-            keys, slots = np.concatenate([k, keys]), np.concatenate([s, slots])
         order = np.argsort(keys, kind="stable")
-        self.levels.append((keys[order], slots[order]))
+        keys, slots = keys[order], slots[order]
+        while (self.levels and len(self.levels[-1][0]) <= 2 * len(keys)
+               and len(self.levels[-1][0]) + len(keys) <= self.MAX_LEVEL):
+            k, s = self.levels.pop()
+            # merge two sorted runs: the newer entries after the older ones with the same key, as a stable sort
+            at = np.searchsorted(k, keys, "right") + np.arange(len(keys))
+            merged_keys = np.empty(len(k) + len(keys), dtype=np.uint64)
+            merged_slots = np.empty(len(merged_keys), dtype=np.int32)
+            older = np.ones(len(merged_keys), dtype=bool)
+            older[at] = False
+            merged_keys[at], merged_slots[at] = keys, slots
+            merged_keys[older], merged_slots[older] = k, s
+            keys, slots = merged_keys, merged_slots
+        self.levels.append((keys, slots))
 
     def nbytes(self) -> int:
         return sum(k.nbytes + s.nbytes for k, s in self.levels) + 120 * len(self._recent_keys)
