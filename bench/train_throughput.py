@@ -95,6 +95,7 @@ def run_distill(model: Path, data: Path, method: str, length: int, steps: int, f
         "train": {"base_model": str(model), "method": method, "dataset": str(data), "max_steps": steps,
                   "per_device_batch_size": 1, "effective_batch_size": 1, "max_length": length,
                   "over_length": "truncate", "save_steps": 10_000, "lora_r": 64, "lora_alpha": 128,
+                  "lora_dropout": 0.0,  # TRL's LoraConfig below leaves PEFT's default, 0: the same arithmetic
                   "dtype": dtype, "memory_check": False, "output_dir": str(folder / "out")}}))
     summary = train(load_recipe(recipe), None)
     return {"tokens": summary.tokens_seen, "train_s": summary.metrics["train_runtime_s"],
