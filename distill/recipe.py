@@ -270,8 +270,9 @@ class SelectConfig(_Section):
     per_source_cap: dict[str, int] = Field(default_factory=dict)
     weights: dict[str, float] = Field(default_factory=dict)
     seed: int = 0
-    # Select's working memory: half goes to DuckDB (the candidates table; it spills to disk beyond), the rest
-    # covers Python's few bytes per candidate and the near-duplicate index of kept problems.
+    # Select's working memory: half goes to DuckDB (the candidates table; it spills to disk beyond). Python's
+    # few bytes per candidate and the near-duplicate index of kept problems come on top, unbounded by it (10M
+    # generations: 2.0 GB for the process at the default).
     memory_limit_mb: int = Field(default=1536, ge=128)
     difficulty: DifficultyBand | None = None  # bands of the `label` stage's difficulty (needs a `label` section)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
