@@ -773,9 +773,11 @@ def load_recipe(path: str | Path) -> LoadedRecipe:
 
 
 def is_store_file(path: Path) -> bool:
-    """Whether ``path`` is a DuckDB database file (its header says ``DUCK`` at byte 8)."""
+    """Whether ``path`` is a DuckDB database file: ``DUCK`` at byte 8, then the storage version as a binary integer
+    (a NUL byte no YAML text has, so a recipe whose ninth character starts ``DUCK`` is still a recipe)."""
     try:
         with open(path, "rb") as f:
-            return f.read(12)[8:12] == b"DUCK"
+            head = f.read(20)
     except OSError:
         return False
+    return head[8:12] == b"DUCK" and b"\0" in head[12:20]

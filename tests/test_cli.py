@@ -59,6 +59,10 @@ def test_run_sample_ingests_and_records_bad_rows(sample: Path) -> None:
     by_store = runner.invoke(app, ["status", str(store), "--json"])
     assert by_store.exit_code == 0, by_store.output
     assert json.loads(by_store.stdout)["tables"]["problems"] == 12
+    lookalike = sample.parent / "lookalike.yaml"  # "DUCK" where a store's header has it, but text: a recipe
+    lookalike.write_text(f"name: abDUCKling\nstore: {store}\nsources: []\n")
+    read = runner.invoke(app, ["status", str(lookalike)])
+    assert read.exit_code == 2 and "sources: required key is missing" in read.output, read.output
     stage = runner.invoke(app, ["generate", str(store)])
     assert stage.exit_code == 2
     assert f"{store}: a DuckDB store, not a recipe; give the recipe, or the store as --store {store}" in stage.output
