@@ -418,8 +418,8 @@ def _decisions(reason: Reasons, kept: np.ndarray, is_test: np.ndarray) -> pa.Tab
     split = np.full(count, 2, dtype=np.int8)
     split[kept] = is_test.astype(np.int8)
     row_index = np.empty(count, dtype=np.int32)
-    row_index[alive] = np.arange(int(alive.sum()), dtype=np.int32)
-    row_index[~alive] = np.arange(count - int(alive.sum()), dtype=np.int32)
+    row_index[alive] = np.arange(len(kept), dtype=np.int32)
+    row_index[~alive] = np.arange(count - len(kept), dtype=np.int32)
     return pa.table({
         "pos": pa.array(np.arange(count, dtype=np.int64)),
         "split": pa.DictionaryArray.from_arrays(pa.array(split), pa.array(SPLITS)),

@@ -168,7 +168,7 @@ class SelectionQueries:
             self.con.unregister("_select_ids")
 
     def add_selection(self, row: dict[str, Any], decisions: pa.Table, run: Any) -> bool:
-        """Record a selection from per-position decisions (pos, split, row_index, status, reason), best in
+        """Record a selection from per-position decisions (pos, split, row_index, status, reason), best given in
         position order; False when this exact selection exists already."""
         if self.con.execute("SELECT count(*) FROM datasets WHERE dataset_id = ?", [row["dataset_id"]]).fetchone()[0]:
             return False
@@ -179,22 +179,21 @@ class SelectionQueries:
                 "? AS row_count, ?::JSON AS stats, ? AS recipe_hash, ? AS run_id, ? AS created_at",
                 [row["dataset_id"], row["name"], _json(row["selection"]), row["row_count"], _json(row["stats"]),
                  run.recipe_hash, run.run_id, _now()])
-            # By ranges of positions: one join of every decision with every candidate, kept in insertion order,
-            # could need more than DuckDB's share at 400K candidates under 64 MB (one run in six)
-            import numpy as np
-            pos = decisions["pos"].to_numpy()
-            if len(pos) > 1 and bool((np.diff(pos) < 0).any()):  # select gives them in position order already
-                import pyarrow.compute as pc
-                decisions = decisions.take(pc.sort_indices(decisions["pos"]))
+            # A slice of decisions at a time, joined with the candidates in its range of positions: one join of
+            # every decision with every candidate, kept in insertion order, could need more than DuckDB's share at
+            # 400K candidates under 64 MB (one run in six). Select gives them in position order, so each range is
+            # narrow.
+            import pyarrow.compute as pc
             for start in range(0, decisions.num_rows, ROWS_CHUNK):
                 part = decisions.slice(start, ROWS_CHUNK)
+                low, high = pc.min_max(part["pos"]).values()
                 self.con.register("_select_decisions", part)
                 try:
                     self.con.execute(
                         "INSERT INTO dataset_rows BY NAME SELECT ? AS dataset_id, c.generation_id, c.problem_id, "
                         "d.split, d.row_index, d.status, d.reason FROM _select_decisions d JOIN "
                         "(SELECT * FROM _select_candidates WHERE pos BETWEEN ? AND ?) c USING (pos) ORDER BY d.pos",
-                        [row["dataset_id"], part["pos"][0].as_py(), part["pos"][-1].as_py()])
+                        [row["dataset_id"], low.as_py(), high.as_py()])
                 finally:
                     self.con.unregister("_select_decisions")
             self.tally_selection(row["dataset_id"])
